@@ -1,0 +1,34 @@
+"""jaxl1: L1-type regularization in JAX.
+
+Penalties with exact proximal operators, a jitted and vmapped proximal-gradient
+solver for whole regularization paths certified by a duality gap, and an optax
+transformation that applies the proximal step in training.
+"""
+
+from .losses import LOSSES, Logistic, Squared
+from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
+from .penalties import L1, L2, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
+from .solver import FitResult, default_tol, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "soft_threshold",
+    "L1",
+    "L2",
+    "ElasticNet",
+    "NonNegativeL1",
+    "GroupL1",
+    "Squared",
+    "Logistic",
+    "LOSSES",
+    "fit",
+    "FitResult",
+    "default_tol",
+    "lambda_max",
+    "lambda_grid",
+    "fit_path",
+    "cross_validate",
+    "PathResult",
+    "CVResult",
+]
