@@ -171,9 +171,14 @@ def _grad(prob, w, b, *, loss, form, fit_b):
 
 
 def _free_term(pen, w, v, L):
-    """First-order term for unpenalized coordinates, whose dual constraint v_j = 0 no rescaling meets."""
+    """Correction for unpenalized coordinates, whose dual constraint ``v_j = 0`` no rescaling meets.
+
+    ``P - D`` splits into per-coordinate Fenchel-Young terms ``P_j(w_j) + P_j^*(-v_j) + v_j w_j``; for a
+    free coordinate ``P_j^*`` is the indicator of ``v_j = 0``, so its term is replaced by ``v_j^2 / L``,
+    the decrease a gradient step on that coordinate could still make.
+    """
     free = pen.free(w)
-    return jnp.sum(jnp.where(free, v * v, 0.0)) / L
+    return jnp.sum(jnp.where(free, v * v / L - v * w, 0.0))
 
 
 def _gap(prob, pen, w, b, *, loss, form, fit_b):

@@ -1,0 +1,256 @@
+"""``jaxl1.fit`` against scikit-learn, closed forms and an independent duality gap (float64)."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+
+import jaxl1
+
+TIGHT = 1e-13
+
+
+@pytest.fixture(scope="module")
+def seeds_data():
+    # the seeds' example: Lasso(alpha=0.1) on this problem
+    return make_regression(n_samples=100, n_features=10, noise=0.1, random_state=42)
+
+
+@pytest.fixture(scope="module")
+def wide_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 60))
+    w = np.zeros(60)
+    w[:5] = [3.0, -2.0, 1.5, 0.0, 1.0]
+    y = X @ w + 0.1 * rng.standard_normal(30) + 2.0
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def logistic_data():
+    X, y = make_classification(n_samples=200, n_features=8, n_informative=4, random_state=0)
+    return X, y.astype(float)
+
+
+def sk_lasso(X, y, alpha, fit_intercept=True, sample_weight=None):
+    m = Lasso(alpha=alpha, fit_intercept=fit_intercept, tol=1e-14, max_iter=1_000_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X, y, sample_weight=sample_weight)
+    return m
+
+
+def lasso_gap(X, y, w, b, lam, s):
+    """Independent duality gap of the weighted lasso (numpy), with a rescaled residual."""
+    r = y - X @ w - b
+    primal = 0.5 * np.sum(s * r**2) + lam * np.abs(w).sum()
+    u = s * r
+    u = u - s * u.sum()  # intercept: dual point orthogonal to ones
+    scale = max(1.0, np.abs(X.T @ u).max() / lam)
+    theta = u / scale
+    pos = s > 0
+    dual = np.sum(theta * y) - 0.5 * np.sum(theta[pos] ** 2 / s[pos])
+    return primal - dual
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_seeds_example_matches_sklearn(seeds_data, fit_intercept):
+    X, y = seeds_data
+    res = jaxl1.fit(X, y, jaxl1.L1(0.1), fit_intercept=fit_intercept, tol=TIGHT, max_iter=100_000)
+    ref = sk_lasso(X, y, 0.1, fit_intercept)
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(res.intercept, ref.intercept_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(np.asarray(res.coef) == 0, ref.coef_ == 0)
+
+
+def test_wide_problem_and_zero_pattern(wide_data):
+    X, y = wide_data
+    lam = 0.05
+    res = jaxl1.fit(X, y, jaxl1.L1(lam), tol=TIGHT, max_iter=200_000)
+    ref = sk_lasso(X, y, lam)
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, ref.coef_, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(res.coef) == 0, ref.coef_ == 0)
+    assert (np.asarray(res.coef) == 0).sum() > 20  # exact zeros
+
+
+def test_sample_weight_matches_sklearn(seeds_data):
+    X, y = seeds_data
+    sw = np.random.default_rng(1).uniform(0, 2, len(y))
+    sw[:5] = 0
+    res = jaxl1.fit(X, y, jaxl1.L1(0.5), sample_weight=sw, tol=TIGHT, max_iter=100_000)
+    ref = sk_lasso(X, y, 0.5, sample_weight=sw)
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(res.intercept, ref.intercept_, rtol=1e-6, atol=1e-8)
+    # zero weights are the same as dropping the rows
+    drop = jaxl1.fit(X[5:], y[5:], jaxl1.L1(0.5), sample_weight=sw[5:], tol=TIGHT, max_iter=100_000)
+    np.testing.assert_allclose(res.coef, drop.coef, atol=1e-8)
+
+
+@pytest.mark.parametrize("form", ["gram", "data"])
+def test_elastic_net_matches_sklearn(seeds_data, form):
+    X, y = seeds_data
+    for fit_intercept in (True, False):
+        res = jaxl1.fit(X, y, jaxl1.ElasticNet(1.0, 0.3), fit_intercept=fit_intercept, tol=TIGHT,
+                        max_iter=100_000, form=form)
+        ref = ElasticNet(alpha=1.0, l1_ratio=0.3, fit_intercept=fit_intercept, tol=1e-14, max_iter=10**6).fit(X, y)
+        np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(res.intercept, ref.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_positive_matches_sklearn(wide_data):
+    X, y = wide_data
+    res = jaxl1.fit(X, y, jaxl1.NonNegativeL1(0.05), tol=TIGHT, max_iter=200_000)
+    ref = Lasso(alpha=0.05, positive=True, tol=1e-14, max_iter=10**6).fit(X, y)
+    assert np.all(np.asarray(res.coef) >= 0)
+    np.testing.assert_allclose(res.coef, ref.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_logistic_matches_sklearn(logistic_data, fit_intercept):
+    X, y = logistic_data
+    n = len(y)
+    lam = 0.02
+    res = jaxl1.fit(X, y, jaxl1.L1(lam), loss="logistic", fit_intercept=fit_intercept, tol=1e-12,
+                    max_iter=200_000)
+    ref = LogisticRegression(l1_ratio=1.0, C=1 / (n * lam), solver="saga", tol=1e-12, max_iter=200_000,
+                             fit_intercept=fit_intercept)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(X, y)
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, ref.coef_[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.intercept, ref.intercept_[0] if fit_intercept else 0.0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(res.coef) == 0, ref.coef_[0] == 0)
+
+
+def test_reported_gap_is_a_true_gap(seeds_data):
+    X, y = seeds_data
+    sw = np.random.default_rng(2).uniform(0.5, 1.5, len(y))
+    s = sw / sw.sum()
+    for lam in (5.0, 0.5):
+        res = jaxl1.fit(X, y, jaxl1.L1(lam), sample_weight=sw, tol=1e-4, form="data")
+        gap = lasso_gap(X, y, np.asarray(res.coef), float(res.intercept), lam, s)
+        np.testing.assert_allclose(float(res.gap), gap, rtol=1e-6, atol=1e-12)
+        p0 = 0.5 * np.sum(s * (y - s @ y) ** 2)
+        assert gap <= 1e-4 * p0
+
+
+def test_weighted_l1_penalty_factors(seeds_data):
+    X, y = seeds_data
+    c = np.linspace(0.5, 2.0, X.shape[1])
+    res = jaxl1.fit(X, y, jaxl1.L1(2.0, c), tol=TIGHT, max_iter=100_000)
+    # a weighted lasso is a lasso on rescaled columns X_j / c_j
+    ref = sk_lasso(X / c, y, 2.0)
+    np.testing.assert_allclose(np.asarray(res.coef) * c, ref.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_zero_penalty_factor_leaves_coordinate_free(seeds_data):
+    X, y = seeds_data
+    c = np.ones(X.shape[1])
+    c[0] = 0.0
+    lam = 1e4  # so large that every penalized coordinate is zero
+    res = jaxl1.fit(X, y, jaxl1.L1(lam, c), tol=1e-12, max_iter=100_000)
+    assert np.all(np.asarray(res.coef)[1:] == 0)
+    xc = X[:, 0] - X[:, 0].mean()
+    slope = xc @ (y - y.mean()) / (xc @ xc)  # least squares on the free column
+    np.testing.assert_allclose(res.coef[0], slope, rtol=1e-6)
+    assert bool(res.converged)
+
+
+def test_max_iter_reports_not_converged(wide_data):
+    X, y = wide_data
+    res = jaxl1.fit(X, y, jaxl1.L1(0.01), tol=1e-14, max_iter=20)
+    assert not bool(res.converged)
+    assert int(res.n_iter) == 20
+    assert float(res.gap) > 0 and np.isfinite(float(res.gap))
+
+
+def test_float32_in_float32_out(seeds_data):
+    X, y = seeds_data
+    res = jaxl1.fit(X.astype(np.float32), y.astype(np.float32), jaxl1.L1(0.1))
+    assert res.coef.dtype == jnp.float32 and res.intercept.dtype == jnp.float32
+    assert bool(res.converged)
+    ref = sk_lasso(X, y, 0.1)
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-3, atol=1e-3)
+
+
+def test_user_vmap_over_strengths_equals_loop(seeds_data):
+    X, y = seeds_data
+    lams = jnp.array([2.0, 0.5, 0.1])
+    batched = jax.jit(jax.vmap(lambda lam: jaxl1.fit(X, y, jaxl1.L1(lam), tol=1e-10).coef))(lams)
+    for lam, row in zip(lams, batched):
+        np.testing.assert_allclose(row, jaxl1.fit(X, y, jaxl1.L1(lam), tol=1e-10).coef, atol=1e-6)
+
+
+def test_warm_start_init(seeds_data):
+    X, y = seeds_data
+    first = jaxl1.fit(X, y, jaxl1.L1(0.1), tol=1e-12)
+    again = jaxl1.fit(X, y, jaxl1.L1(0.1), tol=1e-12, init=first)
+    assert int(again.n_iter) <= 10
+    np.testing.assert_allclose(again.coef, first.coef, atol=1e-8)
+
+
+def test_new_strength_does_not_retrace(seeds_data):
+    from jaxl1.solver import _fit_jit
+
+    X, y = seeds_data
+    jaxl1.fit(X, y, jaxl1.L1(0.3))
+    before = _fit_jit._cache_size()
+    jaxl1.fit(X, y, jaxl1.L1(0.7))
+    jaxl1.fit(X * 2, y, jaxl1.L1(1.7), tol=1e-5)
+    assert _fit_jit._cache_size() == before
+
+
+def test_degenerate_data_is_finite():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 6))
+    X[:, 2] = 1.0  # constant column
+    X[:, 4] = X[:, 3]  # duplicated column
+    y = X[:, 0] + 0.1 * rng.standard_normal(40)
+    res = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-10)
+    coef = np.asarray(res.coef)
+    assert np.all(np.isfinite(coef)) and coef[2] == 0 and bool(res.converged)
+    const = jaxl1.fit(X, np.full(40, 3.0), jaxl1.L1(0.05))
+    assert np.all(np.asarray(const.coef) == 0) and float(const.intercept) == pytest.approx(3.0)
+    assert bool(const.converged)
+
+
+def test_caller_arrays_not_modified(seeds_data):
+    X, y = seeds_data
+    X0, y0 = X.copy(), y.copy()
+    jaxl1.fit(X, y, jaxl1.L1(0.1), sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(X=np.ones(5)), "X must be a 2-D"),
+        (dict(y=np.ones(7)), "inconsistent numbers of samples"),
+        (dict(X=np.full((10, 3), np.nan)), "X contains NaN"),
+        (dict(y=np.r_[np.inf, np.ones(9)]), "y contains NaN"),
+        (dict(sample_weight=np.ones(4)), "sample_weight must have shape"),
+        (dict(sample_weight=-np.ones(10)), "sample_weight must be non-negative"),
+        (dict(loss="hinge"), "loss must be one of"),
+        (dict(loss="logistic", y=np.arange(10.0)), "labels in"),
+        (dict(tol=-1.0), "tol must be"),
+        (dict(max_iter=-3), "max_iter must be"),
+    ],
+)
+def test_validation_errors(kwargs, match):
+    args = dict(X=np.ones((10, 3)), y=np.ones(10), penalty=jaxl1.L1(0.1))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        jaxl1.fit(**args)
+
+
+def test_negative_strength_rejected():
+    with pytest.raises(ValueError, match="strength"):
+        jaxl1.L1(-1.0)
