@@ -1,0 +1,199 @@
+"""``lambda_max``, ``fit_path`` and ``cross_validate`` against scikit-learn (float64)."""
+
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, make_classification
+from sklearn.linear_model import LassoCV, LogisticRegression, enet_path, lasso_path
+from sklearn.model_selection import KFold
+
+import jaxl1
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def wide():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 120))
+    w = np.zeros(120)
+    w[:6] = [2.0, -1.5, 1.0, 0.8, -0.5, 0.3]
+    return X, X @ w + 0.2 * rng.standard_normal(40)
+
+
+def centred(X, y):
+    return X - X.mean(0), y - y.mean()
+
+
+def path_gaps(X, y, coef, intercept, lambdas, l1_ratio=1.0):
+    """Independent elastic-net duality gaps (numpy, 1/(2n) scaling, rescaled residual)."""
+    n = len(y)
+    out = []
+    for w, b, lam in zip(coef, intercept, lambdas):
+        r = y - X @ w - b
+        a, mu = lam * l1_ratio, lam * (1 - l1_ratio)
+        primal = 0.5 * r @ r / n + a * np.abs(w).sum() + 0.5 * mu * w @ w
+        u = (r - r.mean()) / n
+        v = X.T @ u
+        if mu > 0:
+            scale, conj = 1.0, np.sum(np.maximum(np.abs(v) - a, 0) ** 2) / (2 * mu)
+        else:
+            scale, conj = max(1.0, np.abs(v).max() / a), 0.0
+        theta = u / scale
+        dual = theta @ y - 0.5 * n * theta @ theta - conj / scale**2
+        out.append(primal - dual)
+    return np.array(out)
+
+
+def test_lambda_max_boundary(diabetes):
+    X, y = diabetes
+    lmax = float(jaxl1.lambda_max(X, y))
+    Xc, yc = centred(X, y)
+    assert lmax == pytest.approx(np.abs(Xc.T @ yc).max() / len(y), rel=1e-12)
+    at = jaxl1.fit(X, y, jaxl1.L1(lmax), tol=1e-12)
+    below = jaxl1.fit(X, y, jaxl1.L1(0.98 * lmax), tol=1e-12)
+    assert np.all(np.asarray(at.coef) == 0)
+    assert np.any(np.asarray(below.coef) != 0)
+
+
+def test_lambda_max_logistic_and_elastic_net():
+    X, y = make_classification(n_samples=120, n_features=6, random_state=1)
+    lmax = float(jaxl1.lambda_max(X, y.astype(float), loss="logistic"))
+    at = jaxl1.fit(X, y, jaxl1.L1(lmax), loss="logistic", tol=1e-10)
+    below = jaxl1.fit(X, y, jaxl1.L1(0.98 * lmax), loss="logistic", tol=1e-10)
+    assert np.all(np.asarray(at.coef) == 0) and np.any(np.asarray(below.coef) != 0)
+    Xd, yd = load_diabetes(return_X_y=True)
+    assert float(jaxl1.lambda_max(Xd, yd, l1_ratio=0.5)) == pytest.approx(2 * float(jaxl1.lambda_max(Xd, yd)))
+
+
+def test_fit_path_matches_lasso_path(diabetes):
+    X, y = diabetes
+    path = jaxl1.fit_path(X, y, n_lambdas=30, tol=1e-12, max_iter=200_000)
+    Xc, yc = centred(X, y)
+    alphas, coefs, _ = lasso_path(Xc, yc, alphas=np.asarray(path.lambdas), tol=1e-14, max_iter=10**6)
+    np.testing.assert_allclose(path.lambdas, alphas)
+    np.testing.assert_allclose(path.coef, coefs.T, rtol=1e-6, atol=1e-6 * np.abs(coefs).max())
+    np.testing.assert_array_equal(np.asarray(path.coef) == 0, coefs.T == 0)
+    np.testing.assert_allclose(path.intercept, y.mean() - np.asarray(path.coef) @ X.mean(0), rtol=1e-10)
+    assert bool(path.converged.all())
+    pred = path.predict(X)
+    assert pred.shape == (len(y), 30)
+    np.testing.assert_allclose(pred[:, 7], X @ path.coef[7] + path.intercept[7])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_reported_gaps_are_true_gaps(diabetes, chunk_size):
+    X, y = diabetes
+    tol = 1e-6
+    path = jaxl1.fit_path(X, y, n_lambdas=30, tol=tol, chunk_size=chunk_size)
+    gaps = path_gaps(X, y, np.asarray(path.coef), np.asarray(path.intercept), np.asarray(path.lambdas))
+    p0 = 0.5 * np.mean((y - y.mean()) ** 2)
+    assert np.all(gaps <= tol * p0 * (1 + 1e-8))
+    np.testing.assert_allclose(path.gap, gaps, rtol=1e-6, atol=1e-9 * p0)
+
+
+def test_fit_path_matches_enet_path_wide(wide):
+    X, y = wide
+    path = jaxl1.fit_path(X, y, l1_ratio=0.7, n_lambdas=15, eps=1e-2, tol=1e-13, max_iter=500_000)
+    Xc, yc = centred(X, y)
+    alphas, coefs, _ = enet_path(Xc, yc, l1_ratio=0.7, alphas=np.asarray(path.lambdas), tol=1e-14, max_iter=10**6)
+    np.testing.assert_allclose(path.coef, coefs.T, atol=1e-6)
+    gaps = path_gaps(X, y, np.asarray(path.coef), np.asarray(path.intercept), np.asarray(path.lambdas), 0.7)
+    assert np.all(gaps <= 1e-13 * 0.5 * np.mean(yc**2) * 1.01)
+
+
+def test_logistic_path_matches_sklearn():
+    X, y = make_classification(n_samples=150, n_features=6, n_informative=3, random_state=2)
+    y = y.astype(float)
+    # below lambda_max: at lambda_max saga stops before its intercept is optimal
+    lams = np.asarray(jaxl1.lambda_grid(0.9 * jaxl1.lambda_max(X, y, loss="logistic"), 5, 1e-2))
+    path = jaxl1.fit_path(X, y, loss="logistic", lambdas=lams, tol=1e-12, max_iter=200_000)
+    assert bool(path.converged.all())
+    for lam, w, b in zip(lams, path.coef, path.intercept):
+        ref = LogisticRegression(l1_ratio=1.0, C=1 / (len(y) * lam), solver="saga", tol=1e-12, max_iter=10**5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.fit(X, y)
+        np.testing.assert_allclose(w, ref.coef_[0], atol=1e-5)
+        np.testing.assert_allclose(b, ref.intercept_[0], atol=1e-5)
+
+
+def test_new_lambdas_do_not_retrace(diabetes):
+    from jaxl1.path import _path_jit
+
+    X, y = diabetes
+    jaxl1.fit_path(X, y, n_lambdas=12)
+    before = _path_jit._cache_size()
+    jaxl1.fit_path(X, y, lambdas=np.geomspace(3.0, 0.01, 12))
+    jaxl1.fit_path(X + 1.0, y, n_lambdas=12, tol=1e-4, max_iter=500)
+    assert _path_jit._cache_size() == before
+
+
+def test_float32_path(diabetes):
+    X, y = diabetes
+    path = jaxl1.fit_path(X.astype(np.float32), y.astype(np.float32), n_lambdas=10)
+    assert path.coef.dtype == jnp.float32 and path.lambdas.dtype == jnp.float32
+    assert bool(path.converged.all())
+
+
+def test_cross_validate_matches_lassocv(diabetes):
+    X, y = diabetes
+    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=40, tol=1e-10, max_iter=100_000)
+    ref = LassoCV(cv=KFold(5), alphas=np.asarray(cv.lambdas), tol=1e-12, max_iter=10**6).fit(X, y)
+    np.testing.assert_allclose(cv.lambdas, ref.alphas_)
+    np.testing.assert_allclose(cv.fold_scores, ref.mse_path_.T, rtol=1e-6)
+    np.testing.assert_allclose(cv.mean_score, ref.mse_path_.mean(axis=1), rtol=1e-6)
+    assert float(cv.lambda_best) == pytest.approx(ref.alpha_)
+    se = ref.mse_path_.std(axis=1, ddof=1) / np.sqrt(5)
+    np.testing.assert_allclose(cv.std_score, se, rtol=1e-5)
+    mean = ref.mse_path_.mean(axis=1)
+    i = np.argmin(mean)
+    assert float(cv.lambda_1se) == pytest.approx(ref.alphas_[mean <= mean[i] + se[i]].max())
+    np.testing.assert_allclose(cv.path.coef[-1], jaxl1.fit_path(X, y, lambdas=cv.lambdas, tol=1e-10).coef[-1])
+
+
+def test_cross_validate_explicit_folds_and_logistic():
+    X, y = make_classification(n_samples=90, n_features=5, random_state=3)
+    folds = np.arange(90) % 3
+    cv = jaxl1.cross_validate(X, y.astype(float), folds=folds, loss="logistic", n_lambdas=8, eps=1e-2)
+    assert cv.fold_scores.shape == (3, 8)
+    assert np.all(np.isfinite(np.asarray(cv.mean_score)))
+    # the deviance at lambda_max is that of the training-fold base rate
+    k = 0
+    p = y[folds != k].mean()
+    held = y[folds == k]
+    dev0 = -2 * np.mean(held * np.log(p) + (1 - held) * np.log(1 - p))
+    assert float(cv.fold_scores[0, 0]) == pytest.approx(dev0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_lambdas=0), "n_lambdas"),
+        (dict(lambdas=[1.0, -1.0]), "lambdas must be finite and non-negative"),
+        (dict(lambdas=[1.0, np.nan]), "lambdas must be finite"),
+        (dict(lambdas=[0.1, 1.0]), "decreasing"),
+        (dict(l1_ratio=1.5), "l1_ratio"),
+        (dict(loss="poisson"), "loss must be one of"),
+        (dict(eps=0.0), "eps"),
+        (dict(weights=np.ones(3)), "weights must have shape"),
+    ],
+)
+def test_path_validation(diabetes, kwargs, match):
+    X, y = diabetes
+    with pytest.raises(ValueError, match=match):
+        jaxl1.fit_path(X, y, **kwargs)
+
+
+def test_cv_validation(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="n_folds"):
+        jaxl1.cross_validate(X, y, n_folds=1)
+    with pytest.raises(ValueError, match="folds"):
+        jaxl1.cross_validate(X, y, folds=np.zeros(3, int))
