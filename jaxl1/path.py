@@ -29,8 +29,9 @@ from .solver import (
     _concrete,
     _init_b,
     _intercept_out,
+    _check_ws_size,
     _prepare,
-    _solve,
+    _solve_any,
     fit,
     validate_data,
 )
@@ -214,7 +215,7 @@ def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
 # the path
 # --------------------------------------------------------------------------- #
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_intercept, form, kind,
-               check_every, chunk_size):
+               check_every, chunk_size, ws_size):
     """The whole path for one data set (traceable; vmappable over ``s``)."""
     loss_c = get_loss(loss)
     squared = loss_c.name == "squared"
@@ -230,8 +231,8 @@ def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
 
     def solve_lane(lam, w0, b0):
         pen = _make_penalty(kind, lam, l1_ratio, weights)
-        return _solve(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
-                      check_every=check_every)
+        return _solve_any(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
+                          check_every=check_every, ws_size=ws_size)
 
     def chunk(carry, lams):
         w0, b0 = carry
@@ -248,7 +249,7 @@ def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     return PathResult(lambdas, W, intercept, gap, n_iter, conv)
 
 
-_STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size")
+_STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size")
 _path_jit = jax.jit(_path_core, static_argnames=_STATIC)
 
 
@@ -257,7 +258,7 @@ def _default_chunk(K):
 
 
 def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-               weights, positive, form, chunk_size, check_every):
+               weights, positive, form, chunk_size, check_every, ws_size=None):
     """Validate the shared arguments of ``fit_path`` and ``cross_validate``."""
     Xj, yj, s = validate_data(X, y, sample_weight, loss)
     n, p = Xj.shape
@@ -290,9 +291,11 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    form = _choose_form(loss, n, p, form)
     static = dict(
-        loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=_choose_form(loss, n, p, form),
+        loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=form,
         kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),
+        ws_size=_check_ws_size(ws_size, loss, n, p, form),
     )
     dyn = (Xj, yj, s, lams, w, jnp.asarray(l1_ratio, Xj.dtype), jnp.asarray(tol, Xj.dtype),
            jnp.asarray(max_iter, jnp.int32))
@@ -303,7 +306,7 @@ def fit_path(
     X, y, loss: str = "squared", l1_ratio: float = 1.0, lambdas=None, n_lambdas: int = 100,
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
-    chunk_size: int | None = None, check_every: int = 10,
+    chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -331,6 +334,7 @@ def fit_path(
       chunk_size: strengths solved together in one vmapped lane group (default:
         1 on CPU, 10 on accelerators).
       check_every: iterations between duality-gap evaluations.
+      ws_size: working-set size (see :func:`jaxl1.fit`).
 
     Returns:
       A :class:`PathResult`.
@@ -346,7 +350,7 @@ def fit_path(
       [0, 4, 7, 10]
     """
     dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
-                             max_iter, weights, positive, form, chunk_size, check_every)
+                             max_iter, weights, positive, form, chunk_size, check_every, ws_size)
     return _path_jit(*dyn, **static)
 
 
@@ -403,7 +407,7 @@ def cross_validate(
     X, y, n_folds: int = 5, folds=None, loss: str = "squared", l1_ratio: float = 1.0, lambdas=None,
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
-    form: str = "auto", chunk_size: int | None = None, check_every: int = 10,
+    form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -413,7 +417,7 @@ def cross_validate(
 
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
-        tol, max_iter, weights, positive, form, chunk_size, check_every: as in
+        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size: as in
         :func:`fit_path`.
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
@@ -432,7 +436,7 @@ def cross_validate(
       (True, (30,))
     """
     dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
-                             max_iter, weights, positive, form, chunk_size, check_every)
+                             max_iter, weights, positive, form, chunk_size, check_every, ws_size)
     Xj, yj, s = dyn[:3]
     fold_ids, k = _check_folds(folds, n_folds, Xj.shape[0])
     counts = np.bincount(fold_ids, minlength=k)

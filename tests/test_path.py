@@ -144,7 +144,7 @@ def test_float32_path(diabetes):
 
 def test_cross_validate_matches_lassocv(diabetes):
     X, y = diabetes
-    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=40, tol=1e-10, max_iter=100_000)
+    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=40, tol=1e-13, max_iter=100_000)
     ref = LassoCV(cv=KFold(5), alphas=np.asarray(cv.lambdas), tol=1e-12, max_iter=10**6).fit(X, y)
     np.testing.assert_allclose(cv.lambdas, ref.alphas_)
     np.testing.assert_allclose(cv.fold_scores, ref.mse_path_.T, rtol=1e-6)
@@ -155,7 +155,7 @@ def test_cross_validate_matches_lassocv(diabetes):
     mean = ref.mse_path_.mean(axis=1)
     i = np.argmin(mean)
     assert float(cv.lambda_1se) == pytest.approx(ref.alphas_[mean <= mean[i] + se[i]].max())
-    np.testing.assert_allclose(cv.path.coef[-1], jaxl1.fit_path(X, y, lambdas=cv.lambdas, tol=1e-10).coef[-1])
+    np.testing.assert_allclose(cv.path.coef[-1], jaxl1.fit_path(X, y, lambdas=cv.lambdas, tol=1e-13, max_iter=100_000).coef[-1])
 
 
 def test_cross_validate_explicit_folds_and_logistic():
