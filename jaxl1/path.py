@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .implicit import solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
@@ -33,6 +34,7 @@ from .solver import (
     _prepare,
     _solve_any,
     fit,
+    float0_zeros,
     validate_data,
 )
 
@@ -214,7 +216,7 @@ def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_intercept, form, kind,
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_intercept, form, kind,
                check_every, chunk_size, ws_size):
     """The whole path for one data set (traceable; vmappable over ``s``)."""
     loss_c = get_loss(loss)
@@ -250,6 +252,37 @@ def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
 
 
 _STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size")
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _path_diff(cfg, X, y, s, lambdas, weights, l1_ratio, tol, max_iter):
+    return _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **dict(zip(_STATIC, cfg)))
+
+
+@_path_diff.defjvp
+def _path_diff_jvp(cfg, primals, tangents):
+    """Implicit differentiation at every solution of the path, one strength after the other."""
+    X, y, s, lambdas, weights, l1_ratio, tol, max_iter = primals
+    dX, dy, ds, dlam, dweights, dl1 = tangents[:6]
+    kw = dict(zip(_STATIC, cfg))
+    path = _path_impl(*primals, **kw)
+
+    def one(args):
+        w, b, lam, dl = args
+        pen = _make_penalty(kw["kind"], lam, l1_ratio, weights)
+        dpen = _make_penalty(kw["kind"], dl, dl1, dweights)
+        return solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=kw["loss"],
+                                fit_intercept=kw["fit_intercept"])
+
+    dW, dB = jax.lax.map(one, (path.coef, path.intercept, lambdas, dlam))
+    zero = jnp.zeros_like(path.gap)
+    return path, PathResult(dlam, dW, dB, zero, float0_zeros(path.n_iter), float0_zeros(path.converged))
+
+
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):
+    return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter)
+
+
 _path_jit = jax.jit(_path_core, static_argnames=_STATIC)
 
 

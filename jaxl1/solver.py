@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .implicit import solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
 
@@ -484,8 +485,7 @@ def _init_b(prob, loss, fit_b, w0):
     return loss.intercept(prob.y, prob.A @ w0, prob.s)
 
 
-@partial(jax.jit, static_argnames=("loss", "fit_intercept", "form", "check_every", "ws_size"))
-def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
+def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
     loss_c = get_loss(loss)
     squared = loss_c.name == "squared"
     fit_b = fit_intercept and not squared
@@ -496,6 +496,37 @@ def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, chec
         ws_size=ws_size,
     )
     return FitResult(w, _intercept_out(prob, w, b, fit_intercept, squared), gap, n_iter, conv)
+
+
+def float0_zeros(x):
+    """A zero tangent for an integer or boolean output."""
+    return np.zeros(np.shape(x), dtype=jax.dtypes.float0)
+
+
+_CFG = ("loss", "fit_intercept", "form", "check_every", "ws_size")
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _fit_diff(cfg, X, y, s, pen, w0, tol, max_iter):
+    return _fit_impl(X, y, s, pen, w0, tol, max_iter, **dict(zip(_CFG, cfg)))
+
+
+@_fit_diff.defjvp
+def _fit_diff_jvp(cfg, primals, tangents):
+    """Implicit differentiation at the solution (see :mod:`jaxl1.implicit`); the loop is not differentiated."""
+    X, y, s, pen, w0, tol, max_iter = primals
+    dX, dy, ds, dpen = tangents[:4]
+    kw = dict(zip(_CFG, cfg))
+    res = _fit_impl(X, y, s, pen, w0, tol, max_iter, **kw)
+    dw, db = solution_tangent(res.coef, res.intercept, X, y, s, pen, dX, dy, ds, dpen,
+                              loss=kw["loss"], fit_intercept=kw["fit_intercept"])
+    tangent = FitResult(dw, db, jnp.zeros_like(res.gap), float0_zeros(res.n_iter), float0_zeros(res.converged))
+    return res, tangent
+
+
+@partial(jax.jit, static_argnames=_CFG)
+def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
+    return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 
 
 # --------------------------------------------------------------------------- #
