@@ -237,18 +237,37 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
                           check_every=check_every, ws_size=ws_size)
 
     def chunk(carry, lams):
-        w0, b0 = carry
-        out = jax.vmap(solve_lane, in_axes=(0, None, None))(lams, w0, b0)
+        (w1, b1, lam1), (w2, b2, lam2) = carry
+        inits = jax.vmap(lambda lam: _extrapolate(w1, b1, lam1, w2, b2, lam2, lam))(lams)
+        out = jax.vmap(solve_lane)(lams, *inits)
         w, b = out[0], out[1]
-        return (w[-1], b[-1]), out
+        last = (w[-1], b[-1], lams[-1])
+        prev = (w[-2], b[-2], lams[-2]) if chunk_size > 1 else (w1, b1, lam1)
+        return (last, prev), out
 
     w_init = jnp.zeros(p, dtype)
     b_init = _init_b(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros([], dtype)
-    _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (w_init, b_init), lam_chunks)
+    start = (w_init, b_init, lambdas[0])
+    _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start), lam_chunks)
     W = W.reshape(-1, p)[:K]
     B, gap, n_iter, conv = (a.reshape(-1)[:K] for a in (B, gap, n_iter, conv))
     intercept = jax.vmap(lambda w, b: _intercept_out(prob, w, b, fit_intercept, squared))(W, B)
     return PathResult(lambdas, W, intercept, gap, n_iter, conv)
+
+
+def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
+    """Warm start for ``lam`` from the two previous solutions along the path.
+
+    On a piece of the path where the support and signs stay fixed the lasso
+    solution is affine in the strength, so the secant through the last two
+    solutions predicts the next one; coordinates whose predicted value would
+    change sign (or that were zero in either solution) start at their last value.
+    """
+    dl = lam1 - lam2
+    r = jnp.where(dl != 0, (lam - lam1) / jnp.where(dl != 0, dl, 1.0), 0.0)
+    w = w1 + r * (w1 - w2)
+    keep = (w1 != 0) & (w2 != 0) & (jnp.sign(w) == jnp.sign(w1))
+    return jnp.where(keep, w, w1), b1 + r * (b1 - b2)
 
 
 _STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size")

@@ -321,10 +321,11 @@ def _kkt(pen, x, v, L, fit_b):
     return jnp.max(jnp.abs(L * (x - _prox_part(pen, x - v / L, 1.0 / L, fit_b))))
 
 
-def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every):
+def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``."""
     dtype = x0.dtype
-    L = _power_iteration(lambda v: H @ v, _start_vector(x0.shape[0], dtype), n_iter=30) * _L_SAFETY
+    if L is None:
+        L = _power_iteration(lambda v: H @ v, _start_vector(x0.shape[0], dtype), n_iter=30) * _L_SAFETY
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
     step = 1.0 / L
 
@@ -434,7 +435,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         kkt_out = _kkt(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
         x, it = _quad_solve(H, q, x0, pen_W, 0.3 * kkt_out, max_iter - st.n_iter, fit_b=fit_b and not squared,
-                            check_every=check_every)
+                            check_every=check_every, L=prob.L if (W is None and form == "gram") else None)
         if not squared:
             x = line_search(w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:

