@@ -128,21 +128,35 @@ class Logistic:
         return -(2 * y - 1) * a * s
 
     @staticmethod
-    def intercept(y, z, s, b0=None, n_newton=8):
-        """The optimal intercept for the predictor ``z`` (without intercept), by safeguarded Newton steps."""
+    def intercept(y, z, s, b0=None, n_newton=20):
+        """The optimal intercept for the predictor ``z`` (without intercept), by safeguarded Newton steps.
+
+        The derivative ``g(b) = sum_i s_i (sigmoid(z_i + b) - y_i)`` increases with ``b`` and changes sign
+        between ``logit(ybar) - max z`` and ``logit(ybar) - min z`` (over the weighted samples).  Each step
+        shrinks this bracket with the sign of ``g``, and a Newton step that leaves it is replaced by the
+        bracket's midpoint, so the iteration cannot diverge.
+        """
         ybar = jnp.sum(s * y)
         eps = jnp.finfo(jnp.result_type(z)).eps
         ybar_c = jnp.clip(ybar, eps, 1 - eps)
-        b = jnp.log(ybar_c) - jnp.log1p(-ybar_c) if b0 is None else b0
+        logit = jnp.log(ybar_c) - jnp.log1p(-ybar_c)
+        pos = s > 0
+        lo = logit - jnp.max(jnp.where(pos, z, -jnp.inf))
+        hi = logit - jnp.min(jnp.where(pos, z, jnp.inf))
+        b = jnp.clip(logit if b0 is None else b0, lo, hi)
 
-        def step(b, _):
+        def step(carry, _):
+            b, lo, hi = carry
             p = jax.nn.sigmoid(z + b)
             g = jnp.sum(s * (p - y))
             h = jnp.sum(s * p * (1 - p))
-            # the logistic loss has curvature <= 1/4: cap the step as if h >= tiny
-            return b - g / jnp.maximum(h, 1e-12), None
+            lo = jnp.where(g < 0, b, lo)
+            hi = jnp.where(g > 0, b, hi)
+            newton = b - g / jnp.maximum(h, 1e-12)
+            b = jnp.where((newton >= lo) & (newton <= hi), newton, 0.5 * (lo + hi))
+            return (b, lo, hi), None
 
-        b, _ = jax.lax.scan(step, b, None, length=n_newton)
+        (b, _, _), _ = jax.lax.scan(step, (b, lo, hi), None, length=n_newton)
         return b
 
 

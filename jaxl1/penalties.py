@@ -18,7 +18,6 @@ retracing all work.  Each penalty has
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import jax
@@ -108,6 +107,37 @@ def _thresholds(strength, weights, w):
     return jax.tree.unflatten(w_struct, out)
 
 
+def _pytree_dataclass(data_fields, meta_fields=()):
+    """Register a frozen dataclass as a pytree whose unflattening skips ``__post_init__``.
+
+    The constructor is the public boundary and validates its arguments; JAX rebuilds
+    penalties from other leaves (cotangents of ``jax.grad`` with respect to a
+    penalty, batched or abstract values), which are not hyperparameters and must
+    not be checked.
+    """
+
+    def wrap(cls):
+        def flatten_with_keys(obj):
+            children = [(jax.tree_util.GetAttrKey(k), getattr(obj, k)) for k in data_fields]
+            return children, tuple(getattr(obj, k) for k in meta_fields)
+
+        def flatten(obj):
+            return [getattr(obj, k) for k in data_fields], tuple(getattr(obj, k) for k in meta_fields)
+
+        def unflatten(meta, children):
+            obj = object.__new__(cls)
+            for k, v in zip(data_fields, children, strict=True):
+                object.__setattr__(obj, k, v)
+            for k, v in zip(meta_fields, meta, strict=True):
+                object.__setattr__(obj, k, v)
+            return obj
+
+        jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+        return cls
+
+    return wrap
+
+
 def _safe_ratio(num, den):
     """``num / den`` where ``den > 0`` and ``0`` elsewhere, with finite gradients."""
     pos = den > 0
@@ -143,7 +173,7 @@ def soft_threshold(x: jax.typing.ArrayLike, threshold: jax.typing.ArrayLike) -> 
 # --------------------------------------------------------------------------- #
 # penalties
 # --------------------------------------------------------------------------- #
-@partial(jax.tree_util.register_dataclass, data_fields=["strength", "weights"], meta_fields=[])
+@_pytree_dataclass(["strength", "weights"])
 @dataclass(frozen=True)
 class L1:
     r"""Lasso penalty :math:`P(w) = \lambda \sum_j c_j |w_j|`, summed over every leaf of ``w``.
@@ -191,7 +221,7 @@ class L1:
         return jax.tree.map(lambda leaf, t: jnp.broadcast_to(t, leaf.shape) <= 0, w, self._tau(w))
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["strength"], meta_fields=[])
+@_pytree_dataclass(["strength"])
 @dataclass(frozen=True)
 class L2:
     r"""Squared-norm penalty :math:`P(w) = \lambda \sum_j w_j^2` (no factor 1/2).
@@ -224,7 +254,7 @@ class L2:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.strength <= 0, leaf.shape), w)
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["alpha", "l1_ratio"], meta_fields=[])
+@_pytree_dataclass(["alpha", "l1_ratio"])
 @dataclass(frozen=True)
 class ElasticNet:
     r"""Elastic net in scikit-learn's parameterisation.
@@ -281,7 +311,7 @@ class ElasticNet:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.alpha <= 0, leaf.shape), w)
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["strength"], meta_fields=[])
+@_pytree_dataclass(["strength"])
 @dataclass(frozen=True)
 class NonNegativeL1:
     r"""Lasso restricted to non-negative coefficients (scikit-learn's ``positive=True``).
@@ -312,8 +342,14 @@ class NonNegativeL1:
         return jax.tree.map(one, w)
 
     def dual_norm(self, v: PyTree) -> jax.Array:
-        # P*(v) is the indicator of {v_j <= lambda}; only positive parts need scaling.
-        return _leafmax(jax.tree.map(lambda leaf: _safe_ratio(jnp.maximum(leaf, 0), self.strength + 0 * leaf), v))
+        # P*(v) is the indicator of {v_j <= lambda}; only positive parts need scaling.  At
+        # lambda = 0 the set is the cone {v_j <= 0}, whose gauge is +inf at any v_j > 0.
+        def one(leaf):
+            pos = jnp.maximum(leaf, 0)
+            lam = self.strength + 0 * leaf
+            return jnp.where(lam > 0, _safe_ratio(pos, lam), jnp.where(pos > 0, jnp.inf, 0.0))
+
+        return _leafmax(jax.tree.map(one, v))
 
     def conjugate(self, v: PyTree) -> jax.Array:
         return jnp.zeros([], jnp.result_type(*jax.tree.leaves(v)))
@@ -346,7 +382,7 @@ def _safe_sqrt(x):
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["strength"], meta_fields=["groups", "axis"])
+@_pytree_dataclass(["strength"], ["groups", "axis"])
 @dataclass(frozen=True)
 class GroupL1:
     r"""Group lasso :math:`P(w) = \lambda \sum_g \sqrt{|g|}\,\|w_g\|_2`.
