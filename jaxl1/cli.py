@@ -1,68 +1,624 @@
-"""The ``jaxl1`` command: fit a regularization path on a bundled dataset and print it.
+"""The ``jaxl1`` command: regularization paths and cross-validation from the shell.
 
 Usage::
 
-    jaxl1 path --dataset diabetes [--loss squared|logistic] [--l1-ratio R] [--n-lambdas K] [--eps E]
+    jaxl1 path [DATA.csv --target COL | --dataset diabetes|breast_cancer]
+               [--loss squared|logistic] [--l1-ratio R] [--n-lambdas K] [--eps E]
+               [--standardize] [--tol T] [--max-iter N] [--out path.npz] [--plot path.png]
+    jaxl1 cv   [same data and path options] [--n-folds K] [--select best|1se]
+               [--out cv.npz] [--plot cv.png]
+
+A CSV file has a header row with the column names and numeric values only; the
+column named by ``--target`` is the response and every other column a feature.
+``--dataset`` loads one of scikit-learn's bundled datasets (scikit-learn needed).
+``--plot`` needs matplotlib.  Everything is computed in float64.
+
+Bad input (a missing or unreadable file, an unparseable value, a missing target
+column, a non-binary target for the logistic loss, bad option values) is reported
+as one line on stderr naming the file and the problem, with exit status 2.
+Output files are written atomically: to a temporary file in the same directory,
+then renamed over the destination, so a failed run leaves no partial file (a
+write that fails, e.g. on a full disk, exits with status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
+import math
+import os
 import sys
+import tempfile
+from dataclasses import dataclass, field
 
 import numpy as np
+
+__all__ = ["main"]
 
 DATASETS = {
     "diabetes": ("load_diabetes", "squared"),
     "breast_cancer": ("load_breast_cancer", "logistic"),
 }
+MAX_NAMES = 10  # feature names listed per row of the path table
+MAX_LEGEND = 12  # features named in a coefficient-path plot
+_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "black",
+           "tab:olive", "tab:cyan"]
 
 
-def _load(name):
-    import sklearn.datasets
+class CLIError(Exception):
+    """A problem reported as one line on stderr; ``status`` is the exit status."""
 
-    loader, loss = DATASETS[name]
-    data = getattr(sklearn.datasets, loader)()
-    return np.asarray(data.data, float), np.asarray(data.target, float), list(data.feature_names), loss
+    def __init__(self, message: str, status: int = 2):
+        super().__init__(message)
+        self.status = status
+
+
+# --------------------------------------------------------------------------- #
+# arguments
+# --------------------------------------------------------------------------- #
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (raised, not printed)."""
+
+    def error(self, message):
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _number(kind, low, high, low_open=False, high_open=False):
+    """An argparse ``type`` for a number in an interval."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        bad = not math.isfinite(value) or (value <= low if low_open else value < low)
+        if high is not None:
+            bad = bad or (value >= high if high_open else value > high)
+        if bad:
+            lo = f"{'(' if low_open else '['}{low}"
+            hi = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
+            raise argparse.ArgumentTypeError(f"must be in {lo}, {hi}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="jaxl1", description="L1-regularized paths with jaxl1")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("path", help="fit a regularization path and print it")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="diabetes")
-    p.add_argument("--loss", choices=["squared", "logistic"], default=None)
-    p.add_argument("--l1-ratio", type=float, default=1.0)
-    p.add_argument("--n-lambdas", type=int, default=20)
-    p.add_argument("--eps", type=float, default=1e-3)
-    p.add_argument("--standardize", action="store_true", help="scale every feature to unit variance")
+    common = _Parser(add_help=False)
+    data = common.add_argument_group("data")
+    data.add_argument("data", nargs="?", metavar="DATA.csv",
+                      help="CSV file with a header row of column names and numeric values")
+    data.add_argument("--target", metavar="COL", help="the column of DATA.csv to predict")
+    data.add_argument("--dataset", choices=sorted(DATASETS),
+                      help="one of scikit-learn's bundled datasets instead of a CSV file")
+    data.add_argument("--standardize", action="store_true",
+                      help="centre every feature and scale it to unit variance before fitting")
+    model = common.add_argument_group("model")
+    model.add_argument("--loss", choices=["squared", "logistic"], default=None,
+                       help="data-fit term (default: logistic for breast_cancer, squared otherwise)")
+    model.add_argument("--l1-ratio", type=_number(float, 0, 1, low_open=True), default=1.0, metavar="R",
+                       help="elastic-net mixing in (0, 1]; 1 is the lasso (default 1)")
+    model.add_argument("--n-lambdas", type=_number(int, 1, None), default=20, metavar="K",
+                       help="number of strengths on the path (default 20)")
+    model.add_argument("--eps", type=_number(float, 0, 1, low_open=True), default=1e-3, metavar="E",
+                       help="smallest strength as a fraction of lambda_max (default 1e-3)")
+    model.add_argument("--tol", type=_number(float, 0, None, low_open=True), default=None, metavar="T",
+                       help="relative duality gap at which a solve stops (default: jaxl1's)")
+    model.add_argument("--max-iter", type=_number(int, 1, None), default=20_000, metavar="N",
+                       help="most iterations per strength (default 20000)")
+
+    parser = _Parser(prog="jaxl1", description="L1-regularized paths and cross-validation with jaxl1.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{path,cv}")
+    p = sub.add_parser("path", parents=[common], help="fit a regularization path, print, save and plot it",
+                       description="Fit a regularization path and print it as a table.")
+    p.add_argument("--out", metavar="path.npz", help="save the path with numpy.savez")
+    p.add_argument("--plot", metavar="path.png", help="save a coefficient-path plot (needs matplotlib)")
+    c = sub.add_parser("cv", parents=[common], help="choose the strength by K-fold cross-validation",
+                       description="K-fold cross-validation over a regularization path.")
+    c.add_argument("--n-folds", type=_number(int, 2, None), default=5, metavar="K",
+                   help="number of folds, contiguous blocks as scikit-learn's KFold (default 5)")
+    c.add_argument("--select", choices=["best", "1se"], default="best",
+                   help="the model to print: smallest CV error, or the largest strength within one "
+                        "standard error of it (default best)")
+    c.add_argument("--out", metavar="cv.npz", help="save the CV curve and the path with numpy.savez")
+    c.add_argument("--plot", metavar="cv.png", help="save the CV curve as a PNG (needs matplotlib)")
     return parser
 
 
-def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    import jax
+def _version():
+    try:
+        from importlib.metadata import version
 
-    jax.config.update("jax_enable_x64", True)
+        return version("jaxl1")
+    except Exception:  # not installed as a distribution
+        return "unknown"
+
+
+# --------------------------------------------------------------------------- #
+# data
+# --------------------------------------------------------------------------- #
+@dataclass
+class Data:
+    X: np.ndarray
+    y: np.ndarray
+    names: list
+    source: str  # the file name or dataset name, for messages
+    target: str
+    default_loss: str = "squared"
+    notes: list = field(default_factory=list)
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+
+def read_csv(path: str, target: str | None) -> Data:
+    """Read a CSV file with a header row; every value numeric.  Raises :class:`CLIError`."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return _parse_csv(path, csv.reader(f), target)
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path}: is a directory, not a CSV file") from None
+    except PermissionError:
+        raise CLIError(f"{path}: permission denied") from None
+    except OSError as err:
+        raise CLIError(f"{path}: cannot read: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise CLIError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+
+
+def _parse_csv(path, rows, target):
+    try:
+        header = next(rows, None)
+        while header is not None and not any(h.strip() for h in header):  # leading blank lines
+            header = next(rows, None)
+        if header is None:
+            raise CLIError(f"{path}: empty file (expected a header row with column names)")
+        names = [h.strip() or f"column {j + 1}" for j, h in enumerate(header)]
+        shown = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+        if target is None:
+            raise CLIError(f"{path}: give the column to predict with --target (columns: {shown})")
+        if target not in names:
+            raise CLIError(f"{path}: no column {target!r} for --target (columns: {shown})")
+        if names.count(target) > 1:
+            raise CLIError(f"{path}: the header has {names.count(target)} columns named {target!r}")
+        if len(names) < 2:
+            raise CLIError(f"{path}: no feature columns besides the target {target!r}")
+        values = []
+        for row in rows:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            line = rows.line_num
+            if len(row) != len(names):
+                raise CLIError(f"{path}: line {line} has {len(row)} fields, the header has {len(names)}")
+            values.append([_parse_value(path, line, j, names[j], cell) for j, cell in enumerate(row)])
+    except csv.Error as err:
+        raise CLIError(f"{path}: line {rows.line_num}: malformed CSV: {err}") from None
+    if not values:
+        raise CLIError(f"{path}: no data rows after the header")
+    table = np.array(values, dtype=np.float64)
+    t = names.index(target)
+    X = np.delete(table, t, axis=1)
+    return Data(X, table[:, t], names[:t] + names[t + 1:], path, target)
+
+
+def _parse_value(path, line, j, name, cell):
+    text = cell.strip()
+    where = f"{path}: line {line}, column {j + 1} ({name!r})"
+    if not text:
+        raise CLIError(f"{where}: empty value (missing values are not supported)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise CLIError(f"{where}: cannot parse {text!r} as a number") from None
+    if not math.isfinite(value):
+        raise CLIError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def load_dataset(name: str) -> Data:
+    try:
+        import sklearn.datasets
+    except ImportError:
+        raise CLIError(
+            f"--dataset {name} needs scikit-learn, which is not installed (pip install 'jaxl1[sklearn]')"
+        ) from None
+    loader, loss = DATASETS[name]
+    bunch = getattr(sklearn.datasets, loader)()
+    names = [str(n) for n in bunch.feature_names]
+    return Data(np.asarray(bunch.data, np.float64), np.asarray(bunch.target, np.float64), names, name,
+                "target", default_loss=loss)
+
+
+def _get_data(args) -> Data:
+    if args.data is not None and args.dataset is not None:
+        raise CLIError(f"give either a CSV file or --dataset, not both (got {args.data} and --dataset {args.dataset})")
+    if args.data is None and args.dataset is None:
+        raise CLIError("no data: give a CSV file with --target COL, or --dataset diabetes|breast_cancer "
+                       f"(see 'jaxl1 {args.command} --help')")
+    if args.dataset is not None:
+        if args.target is not None:
+            raise CLIError("--target names a column of a CSV file; it does not apply to --dataset")
+        data = load_dataset(args.dataset)
+    else:
+        data = read_csv(args.data, args.target)
+    loss = args.loss or data.default_loss
+    if loss == "logistic":
+        classes = np.unique(data.y)
+        if len(classes) != 2:
+            shown = ", ".join(f"{c:g}" for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+            raise CLIError(f"{data.source}: --loss logistic needs a binary target, but {data.target!r} has "
+                           f"{len(classes)} distinct value{'s' if len(classes) != 1 else ''} ({shown})")
+        if not (classes[0] == 0 and classes[1] == 1):
+            data.y = (data.y == classes[1]).astype(np.float64)
+            data.notes.append(f"target classes {classes[0]:g} -> 0, {classes[1]:g} -> 1")
+    if args.standardize:
+        data.mean = data.X.mean(axis=0)
+        sd = data.X.std(axis=0)
+        data.scale = np.where(sd > 0, sd, 1.0)
+        data.X = (data.X - data.mean) / data.scale
+        data.notes.append("features standardized (coefficients are per standard deviation)")
+    if getattr(args, "n_folds", None) is not None and args.n_folds > data.X.shape[0]:
+        raise CLIError(f"{data.source}: --n-folds {args.n_folds} is more than the {data.X.shape[0]} samples")
+    return data
+
+
+# --------------------------------------------------------------------------- #
+# output files
+# --------------------------------------------------------------------------- #
+def _check_output(path, option):
+    """Fail before the fit, not after it, if ``path`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{path}: cannot write {option}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: cannot write {option}: it is a folder")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{path}: cannot write {option}: folder {folder} is not writable")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str, write) -> None:
+    """Call ``write(binary_file)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    On any failure the temporary file is removed and ``path`` is left as it was.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise CLIError(f"{path}: cannot write: {err.strerror or err}", status=1) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        raise CLIError(f"{path}: cannot write: {err.strerror or err}", status=1) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _save_npz(path, arrays):
+    write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CLIError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
+
+
+def _figure(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_figure(path, fig):
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
+
+
+def _nonzero_axis(ax, lambdas, nnz):
+    """A top axis labelling a few strengths with their number of nonzero coefficients."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    top = ax.twiny()
+    top.set_xscale("log")
+    top.set_xlim(ax.get_xlim())
+    idx = np.unique(np.linspace(0, len(lambdas) - 1, min(len(lambdas), 8)).round().astype(int))
+    top.xaxis.set_major_locator(FixedLocator(lambdas[idx]))
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xticklabels([str(int(nnz[i])) for i in idx])
+    top.set_xlabel("nonzero coefficients")
+
+
+def _x_limits(ax, lambdas):
+    lo, hi = float(lambdas.min()), float(lambdas.max())
+    if hi <= 0:
+        return
+    lo = lo if lo > 0 else hi * 1e-3
+    if lo == hi:
+        lo, hi = lo / 2, hi * 2
+    pad = (hi / lo) ** 0.03
+    ax.set_xlim(hi * pad, lo / pad)  # decreasing: the path grows to the right
+
+
+def plot_path(path, lambdas, coef, names, title, ylabel):
+    fig = _figure((8.5, 5.0))
+    ax = fig.add_subplot()
+    peak = np.abs(coef).max(axis=0)
+    order = [j for j in np.argsort(-peak, kind="stable") if peak[j] > 0][:MAX_LEGEND]
+    order.sort(key=lambda j: -coef[-1, j])  # legend top to bottom as the lines end on the right
+    others = None
+    for j in range(coef.shape[1]):
+        if j not in order:
+            (others,) = ax.plot(lambdas, coef[:, j], color="0.75", lw=0.8)
+    handles = []
+    for rank, j in enumerate(order):
+        (line,) = ax.plot(lambdas, coef[:, j], color=_COLORS[rank % len(_COLORS)], ls="-" if rank < 10 else "--",
+                          lw=1.6, label=names[j], marker="." if len(lambdas) <= 30 else None, ms=4)
+        handles.append(line)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xscale("log")
+    _x_limits(ax, lambdas)
+    ax.set_xlabel("lambda (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _nonzero_axis(ax, lambdas, (coef != 0).sum(axis=1))
+    extra = int((peak > 0).sum()) - len(order)
+    if others is not None and extra > 0:
+        others.set_label(f"{extra} more feature{'s' if extra > 1 else ''}")
+        handles.append(others)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    _save_figure(path, fig)
+
+
+def plot_cv(path, lambdas, mean, se, nnz, lambda_best, lambda_1se, title, ylabel):
+    fig = _figure((8.0, 5.0))
+    ax = fig.add_subplot()
+    ax.errorbar(lambdas, mean, yerr=se, fmt="o", color="tab:red", ms=3.5, ecolor="0.55", elinewidth=1,
+                capsize=2.5, label="mean over folds ± 1 standard error")
+    ax.axvline(lambda_best, color="tab:blue", ls="-", lw=1.2, label=f"lambda_best = {lambda_best:.4g}")
+    ax.axvline(lambda_1se, color="tab:green", ls="--", lw=1.2, label=f"lambda_1se = {lambda_1se:.4g}")
+    ax.set_xscale("log")
+    _x_limits(ax, lambdas)
+    ax.set_xlabel("lambda (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _nonzero_axis(ax, lambdas, nnz)
+    ax.legend(fontsize="small", loc="best")
+    _save_figure(path, fig)
+
+
+# --------------------------------------------------------------------------- #
+# numbers
+# --------------------------------------------------------------------------- #
+def objective(X, y, coef, intercept, lambdas, loss, l1_ratio):
+    """The objective of every row of ``coef``: mean loss plus the elastic-net penalty."""
+    Z = X @ coef.T + intercept  # (n, K)
+    if loss == "squared":
+        fit = 0.5 * np.mean(np.square(y[:, None] - Z), axis=0)
+    else:
+        fit = np.mean(np.logaddexp(0.0, -(2 * y - 1)[:, None] * Z), axis=0)
+    penalty = lambdas * (l1_ratio * np.abs(coef).sum(axis=1) + 0.5 * (1 - l1_ratio) * np.square(coef).sum(axis=1))
+    return fit + penalty
+
+
+def null_objective(y, loss):
+    """The objective at ``w = 0`` with the intercept at its optimum (``P0``, the scale of ``tol``)."""
+    if loss == "squared":
+        return 0.5 * float(np.var(y))
+    m = float(np.mean(y))
+    return -sum(q * math.log(q) for q in (m, 1 - m) if q > 0)
+
+
+def _entry_order(coef):
+    """Features ordered by where they first become nonzero along the path (then by column)."""
+    active = coef != 0
+    first = np.where(active.any(axis=0), active.argmax(axis=0), coef.shape[0])
+    return np.lexsort((np.arange(coef.shape[1]), first))
+
+
+def _names_list(names, selected):
+    shown = [names[j] for j in selected[:MAX_NAMES]]
+    more = len(selected) - len(shown)
+    return ", ".join(shown) + (f", ... (+{more} more)" if more > 0 else "")
+
+
+def _checked(data, fn, *args, **kwargs):
+    """Call a jaxl1 function; its input checks (``ValueError``) become one-line errors naming the data."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        raise CLIError(f"{data.source}: {err}") from None
+
+
+def _fit_kwargs(args, loss):
+    return dict(loss=loss, l1_ratio=args.l1_ratio, n_lambdas=args.n_lambdas, eps=args.eps, tol=args.tol,
+                max_iter=args.max_iter)
+
+
+def _summary(data, loss, args):
+    n, p = data.X.shape
+    line = f"{data.source}: {n} samples, {p} features, target {data.target!r}, loss={loss}, l1_ratio={args.l1_ratio:g}"
+    return [line] + [f"  note: {note}" for note in data.notes]
+
+
+def _feature_arrays(data):
+    arrays = {"feature_names": np.array(data.names, dtype=str)}
+    if data.mean is not None:
+        arrays["feature_mean"] = data.mean
+        arrays["feature_scale"] = data.scale
+    return arrays
+
+
+# --------------------------------------------------------------------------- #
+# printing
+# --------------------------------------------------------------------------- #
+class _Out:
+    """Writes to stdout; a closed pipe (``jaxl1 path ... | head``) silences it instead of failing."""
+
+    def __init__(self):
+        self.closed = False
+
+    def __call__(self, line=""):
+        if self.closed:
+            return
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
+# --------------------------------------------------------------------------- #
+# commands
+# --------------------------------------------------------------------------- #
+def run_path(args, data, out):
     import jaxl1
 
-    X, y, names, default_loss = _load(args.dataset)
-    loss = args.loss or default_loss
-    if args.standardize:
-        sd = X.std(0)
-        X = (X - X.mean(0)) / np.where(sd > 0, sd, 1.0)
-    try:
-        path = jaxl1.fit_path(X, y, loss=loss, l1_ratio=args.l1_ratio, n_lambdas=args.n_lambdas, eps=args.eps)
-    except ValueError as err:
-        print(f"jaxl1: error: {err}", file=sys.stderr)
-        return 2
-    coef = np.asarray(path.coef)
-    print(f"{args.dataset}: n={X.shape[0]} p={X.shape[1]} loss={loss} l1_ratio={args.l1_ratio}")
-    print(f"{'lambda':>12} {'nonzeros':>8} {'gap':>10}  selected")
-    for lam, row, gap in zip(np.asarray(path.lambdas), coef, np.asarray(path.gap)):
-        sel = [names[j] for j in np.flatnonzero(row)]
-        print(f"{lam:12.5g} {len(sel):8d} {gap:10.2e}  {', '.join(sel)}")
+    loss = args.loss or data.default_loss
+    res = _checked(data, jaxl1.fit_path, data.X, data.y, **_fit_kwargs(args, loss))
+    lambdas, coef, intercept, gap, n_iter, converged = (
+        np.asarray(a) for a in (res.lambdas, res.coef, res.intercept, res.gap, res.n_iter, res.converged)
+    )
+    obj = objective(data.X, data.y, coef, intercept, lambdas, loss, args.l1_ratio)
+    p0 = null_objective(data.y, loss)
+    rel_gap = gap / p0 if p0 > 0 else gap
+
+    for line in _summary(data, loss, args):
+        out(line)
+    out(f"{'lambda':>12} {'nonzeros':>8} {'objective':>13} {'rel. gap':>10}  selected (in order of entry)")
+    order = _entry_order(coef)
+    for k in range(len(lambdas)):
+        selected = [j for j in order if coef[k, j] != 0]
+        flag = " " if converged[k] else "*"
+        out(f"{lambdas[k]:12.5g} {len(selected):8d} {obj[k]:13.6g} {rel_gap[k]:9.2e}{flag}  "
+            f"{_names_list(data.names, selected)}")
+    if not converged.all():
+        out(f"* {int((~converged).sum())} of {len(lambdas)} strengths stopped at --max-iter {args.max_iter} "
+            "before reaching the tolerance (try --standardize or a larger --max-iter)")
+
+    if args.out:
+        _save_npz(args.out, dict(
+            lambdas=lambdas, coef=coef, intercept=intercept, gap=gap, n_iter=n_iter, converged=converged,
+            objective=obj, loss=np.array(loss), l1_ratio=np.array(args.l1_ratio), **_feature_arrays(data),
+        ))
+        out(f"saved {args.out}")
+    if args.plot:
+        title = f"{data.source}: {'lasso' if args.l1_ratio == 1 else f'elastic net (l1_ratio={args.l1_ratio:g})'}"
+        title += f" path, {loss} loss"
+        ylabel = "coefficient" + (" (standardized features)" if data.mean is not None else "")
+        plot_path(args.plot, lambdas, coef, data.names, title, ylabel)
+        out(f"saved {args.plot}")
     return 0
+
+
+def run_cv(args, data, out):
+    import jaxl1
+
+    loss = args.loss or data.default_loss
+    res = _checked(data, jaxl1.cross_validate, data.X, data.y, n_folds=args.n_folds, **_fit_kwargs(args, loss))
+    lambdas, mean, se, folds = (np.asarray(a) for a in (res.lambdas, res.mean_score, res.std_score, res.fold_scores))
+    coef, intercept, gap, converged = (
+        np.asarray(a) for a in (res.path.coef, res.path.intercept, res.path.gap, res.path.converged)
+    )
+    lam_best, lam_1se = float(res.lambda_best), float(res.lambda_1se)
+    i_best = int(np.argmin(np.abs(lambdas - lam_best)))
+    i_1se = int(np.argmin(np.abs(lambdas - lam_1se)))
+    nnz = (coef != 0).sum(axis=1)
+    score = "mean squared error" if loss == "squared" else "deviance"
+
+    for line in _summary(data, loss, args):
+        out(line)
+    out(f"{args.n_folds}-fold cross-validation (contiguous folds); score: held-out {score}, lower is better")
+    out(f"{'lambda':>12} {'nonzeros':>8} {'cv score':>13} {'std. error':>11}")
+    for k in range(len(lambdas)):
+        marks = [name for name, i in (("lambda_best", i_best), ("lambda_1se", i_1se)) if i == k]
+        mark = f"  <- {', '.join(marks)}" if marks else ""
+        out(f"{lambdas[k]:12.5g} {nnz[k]:8d} {mean[k]:13.6g} {se[k]:11.4g}{mark}")
+    if not converged.all():
+        out(f"* {int((~converged).sum())} of {len(lambdas)} strengths of the full-data path stopped at "
+            f"--max-iter {args.max_iter} before reaching the tolerance")
+    out(f"lambda_best = {lam_best:.6g} (cv score {mean[i_best]:.6g}), "
+        f"lambda_1se = {lam_1se:.6g} (cv score {mean[i_1se]:.6g})")
+    i = i_best if args.select == "best" else i_1se
+    chosen = [j for j in np.argsort(-np.abs(coef[i]), kind="stable") if coef[i, j] != 0]
+    out(f"chosen model (lambda_{args.select} = {lambdas[i]:.6g}), refitted on all {data.X.shape[0]} samples: "
+        f"intercept {intercept[i]:.6g}, {len(chosen)} nonzero coefficient{'s' if len(chosen) != 1 else ''}"
+        + (":" if chosen else ""))
+    width = max([len(data.names[j]) for j in chosen] + [8])
+    for j in chosen:
+        out(f"  {data.names[j]:<{width}} {coef[i, j]:>13.6g}")
+
+    if args.out:
+        _save_npz(args.out, dict(
+            lambdas=lambdas, mean_score=mean, std_score=se, fold_scores=folds,
+            lambda_best=np.array(lam_best), lambda_1se=np.array(lam_1se), selected=np.array(lambdas[i]),
+            coef=coef, intercept=intercept, gap=gap, converged=converged,
+            loss=np.array(loss), l1_ratio=np.array(args.l1_ratio), **_feature_arrays(data),
+        ))
+        out(f"saved {args.out}")
+    if args.plot:
+        title = f"{data.source}: {args.n_folds}-fold cross-validation, {loss} loss"
+        if args.l1_ratio != 1:
+            title += f", l1_ratio={args.l1_ratio:g}"
+        plot_cv(args.plot, lambdas, mean, se, nnz, lam_best, lam_1se, title, f"held-out {score}")
+        out(f"saved {args.plot}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Run the ``jaxl1`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    out = _Out()
+    try:
+        args = _parser().parse_args(argv)
+        if args.plot:
+            _require_matplotlib()
+            _check_output(args.plot, "--plot")
+        if args.out:
+            _check_output(args.out, "--out")
+        if args.out and args.plot and os.path.abspath(args.out) == os.path.abspath(args.plot):
+            raise CLIError(f"{args.out}: --out and --plot name the same file")
+        data = _get_data(args)
+
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        return (run_path if args.command == "path" else run_cv)(args, data, out)
+    except CLIError as err:
+        message = " ".join(str(err).split())  # one line, whatever the message holds
+        print(f"jaxl1: error: {message}", file=sys.stderr)
+        return err.status
+    except KeyboardInterrupt:
+        print("jaxl1: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,287 @@
+"""The ``jaxl1`` command: the main cases through ``python -m jaxl1``, the rest in-process.
+
+Fits are kept small (few strengths) and the squared-loss cases all use data of
+the diabetes set's shape (442 x 10), so that the path is compiled once between
+the test process and the subprocesses (they share the compilation cache).
+"""
+
+import csv
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import jaxl1
+from jaxl1 import cli
+
+N_LAMBDAS = "5"
+NAMES = ["x1", "x2", "noise, with a comma", 'quoted "name"'] + [f"z{j}" for j in range(6)]
+
+
+def _run(*args, tmp_path):
+    """Run ``python -m jaxl1 ARGS`` in ``tmp_path``; the subprocess shares the tests' compilation cache."""
+    env = dict(os.environ)
+    cache = jax.config.jax_compilation_cache_dir
+    if cache:
+        env["JAX_COMPILATION_CACHE_DIR"] = cache
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+    return subprocess.run([sys.executable, "-m", "jaxl1", *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _problem(n=442, seed=0, logistic=False):
+    rng = np.random.default_rng(seed)
+    p = len(NAMES)
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 3.0, p) + rng.normal(size=p)
+    z = 2.0 * X[:, 0] - 1.0 * (X[:, 1] - X[:, 1].mean()) + 0.3 * X[:, 4]
+    if logistic:
+        return X, np.where(z + rng.normal(size=n) > 0, 1.0, -1.0)  # labels -1/+1, as users often have them
+    return X, z + 0.5 * rng.normal(size=n)
+
+
+def _write_csv(path, X, y, target="y"):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(NAMES[:2] + [target] + NAMES[2:])  # the target in the middle
+        for row, t in zip(X, y, strict=True):
+            cells = [repr(float(v)) for v in row]
+            w.writerow(cells[:2] + [repr(float(t))] + cells[2:])
+    return path
+
+
+def _load(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def _assert_path_matches(saved, X, y, **kw):
+    ref = jaxl1.fit_path(X, y, n_lambdas=int(N_LAMBDAS), **kw)
+    np.testing.assert_allclose(saved["lambdas"], ref.lambdas, rtol=1e-12)
+    scale = np.abs(np.asarray(ref.coef)).max() + 1.0
+    np.testing.assert_allclose(saved["coef"], ref.coef, rtol=1e-8, atol=1e-8 * scale)
+    np.testing.assert_allclose(saved["intercept"], ref.intercept, rtol=1e-8, atol=1e-8 * scale)
+    np.testing.assert_array_equal(saved["coef"] != 0, np.asarray(ref.coef) != 0)
+    assert saved["gap"].shape == (int(N_LAMBDAS),) and saved["coef"].dtype == np.float64
+
+
+def _is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 10_000
+
+
+# --------------------------------------------------------------------------- #
+# through a subprocess: the README's command, a user's CSV, one bad input
+# --------------------------------------------------------------------------- #
+def test_path_on_the_embedded_dataset(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    from sklearn.datasets import load_diabetes
+
+    r = _run("path", "--dataset", "diabetes", "--n-lambdas", N_LAMBDAS, "--out", "p.npz", "--plot", "p.png",
+             tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("diabetes: 442 samples, 10 features")
+    assert "objective" in lines[1] and "rel. gap" in lines[1] and "selected" in lines[1]
+    assert len([line for line in lines if line.lstrip()[:1].isdigit()]) == int(N_LAMBDAS)
+    assert "bmi, bp, s3, s5, sex, s1, s6" in r.stdout  # selected features by name, in order of entry
+
+    data = load_diabetes()
+    saved = _load(tmp_path / "p.npz")
+    assert saved["feature_names"].dtype.kind == "U"
+    assert saved["feature_names"].tolist() == list(data.feature_names)
+    _assert_path_matches(saved, data.data, data.target)
+    assert _is_png(tmp_path / "p.png")
+    assert sorted(os.listdir(tmp_path)) == ["p.npz", "p.png"]  # no temporary files left
+
+
+def test_cv_logistic_on_a_users_csv(tmp_path):
+    pytest.importorskip("matplotlib")
+    X, y = _problem(n=80, logistic=True)  # labels -1/+1
+    _write_csv(tmp_path / "data.csv", X, y, target="label")
+    r = _run("cv", "data.csv", "--target", "label", "--loss", "logistic", "--l1-ratio", "0.5", "--n-folds", "3",
+             "--n-lambdas", N_LAMBDAS, "--select", "1se", "--out", "cv.npz", "--plot", "cv.png", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: target classes -1 -> 0, 1 -> 1" in r.stdout
+    assert "3-fold cross-validation" in r.stdout and "held-out deviance" in r.stdout
+    assert "lambda_best =" in r.stdout and "lambda_1se" in r.stdout
+
+    saved = _load(tmp_path / "cv.npz")
+    assert str(saved["loss"]) == "logistic" and float(saved["l1_ratio"]) == 0.5
+    assert saved["feature_names"].tolist() == NAMES
+    folds = saved["fold_scores"]
+    assert folds.shape == (3, int(N_LAMBDAS))
+    np.testing.assert_allclose(saved["mean_score"], folds.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(saved["std_score"], folds.std(0, ddof=1) / np.sqrt(3), rtol=1e-12)
+    lambdas, mean, se = saved["lambdas"], saved["mean_score"], saved["std_score"]
+    best = int(np.argmin(mean))
+    assert float(saved["lambda_best"]) == lambdas[best]
+    assert float(saved["lambda_1se"]) == lambdas[mean <= mean[best] + se[best]].max()
+    assert bool(saved["converged"].all())
+    # the chosen model (--select 1se): its nonzero coefficients printed by name
+    i = int(np.flatnonzero(lambdas == saved["lambda_1se"])[0])
+    assert f"chosen model (lambda_1se = {lambdas[i]:.6g})" in r.stdout
+    chosen = [line for line in r.stdout.split("chosen model")[1].splitlines()[1:] if line.startswith("  ")]
+    assert len(chosen) == int((saved["coef"][i] != 0).sum()) >= 1
+    printed = {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1]) for line in chosen}
+    assert printed == pytest.approx({NAMES[j]: saved["coef"][i, j] for j in np.flatnonzero(saved["coef"][i])},
+                                    rel=1e-5)
+    assert _is_png(tmp_path / "cv.png")
+    assert sorted(os.listdir(tmp_path)) == ["cv.npz", "cv.png", "data.csv"]
+
+
+def test_bad_input_through_a_subprocess(tmp_path):
+    r = _run("path", "missing.csv", "--target", "y", "--out", "p.npz", tmp_path=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == ["jaxl1: error: missing.csv: no such file"]
+    assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- #
+# in-process
+# --------------------------------------------------------------------------- #
+def test_path_on_a_csv_standardized(tmp_path, capsys):
+    X, y = _problem()
+    data = _write_csv(tmp_path / "data.csv", X, y)
+    out = tmp_path / "p.npz"
+    assert cli.main(["path", str(data), "--target", "y", "--standardize", "--n-lambdas", N_LAMBDAS,
+                     "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "442 samples, 10 features, target 'y'" in text and "standardized" in text
+    saved = _load(out)
+    Xs = (X - X.mean(0)) / X.std(0)
+    _assert_path_matches(saved, Xs, y)
+    np.testing.assert_allclose(saved["feature_mean"], X.mean(0))
+    np.testing.assert_allclose(saved["feature_scale"], X.std(0))
+    assert saved["feature_names"].tolist() == NAMES
+    # the printed objective is the objective of the saved coefficients
+    obj = 0.5 * np.mean((y[:, None] - Xs @ saved["coef"].T - saved["intercept"]) ** 2, 0)
+    obj += saved["lambdas"] * np.abs(saved["coef"]).sum(1)
+    np.testing.assert_allclose(saved["objective"], obj, rtol=1e-12)
+
+
+def _bad_cases(tmp_path):
+    """(argv, the expected message after the file name) for every kind of bad input."""
+    X, y = _problem(n=12)
+    good = _write_csv(tmp_path / "good.csv", X, y)
+    files = {
+        "empty.csv": "",
+        "header.csv": "a,b,y\n",
+        "text.csv": "a,b,y\n1,2,3\n4,five,6\n",
+        "ragged.csv": "a,b,y\n1,2,3\n4,5\n",
+        "hole.csv": "a,b,y\n1,,3\n",
+        "inf.csv": "a,b,y\n1,inf,3\n",
+        "classes.csv": "a,b,y\n1,2,0\n2,1,1\n3,3,2\n",
+        "one_class.csv": "a,b,y\n1,2,1\n2,1,1\n",
+        "latin1.csv": b"a,b,y\n1,2,3\n\xe9,1,2\n",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    t = lambda name, *rest: ([str(tmp_path / name), "--target", "y", *rest], str(tmp_path / name))
+    return [
+        (*t("missing.csv"), "no such file"),
+        (*t("empty.csv"), "empty file"),
+        (*t("header.csv"), "no data rows"),
+        (*t("text.csv"), "line 3, column 2 ('b'): cannot parse 'five' as a number"),
+        (*t("ragged.csv"), "line 3 has 2 fields, the header has 3"),
+        (*t("hole.csv"), "line 2, column 2 ('b'): empty value"),
+        (*t("inf.csv"), "line 2, column 2 ('b'): 'inf' is not a finite number"),
+        (*t("classes.csv", "--loss", "logistic"), "needs a binary target, but 'y' has 3 distinct values (0, 1, 2)"),
+        (*t("one_class.csv", "--loss", "logistic"), "needs a binary target, but 'y' has 1 distinct value"),
+        (*t("latin1.csv"), "not a UTF-8 text file"),
+        ([str(good), "--target", "z"], str(good), "no column 'z' for --target"),
+        ([str(good)], str(good), "give the column to predict with --target"),
+        ([str(tmp_path)], str(tmp_path), "is a directory"),
+        (["--dataset", "diabetes", "--loss", "logistic"], "diabetes", "needs a binary target"),
+        (["--dataset", "diabetes", "--target", "y"], "", "does not apply to --dataset"),
+        ([str(good), "--target", "y", "--dataset", "diabetes"], "", "not both"),
+        ([], "", "no data"),
+        (["--dataset", "diabetes", "--eps", "0"], "", "argument --eps: must be in (0, 1], got 0"),
+        (["--dataset", "diabetes", "--l1-ratio", "1.5"], "", "argument --l1-ratio: must be in (0, 1]"),
+        (["--dataset", "diabetes", "--n-lambdas", "ten"], "", "argument --n-lambdas: expected an integer"),
+        (["--dataset", "iris"], "", "argument --dataset: invalid choice"),
+    ]
+
+
+@pytest.mark.parametrize("command", ["path", "cv"])
+def test_bad_input(tmp_path, capsys, command):
+    pytest.importorskip("matplotlib")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    for argv, source, message in _bad_cases(tmp_path):
+        argv = [command, *argv, "--out", str(outdir / "r.npz"), "--plot", str(outdir / "r.png")]
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        err = captured.err.splitlines()
+        assert len(err) == 1, (argv, captured.err)
+        assert err[0].startswith("jaxl1: error: " + (f"{source}: " if source else "")), err[0]
+        assert message in err[0], (message, err[0])
+        assert "Traceback" not in captured.err + captured.out
+        assert os.listdir(outdir) == []
+
+
+def test_bad_output_and_option_values(tmp_path, capsys):
+    X, y = _problem(n=12)
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    cases = [
+        (["path", data, "--target", "y", "--out", str(tmp_path / "no" / "p.npz")], "folder"),
+        (["path", data, "--target", "y", "--out", str(tmp_path)], "it is a folder"),
+        (["path", data, "--target", "y", "--out", "same", "--plot", "same"], "name the same file"),
+        (["cv", data, "--target", "y", "--n-folds", "20"], "--n-folds 20 is more than the 12 samples"),
+        (["cv", data, "--target", "y", "--n-folds", "1"], "argument --n-folds: must be in [2, inf)"),
+        (["fit", data], "invalid choice"),
+    ]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("jaxl1: error: ") and message in err[0], (argv, err)
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_missing_optional_dependencies(tmp_path, capsys, monkeypatch):
+    X, y = _problem(n=12)
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert cli.main(["path", data, "--target", "y", "--plot", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--plot needs matplotlib" in err[0]
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert cli.main(["path", "--dataset", "diabetes"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--dataset diabetes needs scikit-learn" in err[0]
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    X, y = _problem()
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    out = tmp_path / "p.npz"
+    out.write_bytes(b"previous result")
+
+    def savez_then_fail(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.np, "savez", savez_then_fail)
+    assert cli.main(["path", data, "--target", "y", "--standardize", "--n-lambdas", N_LAMBDAS,
+                     "--out", str(out)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"jaxl1: error: {out}: cannot write: No space left on device"]
+    assert out.read_bytes() == b"previous result"  # untouched
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "p.npz"]  # the temporary file is gone
+
+
+def test_write_atomic_permissions_and_replace(tmp_path):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    cli.write_atomic(str(target), lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (os.stat(target).st_mode & 0o777) == 0o666 & ~mask
+    assert os.listdir(tmp_path) == ["f.bin"]
