@@ -1,0 +1,686 @@
+r"""scikit-learn compatible estimators on top of :func:`jaxl1.fit` and :func:`jaxl1.cross_validate`.
+
+``Lasso``, ``ElasticNet``, ``LassoCV``, ``ElasticNetCV`` and the binary
+``LogisticRegressionL1`` take scikit-learn's parameter names and expose its
+fitted attributes, so that they drop into ``Pipeline``, ``GridSearchCV`` and
+code written for :mod:`sklearn.linear_model`::
+
+    from jaxl1.sklearn import Lasso, LassoCV
+    Lasso(alpha=0.1).fit(X, y).coef_
+
+The objectives are jaxl1's means over samples, which are scikit-learn's for the
+squared loss:
+
+.. math::
+
+    \min_{w, b}\; \frac{1}{2n}\sum_i s_i\,(y_i - x_i^\top w - b)^2
+      + \alpha\rho\|w\|_1 + \tfrac12\alpha(1-\rho)\|w\|_2^2
+
+(:math:`\rho` = ``l1_ratio``, 1 for the lasso; :math:`s_i` the sample weights
+rescaled to sum to :math:`n`, so an integer weight is the same as repeating the
+sample).  For :class:`LogisticRegressionL1` the loss is the mean logistic loss,
+so its ``alpha`` is ``1 / (n * C)`` of ``LogisticRegression(l1_ratio=1, C=C)``.
+
+Differences from scikit-learn worth knowing:
+
+* ``tol`` is jaxl1's relative duality gap: a fit stops when the gap is at most
+  ``tol`` times the objective at ``w = 0``.  ``dual_gap_`` is that gap in the
+  units of the objective above.
+* ``max_iter`` counts proximal-gradient iterations (each far cheaper than a
+  coordinate-descent epoch), hence the larger default.
+* ``n_iter_`` is at least 1: checking the starting point counts as one iteration.
+* Every fit runs in float64 inside ``jax.enable_x64(True)``, a context manager
+  that is local to the call (and to the thread): the user's global
+  ``jax_enable_x64`` setting, and so the dtype of their other JAX code, is left
+  as it was.  Inputs are converted to float64 NumPy arrays and every fitted
+  attribute is a NumPy array or a Python number.
+* The data are padded with zero-weight samples and all-zero features up to a
+  few bucketed shapes (at least 512 x 32, then four sizes per octave, so at
+  most 25% more), which leaves the solution unchanged: JAX compiles the solver
+  once per shape, and for small data compiling (seconds) costs far more than
+  solving (milliseconds), so fits on data of nearby sizes (cross-validation
+  splits, grid searches) reuse one compiled solver.
+* ``positive=True`` needs ``l1_ratio=1`` (jaxl1 has no non-negative elastic net).
+* ``cv`` may be an int, ``None`` (5 folds), a scikit-learn splitter or an
+  iterable of ``(train, test)`` index pairs, provided that every sample is in
+  exactly one test fold and every split trains on all the other samples (as
+  ``KFold``, ``StratifiedKFold``, ``GroupKFold`` or ``LeaveOneGroupOut`` do):
+  jaxl1 fits all folds in one compiled call from per-sample fold ids.
+
+scikit-learn is an optional dependency of jaxl1 and is imported only here.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import jax
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import check_cv
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.validation import check_is_fitted
+except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError(
+        "jaxl1.sklearn needs scikit-learn, an optional dependency of jaxl1: "
+        "pip install 'jaxl1[sklearn]' (or pip install scikit-learn)"
+    ) from err
+
+try:
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # pragma: no cover - scikit-learn < 1.6
+
+    def _sk_validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+
+from .path import cross_validate
+from .penalties import L1 as _L1Penalty
+from .penalties import ElasticNet as _ElasticNetPenalty
+from .penalties import NonNegativeL1 as _NonNegativeL1Penalty
+from .solver import fit as _fit
+
+__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1"]
+
+
+# --------------------------------------------------------------------------- #
+# helpers
+# --------------------------------------------------------------------------- #
+def _x64():
+    """A context in which JAX computes in float64, without touching the global setting."""
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # pragma: no cover - older jax spells it jax.experimental.enable_x64
+        from jax.experimental import enable_x64
+
+        return enable_x64(True)
+    return enable(True)
+
+
+_MIN_ROWS, _MIN_COLS = 512, 32
+
+
+def _bucket(m, floor):
+    """``m`` rounded up to ``floor`` or, above it, to one of four sizes per octave.
+
+    Sizes ``2**k < m <= 2**(k+1)`` go up to a multiple of ``2**(k-2)``: four sizes per
+    octave, at most 25% padding.
+    """
+    if m <= floor:
+        return floor
+    q = 1 << max(0, (m - 1).bit_length() - 3)
+    return -(-m // q) * q
+
+
+def _pad(X, y, sw, folds=None):
+    """Pad to bucketed shapes with zero-weight samples and all-zero features.
+
+    JAX compiles the solver once per shape, and for small data compiling costs
+    far more than solving (seconds against milliseconds), so data sets of nearby
+    sizes share one compiled solver.  The padded problem has the same solution:
+    a zero-weight sample adds nothing to a weighted mean (or to a fold's held-out
+    error), and an all-zero feature has a zero gradient, so its coefficient stays
+    at zero.  Returns ``(X, y, sample_weight, folds)`` padded.
+    """
+    n, p = X.shape
+    n2, p2 = _bucket(n, _MIN_ROWS), _bucket(p, _MIN_COLS)
+    if (n2, p2) == (n, p):
+        Xp = X  # no copy of data that is already of a bucketed shape
+    else:
+        Xp = np.zeros((n2, p2))
+        Xp[:n, :p] = X
+    yp = np.zeros(n2)
+    yp[:n] = y
+    swp = np.zeros(n2)
+    swp[:n] = 1.0 if sw is None else sw
+    if folds is not None:
+        folds = np.concatenate([folds, np.zeros(n2 - n, dtype=folds.dtype)])
+    return Xp, yp, swp, folds
+
+
+def _check_number(name, value, *, lo=None, hi=None, lo_open=False, integer=False):
+    kinds = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value):
+        what = "an integer" if integer else "a finite number"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {value!r}")
+    return value
+
+
+def _check_common(est):
+    _check_number("tol", est.tol, lo=0.0)
+    _check_number("max_iter", est.max_iter, lo=1, integer=True)
+    if not isinstance(est.fit_intercept, (bool, np.bool_)):
+        raise ValueError(f"fit_intercept must be a bool, got {est.fit_intercept!r}")
+
+
+def _check_positive(positive, l1_ratio):
+    if positive and l1_ratio != 1:
+        raise ValueError(
+            f"positive=True is supported with l1_ratio=1 only (got l1_ratio={l1_ratio!r}): "
+            "jaxl1 has no non-negative elastic-net penalty"
+        )
+
+
+def _sample_weight(sample_weight, n):
+    """``None`` or a float64 ``(n,)`` array of non-negative weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    if sw.ndim == 0:
+        sw = np.full(n, float(sw))
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight must not be all zero: at least one weight must be positive")
+    return sw
+
+
+def _warn_not_converged(name, gap, tol, n_iter, what=""):
+    warnings.warn(
+        f"{name} did not converge{what}: duality gap {gap:.3g} after {n_iter} iterations "
+        f"(relative tolerance {tol:g}). Increase max_iter, loosen tol, or scale the features.",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+
+
+def _fold_ids(cv, X, y, groups):
+    """Per-sample fold ids for ``jaxl1.cross_validate`` from ``cv`` (int, splitter or iterable)."""
+    n = X.shape[0]
+    splitter = check_cv(5 if cv is None else cv)
+    folds = np.full(n, -1, dtype=np.int64)
+    k = -1
+    for k, (train, test) in enumerate(splitter.split(X, y, groups)):
+        train, test = np.arange(n)[train], np.arange(n)[test]  # also accepts boolean masks
+        in_train = np.zeros(n, dtype=bool)
+        in_train[train] = True
+        if np.any(folds[test] >= 0) or np.any(in_train[test]) or len(np.unique(train)) + len(test) != n:
+            why = ("overlaps an earlier test fold" if np.any(folds[test] >= 0)
+                   else "does not train on exactly the samples outside its test fold")
+            raise ValueError(
+                f"cv={cv!r} cannot be used: jaxl1 needs every sample in exactly one test fold and every "
+                f"split trained on all the other samples (as KFold, StratifiedKFold, GroupKFold and "
+                f"LeaveOneGroupOut do); split {k} {why}"
+            )
+        folds[test] = k
+    if k < 1:
+        raise ValueError(f"cv={cv!r} must give at least 2 splits, got {k + 1}")
+    missing = np.flatnonzero(folds < 0)
+    if len(missing):
+        raise ValueError(
+            f"cv={cv!r} cannot be used: jaxl1 needs every sample in exactly one test fold, "
+            f"but {len(missing)} samples (e.g. index {missing[0]}) are in none"
+        )
+    return folds
+
+
+# --------------------------------------------------------------------------- #
+# regressors
+# --------------------------------------------------------------------------- #
+class _LinearRegressor(RegressorMixin, BaseEstimator):
+    """Shared validation, fitting and prediction for ``Lasso`` and ``ElasticNet``."""
+
+    def _l1_ratio(self):
+        raise NotImplementedError
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Args:
+          X: ``(n_samples, n_features)`` training data.
+          y: ``(n_samples,)`` targets.
+          sample_weight: optional ``(n_samples,)`` non-negative weights; an integer
+            weight is the same as repeating the sample.
+
+        Returns:
+          ``self``.
+        """
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        l1_ratio = _check_number("l1_ratio", self._l1_ratio(), lo=0.0, hi=1.0)
+        _check_positive(self.positive, l1_ratio)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        p = X.shape[1]
+        Xp, yp, swp, _ = _pad(X, y, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (p,):
+            init = np.zeros(Xp.shape[1])
+            init[:p] = self.coef_
+        alpha = float(self.alpha)
+        # Lasso uses ElasticNet(alpha, 1), the same penalty, so the two estimators share compiled code.
+        penalty = _NonNegativeL1Penalty(alpha) if self.positive else _ElasticNetPenalty(alpha, float(l1_ratio))
+        with _x64():
+            res = jax.device_get(
+                _fit(Xp, yp, penalty, loss="squared", fit_intercept=self.fit_intercept, sample_weight=swp,
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init)
+            )
+        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
+        self.intercept_ = float(res.intercept)
+        self.dual_gap_ = float(res.gap)
+        self.n_iter_ = max(int(res.n_iter), 1)
+        if not bool(res.converged):
+            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, self.n_iter_)
+        return self
+
+    def predict(self, X):
+        """Predictions ``X @ coef_ + intercept_``, ``(n_samples,)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+class Lasso(_LinearRegressor):
+    r"""Linear regression with an L1 penalty, scikit-learn's ``Lasso``.
+
+    Minimizes :math:`\frac{1}{2n}\|y - Xw - b\|^2 + \alpha\|w\|_1` (weighted means
+    with ``sample_weight``) with :func:`jaxl1.fit`, in float64.
+
+    Args:
+      alpha: penalty strength (scikit-learn's ``alpha``), ``>= 0``.
+      fit_intercept: fit an unpenalized intercept.
+      tol: relative duality gap at which to stop (see the module notes).
+      max_iter: the most proximal-gradient iterations.
+      warm_start: start from the previous ``coef_`` when refitting.
+      positive: constrain the coefficients to be non-negative.
+
+    Attributes:
+      coef_: ``(n_features,)`` coefficients, exact zeros off the support.
+      intercept_: the intercept (``0.0`` without ``fit_intercept``).
+      dual_gap_: the duality gap at the solution.
+      n_iter_: iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import Lasso
+      >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+      >>> y = np.array([1.0, 0.0, 1.0, 2.0])
+      >>> Lasso(alpha=0.1).fit(X, y).coef_.round(3)
+      array([0.8, 0. ])
+    """
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
+                 positive=False):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.positive = positive
+
+    def _l1_ratio(self):
+        return 1.0
+
+
+class ElasticNet(_LinearRegressor):
+    r"""Linear regression with the elastic-net penalty, scikit-learn's ``ElasticNet``.
+
+    Minimizes :math:`\frac{1}{2n}\|y - Xw - b\|^2 + \alpha\rho\|w\|_1 + \tfrac12\alpha(1-\rho)\|w\|_2^2`,
+    :math:`\rho` = ``l1_ratio``, with :func:`jaxl1.fit`, in float64.
+
+    Args:
+      alpha: penalty strength, ``>= 0``.
+      l1_ratio: the mixing :math:`\rho \in [0, 1]` (1 is the lasso, 0 ridge).
+      fit_intercept, tol, max_iter, warm_start, positive: as in :class:`Lasso`
+        (``positive=True`` needs ``l1_ratio=1``).
+
+    Attributes:
+      coef_, intercept_, dual_gap_, n_iter_, n_features_in_: as in :class:`Lasso`.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import ElasticNet
+      >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+      >>> y = np.array([1.0, 0.0, 1.0, 2.0])
+      >>> ElasticNet(alpha=0.1, l1_ratio=0.5).fit(X, y).coef_.round(3)
+      array([0.8, 0. ])
+    """
+
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, tol=1e-4, max_iter=10_000,
+                 warm_start=False, positive=False):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.positive = positive
+
+    def _l1_ratio(self):
+        return self.l1_ratio
+
+
+# --------------------------------------------------------------------------- #
+# cross-validated regressors
+# --------------------------------------------------------------------------- #
+class _LinearRegressorCV(RegressorMixin, BaseEstimator):
+    """Shared cross-validation for ``LassoCV`` and ``ElasticNetCV``."""
+
+    def _l1_ratios(self):
+        raise NotImplementedError
+
+    def _grid(self, l1_ratios):
+        """``(lambdas, n_lambdas)`` for ``jaxl1.cross_validate`` from ``alphas`` / ``n_alphas``."""
+        _check_number("eps", self.eps, lo=0.0, hi=1.0, lo_open=True)
+        alphas = self.alphas
+        if self.n_alphas is not None:
+            if not (alphas is None or isinstance(alphas, numbers.Integral)):
+                raise ValueError("give either an array of alphas or n_alphas, not both")
+            alphas = self.n_alphas
+        if alphas is None:
+            alphas = 100
+        if isinstance(alphas, numbers.Integral) and not isinstance(alphas, bool):
+            _check_number("n_alphas" if self.n_alphas is not None else "alphas", alphas, lo=1, integer=True)
+            if any(r == 0 for r in l1_ratios):
+                raise ValueError("l1_ratio=0 needs an explicit array of alphas (a ridge path has no alpha_max)")
+            return None, int(alphas)
+        arr = np.asarray(alphas, dtype=np.float64).reshape(-1)
+        if arr.size < 1 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError(f"alphas must be an int or a non-empty array of finite values >= 0, got {alphas!r}")
+        return np.sort(arr)[::-1].copy(), arr.size
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate the path, pick ``alpha_`` and keep the model refitted on all the data.
+
+        Args:
+          X: ``(n_samples, n_features)`` training data.
+          y: ``(n_samples,)`` targets.
+          sample_weight: optional ``(n_samples,)`` non-negative weights (training
+            objectives and held-out errors are weighted means).
+          groups: optional group labels passed to the ``cv`` splitter.
+
+        Returns:
+          ``self``.
+        """
+        _check_common(self)
+        ratios = [_check_number("l1_ratio", r, lo=0.0, hi=1.0) for r in self._l1_ratios()]
+        for r in ratios:
+            _check_positive(self.positive, r)
+        lambdas, n_lambdas = self._grid(ratios)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        folds = _fold_ids(self.cv, X, y, groups)
+        p = X.shape[1]
+        Xp, yp, swp, folds = _pad(X, y, sw, folds)
+        results = []
+        with _x64():
+            for r in ratios:
+                res = cross_validate(
+                    Xp, yp, folds=folds, loss="squared", l1_ratio=float(r), lambdas=lambdas, n_lambdas=n_lambdas,
+                    eps=float(self.eps), fit_intercept=self.fit_intercept, sample_weight=swp, tol=float(self.tol),
+                    max_iter=int(self.max_iter), positive=bool(self.positive),
+                )
+                results.append(jax.device_get(res))
+        alphas = np.stack([np.asarray(r.lambdas, np.float64) for r in results])  # (n_ratios, K)
+        mse = np.stack([np.asarray(r.fold_scores, np.float64).T for r in results])  # (n_ratios, K, n_folds)
+        mean = mse.mean(axis=-1)
+        i_ratio, i_alpha = np.unravel_index(np.argmin(mean), mean.shape)
+        best = results[i_ratio]
+        path = best.path
+        single = not self._multiple_ratios()
+        self.l1_ratio_ = float(ratios[i_ratio])
+        self.alpha_ = float(alphas[i_ratio, i_alpha])
+        self.alpha_1se_ = float(best.lambda_1se)
+        self.alphas_ = alphas[0] if single else alphas
+        self.mse_path_ = mse[0] if single else mse
+        self.coef_ = np.asarray(path.coef[i_alpha, :p], dtype=np.float64)
+        self.intercept_ = float(path.intercept[i_alpha])
+        self.dual_gap_ = float(path.gap[i_alpha])
+        self.n_iter_ = max(int(path.n_iter[i_alpha]), 1)
+        conv = np.concatenate([np.asarray(r.path.converged).reshape(-1) for r in results])
+        if not conv.all():
+            _warn_not_converged(type(self).__name__, float(np.max([np.max(r.path.gap) for r in results])),
+                                self.tol, int(np.max([np.max(r.path.n_iter) for r in results])),
+                                f" for {int((~conv).sum())} of {conv.size} alphas on the full data")
+        return self
+
+    def _multiple_ratios(self):
+        return False
+
+    def predict(self, X):
+        """Predictions of the model at ``alpha_``: ``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+class LassoCV(_LinearRegressorCV):
+    r"""Lasso with ``alpha`` chosen by cross-validation, scikit-learn's ``LassoCV``.
+
+    The grid is scikit-learn's (``alphas`` log-spaced from ``alpha_max`` down to
+    ``eps * alpha_max``, computed on all the data); every fold's path is fitted in
+    one compiled call by :func:`jaxl1.cross_validate`; ``alpha_`` minimizes the mean
+    held-out squared error and the model at ``alpha_`` comes from the path refitted
+    on all the data.
+
+    Args:
+      eps: ratio of the smallest to the largest alpha of the default grid.
+      alphas: an int (the number of alphas on the default grid) or an array of alphas.
+      n_alphas: scikit-learn's older spelling of ``alphas=int``; overrides it when given.
+      fit_intercept, tol, max_iter, positive: as in :class:`Lasso`.
+      cv: ``None`` (5 folds), an int (``KFold`` without shuffling), a scikit-learn
+        splitter or an iterable of ``(train, test)`` pairs whose test folds
+        partition the samples.
+
+    Attributes:
+      alpha_: the chosen alpha.
+      alpha_1se_: the largest alpha whose mean error is within one standard error of
+        the minimum (glmnet's ``lambda.1se``).
+      alphas_: ``(n_alphas,)`` the grid, decreasing.
+      mse_path_: ``(n_alphas, n_folds)`` held-out mean squared errors.
+      coef_, intercept_, dual_gap_, n_iter_: the model at ``alpha_``.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> from sklearn.datasets import load_diabetes
+      >>> from jaxl1.sklearn import LassoCV
+      >>> X, y = load_diabetes(return_X_y=True)
+      >>> model = LassoCV(cv=5).fit(X, y)
+      >>> model.mse_path_.shape, bool(model.alpha_1se_ >= model.alpha_)
+      ((100, 5), True)
+    """
+
+    def __init__(self, *, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, tol=1e-4, max_iter=10_000,
+                 cv=None, positive=False):
+        self.eps = eps
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.cv = cv
+        self.positive = positive
+
+    def _l1_ratios(self):
+        return [1.0]
+
+
+class ElasticNetCV(_LinearRegressorCV):
+    r"""Elastic net with ``alpha`` (and ``l1_ratio``) chosen by cross-validation, scikit-learn's ``ElasticNetCV``.
+
+    Args:
+      l1_ratio: a mixing in [0, 1] or a list of them; with a list the pair
+        (``l1_ratio_``, ``alpha_``) of smallest mean held-out error is chosen.
+      eps, alphas, n_alphas, fit_intercept, tol, max_iter, cv, positive: as in
+        :class:`LassoCV` (``l1_ratio=0`` needs an array of ``alphas``).
+
+    Attributes:
+      alpha_, alpha_1se_, coef_, intercept_, dual_gap_, n_iter_, n_features_in_: as in :class:`LassoCV`
+        (``alpha_1se_`` along the chosen ``l1_ratio_``).
+      l1_ratio_: the chosen mixing.
+      alphas_: ``(n_alphas,)``, or ``(n_l1_ratio, n_alphas)`` for a list of ``l1_ratio``.
+      mse_path_: ``(n_alphas, n_folds)``, or ``(n_l1_ratio, n_alphas, n_folds)``.
+
+    Examples:
+      >>> from sklearn.datasets import load_diabetes
+      >>> from jaxl1.sklearn import ElasticNetCV
+      >>> X, y = load_diabetes(return_X_y=True)
+      >>> model = ElasticNetCV(l1_ratio=[0.5, 1.0], cv=5).fit(X, y)
+      >>> model.mse_path_.shape, model.l1_ratio_ in (0.5, 1.0)
+      ((2, 100, 5), True)
+    """
+
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, tol=1e-4,
+                 max_iter=10_000, cv=None, positive=False):
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.cv = cv
+        self.positive = positive
+
+    def _multiple_ratios(self):
+        return np.ndim(self.l1_ratio) > 0
+
+    def _l1_ratios(self):
+        ratios = list(np.ravel(self.l1_ratio)) if self._multiple_ratios() else [self.l1_ratio]
+        ratios = [r.item() if isinstance(r, (np.generic, np.ndarray)) else r for r in ratios]
+        if not ratios:
+            raise ValueError("l1_ratio must be a number or a non-empty list of numbers")
+        return ratios
+
+
+# --------------------------------------------------------------------------- #
+# binary logistic regression
+# --------------------------------------------------------------------------- #
+class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
+    r"""Binary logistic regression with an L1 penalty, in jaxl1's mean-loss convention.
+
+    Minimizes :math:`\frac{1}{n}\sum_i s_i \log(1 + e^{-t_i (x_i^\top w + b)}) + \alpha\|w\|_1`,
+    :math:`t_i = \pm 1` for the two classes (:math:`s_i` the sample weights
+    rescaled to sum to :math:`n`), with :func:`jaxl1.fit`, in float64.  This is
+    scikit-learn's ``LogisticRegression(l1_ratio=1, C=1 / (n * alpha))`` divided by
+    ``C * n``: the same solution.  The intercept is not penalized.
+
+    Args:
+      alpha: penalty strength, ``>= 0``; the default ``0.01`` is ``C=1`` at ``n=100``.
+      fit_intercept, tol, max_iter, warm_start, positive: as in :class:`Lasso`.
+
+    Attributes:
+      classes_: the two labels; ``classes_[1]`` is the positive class.
+      coef_: ``(1, n_features)`` coefficients (scikit-learn's binary layout).
+      intercept_: ``(1,)`` intercept.
+      dual_gap_: the duality gap at the solution.
+      n_iter_: ``(1,)`` iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import LogisticRegressionL1
+      >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [0.5, 0.5], [2.5, 0.5]])
+      >>> y = np.array(["no", "no", "yes", "yes", "no", "yes"])
+      >>> clf = LogisticRegressionL1(alpha=0.05).fit(X, y)
+      >>> clf.predict(X).tolist(), clf.coef_.shape
+      (['no', 'no', 'yes', 'yes', 'no', 'yes'], (1, 2))
+    """
+
+    def __init__(self, alpha=0.01, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
+                 positive=False):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.positive = positive
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"binary_only": True}
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Args:
+          X: ``(n_samples, n_features)`` training data.
+          y: ``(n_samples,)`` labels of two classes (any type numpy can sort).
+          sample_weight: optional ``(n_samples,)`` non-negative weights.
+
+        Returns:
+          ``self``.
+
+        Raises:
+          ValueError: more or fewer than two classes (after dropping zero-weight
+            samples), a continuous target, bad parameters or data.
+        """
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y")
+        if y_type != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {y_type}.")
+        sw = _sample_weight(sample_weight, X.shape[0])
+        self.classes_ = np.unique(y)
+        present = self.classes_ if sw is None else np.unique(y[sw > 0])
+        if len(present) != 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of 2 classes with positive weight, got {len(present)} class "
+                f"({present.tolist()})"
+            )
+        y01 = (y == self.classes_[1]).astype(np.float64)
+        p = X.shape[1]
+        # Centring the features leaves the solution unchanged (the intercept absorbs the shift) and keeps
+        # the intercept from coupling to every coefficient: with features far from zero (means of 100
+        # against spreads of 1, say) the uncentred problem is so badly conditioned that the solver
+        # stalls, while the squared loss is centred inside jaxl1.fit already.
+        x_mean = np.average(X, axis=0, weights=sw) if self.fit_intercept else np.zeros(p)
+        Xp, yp, swp, _ = _pad(X - x_mean, y01, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (1, p):
+            init = np.zeros(Xp.shape[1])
+            init[:p] = self.coef_[0]
+        alpha = float(self.alpha)
+        penalty = _NonNegativeL1Penalty(alpha) if self.positive else _L1Penalty(alpha)
+        with _x64():
+            res = jax.device_get(
+                _fit(Xp, yp, penalty, loss="logistic", fit_intercept=self.fit_intercept, sample_weight=swp,
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init)
+            )
+        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64).reshape(1, -1)
+        self.intercept_ = np.asarray(res.intercept - x_mean @ self.coef_[0], dtype=np.float64).reshape(1)
+        self.dual_gap_ = float(res.gap)
+        self.n_iter_ = np.array([max(int(res.n_iter), 1)])
+        if not bool(res.converged):
+            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, int(self.n_iter_[0]))
+        return self
+
+    def decision_function(self, X):
+        """Log-odds of ``classes_[1]``: ``X @ coef_[0] + intercept_[0]``, ``(n_samples,)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X):
+        """Class probabilities, ``(n_samples, 2)`` in the order of ``classes_``."""
+        z = self.decision_function(X)
+        p1 = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict_log_proba(self, X):
+        """Log class probabilities, ``(n_samples, 2)``."""
+        z = self.decision_function(X)
+        return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+
+    def predict(self, X):
+        """The more probable label of ``classes_`` for each sample."""
+        z = self.decision_function(X)
+        return self.classes_[(z > 0).astype(int)]

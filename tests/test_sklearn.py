@@ -1,0 +1,233 @@
+"""The scikit-learn estimators: the full estimator checks and agreement with scikit-learn (float64)."""
+
+import importlib
+import sys
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sklearn.linear_model as sk
+from sklearn.datasets import load_diabetes, make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from jaxl1.sklearn import ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1
+
+TIGHT = dict(tol=1e-12, max_iter=200_000)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return make_regression(n_samples=100, n_features=10, noise=0.1, random_state=42)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    return load_diabetes(return_X_y=True)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    X, y = make_classification(n_samples=100, n_features=5, n_informative=3, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+def _check_name(check):
+    while hasattr(check, "func"):
+        check = check.func
+    return check.__name__
+
+
+# --------------------------------------------------------------------------- #
+# scikit-learn's estimator checks, all of them, no expected failures
+# --------------------------------------------------------------------------- #
+@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1()])
+def test_estimator_checks(estimator, check, monkeypatch):
+    if _check_name(check) == "check_array_api_input":
+        # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when
+        # it is imported; the estimators never call scipy, so the variable is set for the check alone.
+        monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    check(estimator)
+
+
+# --------------------------------------------------------------------------- #
+# agreement with scikit-learn
+# --------------------------------------------------------------------------- #
+def test_lasso_matches_sklearn(regression):
+    X, y = regression
+    ours = Lasso(alpha=0.1, **TIGHT).fit(X, y)
+    ref = sk.Lasso(alpha=0.1, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+    assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=0, atol=1e-6)
+    assert ours.coef_.dtype == np.float64 and isinstance(ours.intercept_, float)
+    assert ours.n_features_in_ == 10 and ours.n_iter_ >= 1 and ours.dual_gap_ >= 0
+
+
+def test_elastic_net_and_positive_match_sklearn(regression):
+    X, y = regression
+    for ours, ref in [
+        (ElasticNet(alpha=0.5, l1_ratio=0.3, **TIGHT), sk.ElasticNet(alpha=0.5, l1_ratio=0.3)),
+        (Lasso(alpha=1.0, positive=True, **TIGHT), sk.Lasso(alpha=1.0, positive=True)),
+    ]:
+        ours.fit(X, y)
+        ref.set_params(tol=1e-12, max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+        assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+
+
+def test_sample_weight_is_repetition_and_matches_sklearn(regression):
+    X, y = regression
+    sw = np.random.default_rng(0).integers(0, 4, len(y))
+    weighted = Lasso(alpha=0.1, **TIGHT).fit(X, y, sample_weight=sw)
+    repeated = Lasso(alpha=0.1, **TIGHT).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
+    ref = sk.Lasso(alpha=0.1, tol=1e-12, max_iter=100_000).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(weighted.coef_, ref.coef_, rtol=0, atol=1e-6)
+    assert weighted.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+
+
+def test_lasso_cv_chooses_sklearn_alpha(diabetes):
+    X, y = diabetes
+    ours = LassoCV(cv=5).fit(X, y)
+    ref = sk.LassoCV(cv=5).fit(X, y)
+    np.testing.assert_allclose(ours.alphas_, ref.alphas_, rtol=1e-10)
+    # the same grid point (the grids agree to rounding)
+    assert np.argmin(np.abs(ours.alphas_ - ours.alpha_)) == np.argmin(np.abs(ref.alphas_ - ref.alpha_))
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
+    assert ours.mse_path_.shape == ref.mse_path_.shape == (100, 5)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-3)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-3, atol=1e-2 * np.abs(ref.coef_).max())
+    mean, se = ours.mse_path_.mean(1), ours.mse_path_.std(1, ddof=1) / np.sqrt(5)
+    i_best = np.argmin(mean)
+    assert ours.alpha_1se_ == ours.alphas_[mean <= mean[i_best] + se[i_best]].max() > ours.alpha_
+
+
+def test_elastic_net_cv_with_l1_ratio_list(diabetes):
+    X, y = diabetes
+    ratios = [0.5, 1.0]
+    # at tol=1e-4 both stop within the tolerance, but at different points (the held-out errors differ
+    # by up to 0.6% near alpha_max, where jaxl1 accepts w=0); at 1e-10 they are the same solutions
+    ours = ElasticNetCV(l1_ratio=ratios, cv=5, tol=1e-10, max_iter=100_000).fit(X, y)
+    ref = sk.ElasticNetCV(l1_ratio=ratios, cv=5, tol=1e-10, max_iter=100_000).fit(X, y)
+    assert ours.alphas_.shape == (2, 100) and ours.mse_path_.shape == (2, 100, 5)
+    np.testing.assert_allclose(ours.alphas_, ref.alphas_, rtol=1e-10)
+    assert ours.l1_ratio_ == ref.l1_ratio_ and ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-8)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-4)
+
+
+def test_cv_splitters(diabetes):
+    X, y = diabetes
+    shuffled = KFold(5, shuffle=True, random_state=0)
+    ours = LassoCV(cv=shuffled).fit(X, y)
+    assert ours.alpha_ == pytest.approx(sk.LassoCV(cv=shuffled).fit(X, y).alpha_, rel=1e-12)
+    same = LassoCV(cv=list(shuffled.split(X))).fit(X, y)
+    np.testing.assert_array_equal(same.mse_path_, ours.mse_path_)
+    groups = np.arange(len(y)) % 7
+    grouped = LassoCV(cv=GroupKFold(5)).fit(X, y, groups=groups)
+    assert grouped.mse_path_.shape == (100, 5)
+    for bad in (ShuffleSplit(5, random_state=0), TimeSeriesSplit(5)):
+        with pytest.raises(ValueError, match="exactly one test fold"):
+            LassoCV(cv=bad).fit(X, y)
+
+
+def test_logistic_matches_sklearn_saga(binary):
+    X, y = binary
+    n, alpha = len(y), 0.02
+    labels = np.array(["ham", "spam"])
+    ours = LogisticRegressionL1(alpha=alpha, **TIGHT).fit(X, labels[y])
+    ref = sk.LogisticRegression(l1_ratio=1.0, solver="saga", C=1 / (n * alpha), tol=1e-12, max_iter=100_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ref.fit(X, y)
+    assert ours.coef_.shape == (1, 5) and ours.intercept_.shape == (1,)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-6)
+    assert (ours.coef_ == 0).sum() == (ref.coef_ == 0).sum() >= 1
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(ours.classes_, labels)
+    np.testing.assert_array_equal(ours.predict(X), labels[ref.predict(X)])
+    np.testing.assert_allclose(np.exp(ours.predict_log_proba(X)), ours.predict_proba(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="Only binary classification"):
+        LogisticRegressionL1().fit(X, y % 3 + (X[:, 0] > 1))
+
+
+def test_pipeline_and_grid_search(regression, binary):
+    X, y = regression
+    grid = {"lasso__alpha": [0.01, 0.3, 3.0]}
+    ours = GridSearchCV(make_pipeline(StandardScaler(), Lasso(tol=1e-10)), grid, cv=3).fit(X, y)
+    ref = GridSearchCV(make_pipeline(StandardScaler(), sk.Lasso(tol=1e-10)), grid, cv=3).fit(X, y)
+    assert ours.best_params_ == ref.best_params_
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-6)
+    assert ours.predict(X).shape == (100,)
+
+    Xb, yb = binary
+    clf = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegressionL1()),
+                       {"logisticregressionl1__alpha": [0.001, 0.05, 1.0]}, cv=3).fit(Xb, yb)
+    assert clf.best_params_["logisticregressionl1__alpha"] < 1.0  # alpha=1 leaves an all-zero model
+    assert clf.predict_proba(Xb).shape == (100, 2)
+
+
+# --------------------------------------------------------------------------- #
+# behaviour
+# --------------------------------------------------------------------------- #
+def test_float64_without_touching_the_global_flag(regression):
+    X, y = regression
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    with jax.enable_x64(False):
+        model = Lasso(alpha=0.1, **TIGHT).fit(X32, y32)
+        assert jnp.zeros(1).dtype == jnp.float32  # the user's setting is back after fit
+    assert model.coef_.dtype == np.float64
+    ref = sk.Lasso(alpha=0.1, tol=1e-12, max_iter=100_000).fit(X32.astype(np.float64), y32.astype(np.float64))
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=0, atol=1e-6)  # float32 would give ~1e-4
+
+
+def test_convergence_warning(diabetes):
+    X, y = diabetes
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = Lasso(alpha=1e-3, tol=1e-14, max_iter=1).fit(X[:200], y[:200])
+    assert model.dual_gap_ > 0
+
+
+def test_warm_start(regression):
+    X, y = regression
+    model = Lasso(alpha=0.1, warm_start=True, **TIGHT).fit(X, y)
+    first = model.n_iter_
+    coef = model.coef_.copy()
+    model.fit(X, y)
+    assert model.n_iter_ < first
+    np.testing.assert_allclose(model.coef_, coef, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (Lasso(alpha=-1.0), "alpha"),
+        (Lasso(tol=-1.0), "tol"),
+        (Lasso(max_iter=0), "max_iter"),
+        (ElasticNet(l1_ratio=1.5), "l1_ratio"),
+        (ElasticNet(l1_ratio=0.5, positive=True), "positive=True"),
+        (LassoCV(eps=0.0), "eps"),
+        (LassoCV(alphas=[0.1, -1.0]), "alphas"),
+        (ElasticNetCV(l1_ratio=0.0), "l1_ratio=0"),
+    ],
+)
+def test_bad_parameters(model, match, regression):
+    X, y = regression
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+
+
+def test_clear_import_error_without_sklearn(monkeypatch):
+    for name in list(sys.modules):
+        if name == "sklearn" or name.startswith("sklearn."):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "jaxl1.sklearn")
+    with pytest.raises(ImportError, match=r"pip install 'jaxl1\[sklearn\]'"):
+        importlib.import_module("jaxl1.sklearn")
