@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .implicit import solution_tangent
+from .implicit import _smooth_parts, solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
 
@@ -131,7 +131,7 @@ def _prepare(X, y, s, *, loss, fit_intercept, form):
     if form == "gram":
         Xs = Xc * s[:, None]
         A = Xc.T @ Xs
-        c = Xs.T @ yc
+        c = yc @ Xs
         yy = 0.5 * jnp.sum(s * yc * yc)
         L = _power_iteration(lambda v: A @ v, _start_vector(p, dtype)) * _L_SAFETY
         return _Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy)
@@ -139,12 +139,12 @@ def _prepare(X, y, s, *, loss, fit_intercept, form):
     if fit_b:
         def op(v):
             z = Xc @ v[:-1] + v[-1]
-            return jnp.concatenate([Xc.T @ (s * z), jnp.sum(s * z)[None]])
+            return jnp.concatenate([(s * z) @ Xc, jnp.sum(s * z)[None]])
 
         L0 = _power_iteration(op, _start_vector(p + 1, dtype))
         b0 = loss.intercept(yc, jnp.zeros_like(yc), s)
     else:
-        L0 = _power_iteration(lambda v: Xc.T @ (s * (Xc @ v)), _start_vector(p, dtype))
+        L0 = _power_iteration(lambda v: (s * (Xc @ v)) @ Xc, _start_vector(p, dtype))
         b0 = zero
     L = loss.curvature * L0 * _L_SAFETY
     P0 = loss.value(yc, jnp.zeros_like(yc) + b0, s)
@@ -169,7 +169,7 @@ def _grad(prob, w, b, *, loss, form, fit_b):
     if form == "gram":
         return prob.A @ w - prob.c, jnp.zeros_like(b)
     u = loss.grad(prob.y, prob.A @ w + b, prob.s)
-    return prob.A.T @ u, (jnp.sum(u) if fit_b else jnp.zeros_like(b))
+    return u @ prob.A, (jnp.sum(u) if fit_b else jnp.zeros_like(b))
 
 
 def _free_term(pen, w, v, L):
@@ -211,7 +211,7 @@ def _gap(prob, pen, w, b, *, loss, form, fit_b):
         u = loss.grad(prob.y, z, prob.s)
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
             u = u - prob.s * jnp.sum(u)
-        v = prob.A.T @ u
+        v = u @ prob.A  # u @ A rather than A.T @ u: XLA:CPU runs the transposed product far slower
         sigma = jnp.maximum(1.0, pen.dual_norm(-v))
         u = loss.project_dual(prob.y, u / sigma, prob.s)
         dual = -loss.conjugate(prob.y, u, prob.s) - pen.conjugate(-v / sigma)
@@ -321,17 +321,44 @@ def _kkt(pen, x, v, L, fit_b):
     return jnp.max(jnp.abs(L * (x - _prox_part(pen, x - v / L, 1.0 / L, fit_b))))
 
 
+POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
+
+
+def _support_solve(H, q, x, pen, fit_b):
+    """Solve ``0.5 x'Hx - q'x + P(x)`` on the support and signs of ``x``, where it is a linear system.
+
+    Returns ``x`` unchanged if the solution changes a sign (the support was not yet the right one).
+    """
+    m = x.shape[0]
+    k = m - 1 if fit_b else m
+    tau, mu = _smooth_parts(pen, k, x.dtype)
+    on = x != 0
+    if fit_b:
+        tau, on = jnp.append(tau, 0.0), on.at[-1].set(True)
+        mu_vec = jnp.append(jnp.full(k, mu), 0.0)
+    else:
+        mu_vec = jnp.full(k, mu)
+    M = on.astype(x.dtype)
+    sign = jnp.sign(x)
+    A = M[:, None] * (H + jnp.diag(mu_vec)) * M[None, :] + jnp.diag(1 - M)
+    A = A + jnp.eye(m, dtype=x.dtype) * (jnp.finfo(x.dtype).eps * jnp.max(jnp.abs(jnp.diag(A))))
+    xs = jnp.linalg.solve(A, M * (q - tau * sign))
+    same = jnp.all(jnp.where(on, (jnp.sign(xs) == sign) | (tau == 0), True))
+    return jnp.where(same & jnp.all(jnp.isfinite(xs)), xs * M, x)
+
+
 def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``."""
     dtype = x0.dtype
+    hvp = H if callable(H) else (lambda v: H @ v)
     if L is None:
-        L = _power_iteration(lambda v: H @ v, _start_vector(x0.shape[0], dtype), n_iter=30) * _L_SAFETY
+        L = _power_iteration(hvp, _start_vector(x0.shape[0], dtype), n_iter=30) * _L_SAFETY
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
     step = 1.0 / L
 
     def fista_step(carry, _):
         x, y, t = carry
-        x_new = _prox_part(pen, y - step * (H @ y - q), step, fit_b)
+        x_new = _prox_part(pen, y - step * (hvp(y) - q), step, fit_b)
         dx = x_new - x
         restart = jnp.vdot(y - x_new, dx) > 0
         t_new = jnp.where(restart, 1.0, 0.5 * (1 + jnp.sqrt(1 + 4 * t * t))).astype(dtype)
@@ -341,12 +368,21 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None)
     def cond(c):
         return (c[3] > kkt_tol) & (c[4] < max_iter)
 
+    polish = x0.shape[0] <= POLISH_MAX and not callable(H)
+
     def body(c):
         x, y, t, _, it = c
         (x, y, t), _ = jax.lax.scan(fista_step, (x, y, t), None, length=check_every)
-        return x, y, t, _kkt(pen, x, H @ x - q, L, fit_b), it + check_every
+        kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
+        if polish:  # an exact solve on the current support, kept if it is a better point
+            xn = _support_solve(H, q, x, pen, fit_b)
+            kkt_n = _kkt(pen, xn, H @ xn - q, L, fit_b)
+            better = kkt_n < kkt
+            x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
+            t, kkt = jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
+        return x, y, t, kkt, it + check_every
 
-    kkt0 = _kkt(pen, x0, H @ x0 - q, L, fit_b)
+    kkt0 = _kkt(pen, x0, hvp(x0) - q, L, fit_b)
     x, _, _, _, it = jax.lax.while_loop(cond, body, (x0, x0, jnp.ones([], dtype), kkt0, jnp.zeros([], jnp.int32)))
     return x, it
 
@@ -378,7 +414,9 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
     k = min(ws_size, p)
     squared = loss.name == "squared"
     tol_abs = tol * prob.P0
-    tau = _l1_thresholds(pen, p, dtype)
+    # the subproblem as a dense matrix when it is small or no larger than the data, else by products
+    n = prob.y.shape[0]
+    matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
 
     def subproblem(w, b, info):
         if k < p:
@@ -399,16 +437,23 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         X_W = prob.A if W is None else prob.A[:, W]
         if squared:  # the restricted least-squares problem, exactly
             z_off = info.z - X_W @ w_W
-            Xs = X_W * prob.s[:, None]
-            return W, pen_W, X_W.T @ Xs, Xs.T @ (prob.y - z_off), w_W, None
+            q = (prob.s * (prob.y - z_off)) @ X_W
+            if matrix_free:
+                return W, pen_W, lambda v: (prob.s * (X_W @ v)) @ X_W, q, w_W, None
+            return W, pen_W, X_W.T @ (X_W * prob.s[:, None]), q, w_W, None
         # second-order model of the loss at z (prox-Newton), with the intercept as a free last coordinate
         h = loss.hess(prob.y, info.z, prob.s)
         g_W = take(info.v)
         A = jnp.concatenate([X_W, jnp.ones((X_W.shape[0], 1), dtype)], axis=1) if fit_b else X_W
-        H = A.T @ (A * h[:, None])
-        H = H + jnp.eye(H.shape[0], dtype=dtype) * (1e-10 * jnp.max(jnp.diag(H)) + jnp.finfo(dtype).tiny)
         x0 = jnp.concatenate([w_W, b[None]]) if fit_b else w_W
         g = jnp.concatenate([g_W, jnp.zeros(1, dtype)]) if fit_b else g_W  # sum(u) = 0 at the refined b
+        tiny = jnp.finfo(dtype).tiny
+        if matrix_free:
+            ridge = 1e-10 * jnp.max(h @ jnp.square(A)) + tiny
+            hvp = lambda v: (h * (A @ v)) @ A + ridge * v
+            return W, pen_W, hvp, hvp(x0) - g, x0, A
+        H = A.T @ (A * h[:, None])
+        H = H + jnp.eye(H.shape[0], dtype=dtype) * (1e-10 * jnp.max(jnp.diag(H)) + tiny)
         return W, pen_W, H, H @ x0 - g, x0, A
 
     def line_search(w, b, info, W, pen_W, x0, x, A):
@@ -449,7 +494,6 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
     def cond(st):
         return ~st.done & (st.n_iter < max_iter)
 
-    del tau
     info0 = _gap(prob, pen, w0, b0, **kw)
     st = _WSState(w0, info0.b, info0, jnp.zeros([], jnp.int32), info0.gap <= tol_abs)
     st = jax.lax.while_loop(cond, body, st)
