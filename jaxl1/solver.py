@@ -122,12 +122,11 @@ def _prepare(X, y, s, *, loss, fit_intercept, form):
     p = X.shape[1]
     zero = jnp.zeros([], dtype)
     squared = loss.name == "squared"
-    if squared and fit_intercept:
-        x_mean = s @ X
-        y_mean = s @ y
-        Xc, yc = X - x_mean, y - y_mean
-    else:
-        x_mean, y_mean, Xc, yc = jnp.zeros(p, dtype), zero, X, y
+    # with an intercept the columns are centred (the intercept absorbs x_mean . w), which keeps the
+    # problem well conditioned when features sit far from zero; the squared loss also centres y
+    x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
+    y_mean = s @ y if (squared and fit_intercept) else zero
+    Xc, yc = (X - x_mean if fit_intercept else X), y - y_mean
     if form == "gram":
         Xs = Xc * s[:, None]
         A = Xc.T @ Xs
@@ -520,7 +519,7 @@ def _intercept_out(prob, w, b, fit_intercept, squared):
         return jnp.zeros_like(b)
     if squared:
         return prob.y_mean - jnp.vdot(prob.x_mean, w)
-    return b
+    return b - jnp.vdot(prob.x_mean, w)
 
 
 def _init_b(prob, loss, fit_b, w0):
