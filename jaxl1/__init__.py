@@ -9,9 +9,8 @@ from .losses import LOSSES, Logistic, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
 from .solver import FitResult, default_tol, fit
-from . import tune as tune_module
-from .tune import TuneResult, tune
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
+from .tune import TuneResult, tune
 
 __version__ = "0.1.0"
 

@@ -118,7 +118,10 @@ class Logistic:
 
     @staticmethod
     def conjugate(y, u, s):
-        r""":math:`F^*(u) = \sum_i s_i\,[a_i \log a_i + (1 - a_i)\log(1 - a_i)]`, :math:`a_i = -t_i u_i / s_i \in [0, 1]`."""
+        r""":math:`F^*(u) = \sum_i s_i\,[a_i \log a_i + (1 - a_i)\log(1 - a_i)]`.
+
+        Here :math:`a_i = -t_i u_i / s_i \in [0, 1]`.
+        """
         a = Logistic._a(y, u, s)
         return jnp.sum(s * (xlogy(a, a) + xlogy(1 - a, 1 - a)))
 

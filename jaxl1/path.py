@@ -26,11 +26,11 @@ from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
     _check_tol_iter,
+    _check_ws_size,
     _choose_form,
     _concrete,
     _init_b,
     _intercept_out,
-    _check_ws_size,
     _prepare,
     _solve_any,
     fit,

@@ -374,7 +374,8 @@ def _group_sqnorms(leaf, groups, n_groups, axis):
     sums = jnp.sum(sq, axis=axis, keepdims=True)
     size = np.prod([leaf.shape[a] for a in np.atleast_1d(axis)])
     size = jnp.asarray(size, leaf.dtype)
-    return jnp.broadcast_to(sums, leaf.shape), jnp.broadcast_to(size, leaf.shape), (sums.reshape(-1), jnp.full(sums.size, size))
+    per_group = (sums.reshape(-1), jnp.full(sums.size, size))
+    return jnp.broadcast_to(sums, leaf.shape), jnp.broadcast_to(size, leaf.shape), per_group
 
 
 def _safe_sqrt(x):

@@ -10,7 +10,6 @@ import tempfile
 import jax
 
 jax.config.update("jax_enable_x64", True)
-jax.config.update(
-    "jax_compilation_cache_dir", os.environ.get("JAXL1_TEST_CACHE", os.path.join(tempfile.gettempdir(), "jaxl1-jax-cache"))
-)
+_cache = os.environ.get("JAXL1_TEST_CACHE", os.path.join(tempfile.gettempdir(), "jaxl1-jax-cache"))
+jax.config.update("jax_compilation_cache_dir", _cache)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

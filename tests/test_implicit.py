@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import load_diabetes, make_classification, make_regression
 
 import jaxl1
+from jaxl1.tune import heldout_score
 
 TOL = 1e-14
 
@@ -57,7 +58,7 @@ def test_heldout_gradients_match_finite_differences(reg, clf, loss, fit_intercep
     def score(log_lam, X, y, log_c):
         pen = jaxl1.L1(jnp.exp(log_lam), jnp.exp(log_c))
         res = jaxl1.fit(X, y, pen, loss=loss, fit_intercept=fit_intercept, tol=TOL, max_iter=10**6)
-        return jaxl1.tune_module.heldout_score(loss, yv, Xv @ res.coef + res.intercept)
+        return heldout_score(loss, yv, Xv @ res.coef + res.intercept)
 
     args = (np.log(lam0), Xt, yt, np.log(c0))
     grads = jax.grad(score, argnums=(0, 1, 2, 3))(*map(jnp.asarray, args))
