@@ -95,5 +95,26 @@ def _masked_solve(hvp, M, rhs):
         # a tiny ridge keeps collinear supports solvable (minimum-norm-like answer)
         A = A + jnp.eye(m, dtype=rhs.dtype) * (jnp.finfo(rhs.dtype).eps * jnp.max(jnp.abs(jnp.diag(A))))
         return jax.scipy.linalg.solve(A, rhs, assume_a="pos")
-    x, _ = jax.scipy.sparse.linalg.cg(op, rhs, tol=jnp.finfo(rhs.dtype).eps ** 0.75, maxiter=10 * m)
+    solve = lambda matvec, b: _conjugate_gradient(matvec, b, jnp.finfo(b.dtype).eps ** 0.75, 10 * m)
+    # custom_linear_solve makes the solve transposable (reverse mode) and differentiable
+    return jax.lax.custom_linear_solve(op, rhs, solve, symmetric=True)
+
+
+def _conjugate_gradient(matvec, b, rtol, maxiter):
+    """Conjugate gradients for a symmetric positive definite operator, from zero."""
+
+    def cond(c):
+        _, r, _, rr, k = c
+        return (jnp.sqrt(rr) > rtol * jnp.linalg.norm(b)) & (k < maxiter)
+
+    def body(c):
+        x, r, d, rr, k = c
+        Ad = matvec(d)
+        alpha = rr / jnp.vdot(d, Ad)
+        x, r = x + alpha * d, r - alpha * Ad
+        rr_new = jnp.vdot(r, r)
+        return x, r, r + (rr_new / rr) * d, rr_new, k + 1
+
+    zero = jnp.zeros_like(b)
+    x, *_ = jax.lax.while_loop(cond, body, (zero, b, b, jnp.vdot(b, b), 0))
     return x

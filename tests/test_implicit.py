@@ -150,3 +150,17 @@ def test_tune_reaches_grid_minimum():
     weighted = jaxl1.tune(Xt, yt, Xv, yv, tune_weights=True, n_steps=40)
     assert weighted.weights_best.shape == (10,)
     assert weighted.score_best <= res.score_best * 1.001
+
+
+def test_conjugate_gradient_branch_matches_dense(reg, monkeypatch):
+    import jaxl1.implicit as implicit
+
+    X, y, Xv, yv = reg
+    # a fresh loss function, so that jit compiles again with the patched threshold
+    score = lambda lam: jnp.mean((yv - Xv @ jaxl1.fit(X, y, jaxl1.L1(lam), tol=TOL).coef) ** 2)
+    dense = jax.grad(score)(8.0)
+    monkeypatch.setattr(implicit, "DENSE_MAX", 0)
+    jax.clear_caches()
+    cg = jax.grad(lambda lam: jnp.mean((yv - Xv @ jaxl1.fit(X, y, jaxl1.L1(lam), tol=TOL).coef) ** 2))(8.0)
+    jax.clear_caches()
+    np.testing.assert_allclose(cg, dense, rtol=1e-8)
