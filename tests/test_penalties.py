@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import optimize
@@ -615,6 +615,7 @@ def _feasible(name, s, v):
 @given(v=arrays, w=arrays, s=strengths, scale=st.floats(0.01, 10.0))
 def test_fenchel_young_inequality(v, w, s, scale):
     """P(w) + P*(v) >= <v, w> for every w and every v where P* is finite (zero on free coordinates)."""
+    assume(s == 0 or s > 1e-150)  # ||v||^2 / (4 s) overflows for subnormal-scale strengths
     for name in DUAL_MAKERS:
         note(f"penalty: {name}")
         _check_fenchel_young_inequality(name, v, w, s, scale)
