@@ -92,8 +92,9 @@ def _masked_solve(hvp, M, rhs):
     op = lambda v: M * hvp(M * v) + (1 - M) * v
     if m <= DENSE_MAX:
         A = jax.vmap(op)(jnp.eye(m, dtype=rhs.dtype)).T
-        # a tiny ridge keeps collinear supports solvable (minimum-norm-like answer)
-        A = A + jnp.eye(m, dtype=rhs.dtype) * (jnp.finfo(rhs.dtype).eps * jnp.max(jnp.abs(jnp.diag(A))))
+        # collinear active columns (a duplicated feature) make A singular; the right-hand side is then
+        # orthogonal to its null space and a small ridge gives the minimum-norm tangent
+        A = A + jnp.eye(m, dtype=rhs.dtype) * (1e-10 * jnp.max(jnp.abs(jnp.diag(A))))
         return jax.scipy.linalg.solve(A, rhs, assume_a="pos")
     solve = lambda matvec, b: _conjugate_gradient(matvec, b, jnp.finfo(b.dtype).eps ** 0.75, 10 * m)
     # custom_linear_solve makes the solve transposable (reverse mode) and differentiable

@@ -479,8 +479,9 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = _kkt(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
-        x, it = _quad_solve(H, q, x0, pen_W, INNER_RATIO * kkt_out, max_iter - st.n_iter, fit_b=fit_b and not squared,
-                            check_every=check_every, L=prob.L if ((W is None and form == "gram") or matrix_free) else None)
+        L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
+        x, it = _quad_solve(H, q, x0, pen_W, INNER_RATIO * kkt_out, max_iter - st.n_iter,
+                            fit_b=fit_b and not squared, check_every=check_every, L=L_sub)
         if not squared:
             x = line_search(w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:

@@ -54,6 +54,22 @@ def heldout_score(loss, y, z):
     return 2 * jnp.mean(jnp.logaddexp(0.0, -(2 * y - 1) * z))
 
 
+def _penalty(params, l1_ratio):
+    lam = jnp.exp(params["log_lambda"])
+    if "log_weights" in params:
+        return L1(lam, jnp.exp(params["log_weights"]))
+    return L1(lam) if l1_ratio == 1.0 else ElasticNet(lam, l1_ratio)
+
+
+def _objective(params, Xt, yt, Xv, yv, tol, *, loss, fit_intercept, l1_ratio):
+    res = fit(Xt, yt, _penalty(params, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
+    return heldout_score(loss, yv, Xv @ res.coef + res.intercept)
+
+
+# module level, so repeated calls with the same shapes reuse the compiled program
+_value_and_grad = jax.jit(jax.value_and_grad(_objective), static_argnames=("loss", "fit_intercept", "l1_ratio"))
+
+
 def tune(
     X_train, y_train, X_val, y_val, init_lambda=None, *, loss: str = "squared", l1_ratio: float = 1.0,
     fit_intercept: bool = True, tune_weights: bool = False, optimizer=None, n_steps: int = 40,
@@ -108,22 +124,13 @@ def tune(
     if tune_weights:
         params["log_weights"] = jnp.zeros(p, dtype)
 
-    def penalty(params):
-        lam = jnp.exp(params["log_lambda"])
-        if tune_weights:
-            return L1(lam, jnp.exp(params["log_weights"]))
-        return L1(lam) if l1_ratio == 1.0 else ElasticNet(lam, l1_ratio)
-
-    def objective(params):
-        res = fit(Xt, yt, penalty(params), loss=loss, fit_intercept=fit_intercept, tol=tol)
-        return heldout_score(loss, yv, Xv @ res.coef + res.intercept)
-
-    value_and_grad = jax.jit(jax.value_and_grad(objective))
+    cfg = dict(loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), l1_ratio=float(l1_ratio))
+    data = (Xt, yt, Xv, yv, jnp.asarray(tol, dtype))
     opt = optax.adam(0.1) if optimizer is None else optimizer
     state = opt.init(params)
     lambdas, scores, weights = [], [], []
     for _ in range(n_steps):
-        value, grads = value_and_grad(params)
+        value, grads = _value_and_grad(params, *data, **cfg)
         lambdas.append(float(jnp.exp(params["log_lambda"])))
         scores.append(float(value))
         weights.append(np.asarray(jnp.exp(params["log_weights"])) if tune_weights else None)
@@ -134,5 +141,5 @@ def tune(
     best = {"log_lambda": jnp.log(jnp.asarray(lambdas[i], dtype))}
     if tune_weights:
         best["log_weights"] = jnp.log(jnp.asarray(weights[i], dtype))
-    best_fit = fit(Xt, yt, penalty(best), loss=loss, fit_intercept=fit_intercept, tol=tol)
+    best_fit = fit(Xt, yt, _penalty(best, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
     return TuneResult(np.array(lambdas), np.array(scores), lambdas[i], scores[i], weights[i], best_fit)
