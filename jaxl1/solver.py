@@ -284,15 +284,6 @@ def _ws_supported(pen) -> bool:
     return isinstance(pen, (L1, ElasticNet, NonNegativeL1))
 
 
-def _l1_thresholds(pen, p, dtype):
-    ones = jnp.ones(p, dtype)
-    if isinstance(pen, L1):
-        return pen.strength * (ones if pen.weights is None else pen.weights)
-    if isinstance(pen, ElasticNet):
-        return pen.alpha * pen.l1_ratio * ones
-    return pen.strength * ones
-
-
 def _restrict(pen, W):
     if isinstance(pen, L1) and pen.weights is not None:
         return jax.tree.unflatten(jax.tree.structure(pen), [pen.strength, pen.weights[W]])
@@ -301,7 +292,7 @@ def _restrict(pen, W):
 
 def _screen_score(pen, w, v):
     """Priority for the working set: infinite for nonzero or free coordinates, else ``|v_j| / tau_j``."""
-    tau = _l1_thresholds(pen, w.shape[0], w.dtype)
+    tau, _ = _smooth_parts(pen, w.shape[0], w.dtype)
     a = jnp.maximum(-v, 0.0) if isinstance(pen, NonNegativeL1) else jnp.abs(v)
     free = tau <= 0
     ratio = a / jnp.where(free, 1.0, tau)
