@@ -238,8 +238,12 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
 
     def chunk(carry, lams):
         (w1, b1, lam1), (w2, b2, lam2) = carry
-        inits = jax.vmap(lambda lam: _extrapolate(w1, b1, lam1, w2, b2, lam2, lam))(lams)
-        out = jax.vmap(solve_lane)(lams, *inits)
+        if chunk_size == 1:  # one lane: no batching, so the solver's loops stay plain loops
+            w0, b0 = _extrapolate(w1, b1, lam1, w2, b2, lam2, lams[0])
+            out = jax.tree.map(lambda a: a[None], solve_lane(lams[0], w0, b0))
+        else:
+            inits = jax.vmap(lambda lam: _extrapolate(w1, b1, lam1, w2, b2, lam2, lam))(lams)
+            out = jax.vmap(solve_lane)(lams, *inits)
         w, b = out[0], out[1]
         last = (w[-1], b[-1], lams[-1])
         prev = (w[-2], b[-2], lams[-2]) if chunk_size > 1 else (w1, b1, lam1)

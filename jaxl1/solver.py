@@ -109,7 +109,8 @@ def _power_iteration(matvec, v0, n_iter=50):
 
 
 def _start_vector(p, dtype):
-    return jax.random.normal(jax.random.PRNGKey(0), (p,), dtype) + 1.0
+    """A fixed start for power iteration with no zero entry and no special direction (no PRNG: cheap to compile)."""
+    return 1.0 + 0.5 * jnp.sin(1.618034 * jnp.arange(1, p + 1, dtype=dtype))
 
 
 _L_SAFETY = 1.05  # the Rayleigh quotient underestimates the top eigenvalue slightly
@@ -231,13 +232,17 @@ class _State(NamedTuple):
     n_iter: jax.Array
     gap: jax.Array
     done: jax.Array
+    stop: jax.Array
 
 
 def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
     """One problem from ``(w0, b0)``: returns ``(w, b, gap, n_iter, converged)``.
 
-    Vmapped over penalties (a path) the loop runs until every lane is done; done
-    lanes are frozen by the batching rule of ``while_loop``.
+    Each pass of the loop evaluates the duality gap and, unless it is small enough
+    or ``max_iter`` is spent, takes ``check_every`` iterations; the gap is written
+    once, so it is compiled once.  Vmapped over penalties (a path) the loop runs
+    until every lane is done; done lanes are frozen by the batching rule of
+    ``while_loop``.
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -256,23 +261,23 @@ def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
         beta = jnp.where(restart, 0.0, (t - 1) / t_new).astype(dtype)
         return (w_new, b_new, w_new + beta * dw, b_new + beta * db, t_new), None
 
-    def cond(st):
-        return ~st.done & (st.n_iter < max_iter)
-
     def body(st):
-        (w, b, yw, yb, t), _ = jax.lax.scan(
-            fista_step, (st.w, st.b, st.yw, st.yb, st.t), None, length=check_every
-        )
-        info = _gap(prob, pen, w, b, **kw)
-        gap, b = info.gap, info.b
-        yb = yb if not fit_b else b  # keep the refined intercept
-        return _State(w, b, yw, yb, t, st.n_iter + check_every, gap, gap <= tol_abs)
+        info = _gap(prob, pen, st.w, st.b, **kw)
+        b = info.b
+        yb = st.yb if not fit_b else b  # keep the refined intercept
+        done = info.gap <= tol_abs
+        stop = done | (st.n_iter >= max_iter)
 
-    info0 = _gap(prob, pen, w0, b0, **kw)
-    gap0, b0 = info0.gap, info0.b
+        def run(c):
+            return jax.lax.scan(fista_step, c, None, length=check_every)[0]
+
+        w, b, yw, yb, t = jax.lax.cond(stop, lambda c: c, run, (st.w, b, st.yw, yb, st.t))
+        return _State(w, b, yw, yb, t, st.n_iter + jnp.where(stop, 0, check_every), info.gap, done, stop)
+
     one = jnp.ones([], dtype)
-    st = _State(w0, b0, w0, b0, one, jnp.zeros([], jnp.int32), gap0, gap0 <= tol_abs)
-    st = jax.lax.while_loop(cond, body, st)
+    false = jnp.zeros([], bool)
+    st = _State(w0, b0, w0, b0, one, jnp.zeros([], jnp.int32), jnp.full([], jnp.inf, dtype), false, false)
+    st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
     return st.w, st.b, st.gap, st.n_iter, st.done
 
 
@@ -333,7 +338,12 @@ def _support_solve(H, q, x, pen, fit_b):
     sign = jnp.sign(x)
     A = M[:, None] * (H + jnp.diag(mu_vec)) * M[None, :] + jnp.diag(1 - M)
     A = A + jnp.eye(m, dtype=x.dtype) * (jnp.finfo(x.dtype).eps * jnp.max(jnp.abs(jnp.diag(A))))
-    xs = jnp.linalg.solve(A, M * (q - tau * sign))
+    # A is symmetric positive definite (a PSD block, the identity elsewhere, a ridge): Cholesky, which also
+    # compiles to far less code than a pivoted LU; a failed factorization gives NaN and ``x`` is kept
+    C = jnp.linalg.cholesky(A)
+    rhs = (M * (q - tau * sign))[:, None]
+    u = jax.lax.linalg.triangular_solve(C, rhs, left_side=True, lower=True)
+    xs = jax.lax.linalg.triangular_solve(C, u, left_side=True, lower=True, transpose_a=True)[:, 0]
     same = jnp.all(jnp.where(on, (jnp.sign(xs) == sign) | (tau == 0), True))
     return jnp.where(same & jnp.all(jnp.isfinite(xs)), xs * M, x)
 
@@ -356,25 +366,29 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None)
         beta = jnp.where(restart, 0.0, (t - 1) / t_new).astype(dtype)
         return (x_new, x_new + beta * dx, t_new), None
 
-    def cond(c):
-        return (c[3] > kkt_tol) & (c[4] < max_iter)
-
     polish = x0.shape[0] <= POLISH_MAX and not callable(H)
 
     def body(c):
-        x, y, t, _, it = c
-        (x, y, t), _ = jax.lax.scan(fista_step, (x, y, t), None, length=check_every)
+        """The KKT residual at ``x`` (after an exact solve on its support, if that is better), then iterations."""
+        x, y, t, _, it, _ = c
         kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
-        if polish:  # an exact solve on the current support, kept if it is a better point
+        if polish:
             xn = _support_solve(H, q, x, pen, fit_b)
             kkt_n = _kkt(pen, xn, H @ xn - q, L, fit_b)
             better = kkt_n < kkt
             x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
             t, kkt = jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
-        return x, y, t, kkt, it + check_every
+        stop = (kkt <= kkt_tol) | (it >= max_iter)
 
-    kkt0 = _kkt(pen, x0, hvp(x0) - q, L, fit_b)
-    x, _, _, _, it = jax.lax.while_loop(cond, body, (x0, x0, jnp.ones([], dtype), kkt0, jnp.zeros([], jnp.int32)))
+        def run(c):
+            return jax.lax.scan(fista_step, c, None, length=check_every)[0]
+
+        x, y, t = jax.lax.cond(stop, lambda c: c, run, (x, y, t))
+        return x, y, t, kkt, it + jnp.where(stop, 0, check_every), stop
+
+    false = jnp.zeros([], bool)
+    c0 = (x0, x0, jnp.ones([], dtype), jnp.full([], jnp.inf, dtype), jnp.zeros([], jnp.int32), false)
+    x, _, _, _, it, _ = jax.lax.while_loop(lambda c: ~c[5], body, c0)
     return x, it
 
 
@@ -384,6 +398,7 @@ class _WSState(NamedTuple):
     info: _Info
     n_iter: jax.Array
     done: jax.Array
+    stop: jax.Array
 
 
 def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size):
@@ -465,30 +480,37 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         x_new = jnp.where(x == 0, jnp.where(t == 1, 0.0, x0 + t * d), x0 + t * d)
         return x_new
 
-    def body(st):
-        w, b, info = st.w, st.b, st.info
+    def solve_round(w, b, info, n_iter):
+        """One working-set round from ``(w, b)``, whose gap and gradient are ``info``."""
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = _kkt(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
         L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
-        x, it = _quad_solve(H, q, x0, pen_W, INNER_RATIO * kkt_out, max_iter - st.n_iter,
+        x, it = _quad_solve(H, q, x0, pen_W, INNER_RATIO * kkt_out, max_iter - n_iter,
                             fit_b=fit_b and not squared, check_every=check_every, L=L_sub)
         if not squared:
             x = line_search(w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:
             x, b = x[:-1], x[-1]
         w = x if W is None else w.at[W].set(x)
-        info = _gap(prob, pen, w, b, **kw)
         # a round always costs at least one iteration, so max_iter bounds the loop
-        n_iter = st.n_iter + jnp.maximum(it, 1)
-        return _WSState(w, info.b, info, n_iter, info.gap <= tol_abs)
+        return w, b, jnp.maximum(it, 1)
 
-    def cond(st):
-        return ~st.done & (st.n_iter < max_iter)
+    def body(st):
+        """The gap at the current point; then a round, unless it is small enough or ``max_iter`` is spent."""
+        info = _gap(prob, pen, st.w, st.b, **kw)
+        done = info.gap <= tol_abs
+        stop = done | (st.n_iter >= max_iter)
+        w, b, it = jax.lax.cond(stop, lambda: (st.w, info.b, jnp.zeros([], jnp.int32)),
+                                lambda: solve_round(st.w, info.b, info, st.n_iter))
+        return _WSState(w, b, info, st.n_iter + it, done, stop)
 
-    info0 = _gap(prob, pen, w0, b0, **kw)
-    st = _WSState(w0, info0.b, info0, jnp.zeros([], jnp.int32), info0.gap <= tol_abs)
-    st = jax.lax.while_loop(cond, body, st)
+    n = prob.y.shape[0]
+    z0 = jnp.zeros(0 if form == "gram" else n, dtype)
+    info0 = _Info(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0)
+    false = jnp.zeros([], bool)
+    st = _WSState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
+    st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
     return st.w, st.b, st.info.gap, st.n_iter, st.done
 
 
