@@ -255,3 +255,36 @@ def test_validation_errors(kwargs, match):
 def test_negative_strength_rejected():
     with pytest.raises(ValueError, match="strength"):
         jaxl1.L1(-1.0)
+
+
+def test_support_solve_gathers_a_small_support_of_a_large_problem():
+    # 150 coefficients, a solution with a support of about 20: the exact solve on the support is
+    # gathered into a POLISH_MAX system and must land on scikit-learn's solution from a perturbed point
+    from jaxl1 import solver
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((120, 150))
+    y = X[:, :8] @ rng.standard_normal(8) + 0.1 * rng.standard_normal(120)
+    alpha = 0.1
+    ref = sk_lasso(X, y, alpha, fit_intercept=False).coef_
+    support = ref != 0
+    assert 5 < support.sum() < solver.POLISH_MAX < X.shape[1]
+    G, c = X.T @ X / len(y), X.T @ y / len(y)
+    x = np.where(support, ref * (1 + 0.1 * rng.uniform(-1, 1, ref.shape)), 0.0)  # same signs, wrong values
+    out = solver._support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(x), jaxl1.L1(alpha), False)
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-8, atol=1e-10)
+    # a support larger than POLISH_MAX is left alone
+    big = np.where(np.arange(150) < solver.POLISH_MAX + 1, 1.0, 0.0)
+    out = solver._support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(big), jaxl1.L1(alpha), False)
+    np.testing.assert_array_equal(np.asarray(out), big)
+
+
+def test_gram_matrix_blocks_equal_the_full_product():
+    from jaxl1 import solver
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((40, solver.GRAM_BLOCK_MIN + 3))
+    s = rng.uniform(0.5, 1.5, 40)
+    G = np.asarray(solver._gram(jnp.asarray(X), jnp.asarray(X * s[:, None])))
+    np.testing.assert_allclose(G, X.T @ (X * s[:, None]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(G, G.T)
