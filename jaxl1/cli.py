@@ -5,13 +5,16 @@ Usage::
     jaxl1 path [DATA.csv --target COL | --dataset diabetes|breast_cancer]
                [--loss squared|logistic] [--l1-ratio R] [--n-lambdas K] [--eps E]
                [--standardize] [--tol T] [--max-iter N] [--out path.npz] [--plot path.png]
+               [--compile-cache DIR | --no-compile-cache]
     jaxl1 cv   [same data and path options] [--n-folds K] [--select best|1se]
                [--out cv.npz] [--plot cv.png]
 
 A CSV file has a header row with the column names and numeric values only; the
 column named by ``--target`` is the response and every other column a feature.
 ``--dataset`` loads one of scikit-learn's bundled datasets (scikit-learn needed).
-``--plot`` needs matplotlib.  Everything is computed in float64.
+``--plot`` needs matplotlib.  Everything is computed in float64.  Compiled programs
+are kept in a cache directory (JAX's persistent compilation cache), so a later run
+on data of the same shape starts without compiling.
 
 Bad input (a missing or unreadable file, an unparseable value, a missing target
 column, a non-binary target for the logistic loss, bad option values) is reported
@@ -109,6 +112,12 @@ def _parser():
                        help="relative duality gap at which a solve stops (default: jaxl1's)")
     model.add_argument("--max-iter", type=_number(int, 1, None), default=20_000, metavar="N",
                        help="most iterations per strength (default 20000)")
+
+    run = common.add_argument_group("compilation")
+    run.add_argument("--compile-cache", metavar="DIR", default=None,
+                     help="keep compiled programs in DIR, so that later runs on data of the same shape skip "
+                          "compilation (default: $JAXL1_CACHE_DIR, else $XDG_CACHE_HOME/jaxl1 or ~/.cache/jaxl1)")
+    run.add_argument("--no-compile-cache", action="store_true", help="compile afresh and keep nothing")
 
     parser = _Parser(prog="jaxl1", description="L1-regularized paths and cross-validation with jaxl1.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -594,6 +603,32 @@ def run_cv(args, data, out):
     return 0
 
 
+def _cache_dir(args):
+    if args.compile_cache:
+        return args.compile_cache
+    if os.environ.get("JAXL1_CACHE_DIR"):
+        return os.environ["JAXL1_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jaxl1")
+
+
+def _use_compile_cache(args):
+    """JAX's persistent compilation cache in :func:`_cache_dir`, unless turned off or already configured.
+
+    A cache the caller has set up (``jax_compilation_cache_dir``) is left as it is.
+    """
+    import jax
+
+    if args.no_compile_cache or jax.config.jax_compilation_cache_dir:
+        return
+    path = _cache_dir(args)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise CLIError(f"--compile-cache: cannot create {path}: {err.strerror}") from None
+    jax.config.update("jax_compilation_cache_dir", path)
+
+
 def main(argv=None) -> int:
     """Run the ``jaxl1`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     out = _Out()
@@ -611,6 +646,7 @@ def main(argv=None) -> int:
         import jax
 
         jax.config.update("jax_enable_x64", True)
+        _use_compile_cache(args)
         return (run_path if args.command == "path" else run_cv)(args, data, out)
     except CLIError as err:
         message = " ".join(str(err).split())  # one line, whatever the message holds

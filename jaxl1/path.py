@@ -413,22 +413,42 @@ def fit_path(
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n_folds, **static):
+def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n_folds, devices, **static):
+    """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
+
+    Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
+    sharded across them (``shard_map`` over a one-axis mesh, padded with copies of the full run to a
+    multiple of the device count); on one device they are mapped one after the other.
+    """
     loss = get_loss(static["loss"])
 
-    def one_fold(k):
-        s_train = jnp.where(folds == k, 0.0, s)
-        s_train = s_train / jnp.sum(s_train)
-        path = _path_core(X, y, s_train, lambdas, weights, l1_ratio, tol, max_iter, **static)
+    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter):
+        out = folds == k
+        s_train = jnp.where(out, 0.0, s)
+        path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, **static)
         z = X @ path.coef.T + path.intercept  # (n, K)
-        held = (folds == k).astype(X.dtype) * s
-        held = held / jnp.sum(held)
+        held = jnp.where(out, s, 0.0)
+        held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
         per_sample = jax.vmap(lambda zk: _per_sample_score(loss, y, zk), in_axes=1, out_axes=1)(z)
-        return held @ per_sample, path.converged
+        return held @ per_sample, path
 
-    scores, conv = jax.lax.map(one_fold, jnp.arange(n_folds))
-    full = _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static)
-    return scores, conv, full
+    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter)
+    n_dev = len(devices)
+    n_runs = -(-(n_folds + 1) // n_dev) * n_dev
+    runs = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
+
+    def mapped(runs, *args):
+        return jax.lax.map(lambda k: one_run(k, *args), runs)
+
+    if n_dev > 1:
+        mesh = jax.sharding.Mesh(np.array(devices), ("runs",))
+        P = jax.sharding.PartitionSpec
+        # no collectives inside, so the varying-axis type check (which the solver's loops would need
+        # annotations for) is off
+        mapped = jax.shard_map(mapped, mesh=mesh, in_specs=(P("runs"),) + (P(),) * len(args), out_specs=P("runs"),
+                               check_vma=False)
+    scores, paths = mapped(runs, *args)
+    return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
 
 
 def _per_sample_score(loss, y, z):
@@ -437,7 +457,18 @@ def _per_sample_score(loss, y, z):
     return 2 * jnp.logaddexp(0.0, -(2 * y - 1) * z)  # deviance
 
 
-_cv_jit = jax.jit(_cv_jit_impl, static_argnames=("n_folds",) + _STATIC)
+_cv_jit = jax.jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
+
+
+def _check_devices(devices):
+    if devices is None:
+        return tuple(jax.devices())
+    devices = tuple(devices)
+    if not devices or not all(isinstance(d, jax.Device) for d in devices):
+        raise ValueError(f"devices must be a non-empty sequence of jax devices, got {devices!r}")
+    if len(set(devices)) != len(devices):
+        raise ValueError("devices must not repeat a device")
+    return devices
 
 
 def _check_folds(folds, n_folds, n):
@@ -464,6 +495,7 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
+    devices=None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -478,6 +510,9 @@ def cross_validate(
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
       folds: optional ``(n,)`` integer fold ids.
+      devices: the devices the folds are spread over (default: all of ``jax.devices()``).  The
+        ``n_folds`` fold paths and the full path are independent runs of one compiled program; with
+        several devices they run in parallel, one per device at a time (``jax.shard_map``).
 
     Returns:
       A :class:`CVResult` (``mean_score`` is the held-out mean squared error for the
@@ -498,7 +533,8 @@ def cross_validate(
     counts = np.bincount(fold_ids, minlength=k)
     if np.any(counts == len(fold_ids)):
         raise ValueError("every fold must leave training samples")
-    scores, _, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, **static)
+    devices = _check_devices(devices)
+    scores, _, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, devices=devices, **static)
     mean = jnp.mean(scores, axis=0)
     se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
     lams = full.lambdas

@@ -1,16 +1,26 @@
-r"""``fit``: accelerated proximal gradient certified by a duality gap.
+r"""``fit``: proximal-gradient solvers certified by a duality gap.
 
 The problem is
 
 .. math:: \min_{w,\,b}\; F(Xw + b) + P(w)
 
 with :math:`F` a loss from :mod:`jaxl1.losses` (a weighted mean over samples) and
-:math:`P` a penalty from :mod:`jaxl1.penalties`.  The solver is FISTA with
-O'Donoghue–Candès gradient restart and a fixed step :math:`1/L`, :math:`L` a
-Lipschitz bound of the gradient from power iteration.  Every ``check_every``
-iterations it builds a dual point by rescaling the gradient of the loss (as
-scikit-learn and celer do) and stops when the duality gap is at most
-``tol * P0``, ``P0`` the objective at :math:`w = 0` with the intercept at its optimum.
+:math:`P` a penalty from :mod:`jaxl1.penalties`.  Every solve stops when the
+duality gap, at a dual point built by rescaling the gradient of the loss (as
+scikit-learn and celer do), is at most ``tol * P0``, ``P0`` the objective at
+:math:`w = 0` with the intercept at its optimum.
+
+* Separable L1-type penalties (``L1``, ``ElasticNet``, ``NonNegativeL1``) use
+  working sets: each round ranks the coordinates, solves the problem restricted
+  to the best ``ws_size`` of them (a dense quadratic: the squared loss itself, or
+  a prox-Newton model of the logistic loss followed by a line search) by FISTA
+  with restart.  When the subproblem is held as a matrix and its support has at
+  most ``POLISH_MAX`` coordinates, an exact solve on the support is tried too (a
+  small Cholesky factorization: on a path with warm starts this often finishes a
+  strength in one step).
+* Other penalties (``GroupL1``, ``L2``) use FISTA with O'Donoghue–Candès gradient
+  restart and a fixed step :math:`1/L`, :math:`L` a Lipschitz bound of the
+  gradient from power iteration.
 
 Two forms of the smooth part are used, chosen by ``form="auto"``:
 
@@ -20,9 +30,10 @@ Two forms of the smooth part are used, chosen by ``form="auto"``:
   :math:`p^2`.
 * ``"data"``: the iteration multiplies by :math:`X` and :math:`X^\top` (cost :math:`np`).
 
-Everything here is pure and jit-compiled once per shape, static options and
-penalty type: new strengths, data or initial points of the same shapes reuse the
-compiled code.
+Each loop evaluates its stopping test (gap or KKT residual) once per pass, then
+iterates unless it is done, so that the test is compiled once.  Everything here
+is pure and jit-compiled once per shape, static options and penalty type: new
+strengths, data or initial points of the same shapes reuse the compiled code.
 """
 
 from __future__ import annotations

@@ -285,3 +285,31 @@ def test_write_atomic_permissions_and_replace(tmp_path):
     os.umask(mask)
     assert (os.stat(target).st_mode & 0o777) == 0o666 & ~mask
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_compile_cache_directory(tmp_path):
+    # a fresh environment (no cache configured by the caller): the command keeps its compiled
+    # programs in $JAXL1_CACHE_DIR, and keeps nothing with --no-compile-cache
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    cache = tmp_path / "cache"
+    env["JAXL1_CACHE_DIR"] = str(cache)
+    args = [sys.executable, "-m", "jaxl1", "path", "--dataset", "diabetes", "--n-lambdas", N_LAMBDAS]
+    off = subprocess.run(args + ["--no-compile-cache"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert off.returncode == 0, off.stderr
+    assert not cache.exists()
+    on = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert on.returncode == 0, on.stderr
+    assert any(cache.iterdir())
+    assert on.stdout == off.stdout
+
+
+def test_compile_cache_default_location(monkeypatch):
+    args = cli._parser().parse_args(["path", "--dataset", "diabetes"])
+    monkeypatch.delenv("JAXL1_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert cli._cache_dir(args) == os.path.join("/somewhere", "jaxl1")
+    monkeypatch.setenv("JAXL1_CACHE_DIR", "/elsewhere")
+    assert cli._cache_dir(args) == "/elsewhere"
+    args = cli._parser().parse_args(["path", "--dataset", "diabetes", "--compile-cache", "/here"])
+    assert cli._cache_dir(args) == "/here"
