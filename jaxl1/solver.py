@@ -17,7 +17,8 @@ scikit-learn and celer do), is at most ``tol * P0``, ``P0`` the objective at
   with restart.  When the subproblem is held as a matrix and its support has at
   most ``POLISH_MAX`` coordinates, an exact solve on the support is tried too (a
   small Cholesky factorization: on a path with warm starts this often finishes a
-  strength in one step).
+  strength in one step); on a larger support whose signs have settled, a few
+  conjugate-gradient steps on the same linear system are tried instead.
 * Other penalties (``GroupL1``, ``L2``) use FISTA with O'Donoghue–Candès gradient
   restart and a fixed step :math:`1/L`, :math:`L` a Lipschitz bound of the
   gradient from power iteration.
@@ -356,6 +357,7 @@ def _kkt(pen, x, v, L, fit_b):
 # prox-Newton model is only a model, so it is solved loosely
 INNER_RATIO_QUADRATIC = 0.01
 INNER_RATIO_NEWTON = 0.3
+CG_ITERS = 10  # conjugate-gradient steps on a larger support whose signs held since the last check
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
 
 
@@ -376,6 +378,17 @@ def _support_system(H, q, x, tau, mu_vec, on):
     return jnp.where(same & jnp.all(jnp.isfinite(xs)), xs * M, x)
 
 
+def _support_parts(pen, x, fit_b):
+    """Per-coordinate L1 thresholds, L2 curvatures and the support of ``x`` (a trailing intercept is free and in)."""
+    k = x.shape[0] - 1 if fit_b else x.shape[0]
+    tau, mu = _smooth_parts(pen, k, x.dtype)
+    on = x != 0
+    mu_vec = jnp.full(k, mu)
+    if fit_b:
+        tau, on, mu_vec = jnp.append(tau, 0.0), on.at[-1].set(True), jnp.append(mu_vec, 0.0)
+    return tau, mu_vec, on
+
+
 def _support_solve(H, q, x, pen, fit_b):
     """Solve ``0.5 x'Hx - q'x + P(x)`` on the support and signs of ``x``, where it is a linear system.
 
@@ -384,12 +397,7 @@ def _support_solve(H, q, x, pen, fit_b):
     into a system of that size, so the cost does not grow with the problem.
     """
     m = x.shape[0]
-    k = m - 1 if fit_b else m
-    tau, mu = _smooth_parts(pen, k, x.dtype)
-    on = x != 0
-    mu_vec = jnp.full(k, mu)
-    if fit_b:
-        tau, on, mu_vec = jnp.append(tau, 0.0), on.at[-1].set(True), jnp.append(mu_vec, 0.0)
+    tau, mu_vec, on = _support_parts(pen, x, fit_b)
     if m <= POLISH_MAX:
         return _support_system(H, q, x, tau, mu_vec, on)
     # top_k of a 0/1 indicator: every support index when there are at most POLISH_MAX of them
@@ -427,23 +435,61 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None)
         x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
         return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
 
+    def try_cg(c):
+        """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve)."""
+        x, y, t, kkt = c
+        tau, mu_vec, on = _support_parts(pen, x, fit_b)
+        M = on.astype(dtype)
+        sign = jnp.sign(x)
+        op = lambda v: M * (hvp(M * v) + mu_vec * v) + (1 - M) * v
+        r = M * (q - tau * sign) - op(x)
+
+        def cg_step(carry, _):
+            z, r, d, rr = carry
+            Ad = op(d)
+            dAd = jnp.vdot(d, Ad)
+            a = jnp.where(dAd > 0, rr / jnp.where(dAd > 0, dAd, 1.0), 0.0)
+            z, r = z + a * d, r - a * Ad
+            rr_new = jnp.vdot(r, r)
+            beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
+            return (z, r, r + beta * d, rr_new), None
+
+        z = jax.lax.scan(cg_step, (x, r, r, jnp.vdot(r, r)), None, length=CG_ITERS)[0][0] * M
+        same = jnp.all(jnp.where(on, (jnp.sign(z) == sign) | (tau == 0), True)) & jnp.all(jnp.isfinite(z))
+        xn = jnp.where(same, z, x)
+        kkt_n = _kkt(pen, xn, hvp(xn) - q, L, fit_b)
+        better = kkt_n < kkt
+        x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
+        return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
+
     def body(c):
-        """The KKT residual at ``x`` (after an exact solve on its support, if that is better), then iterations."""
-        x, y, t, _, it, _ = c
+        """The KKT residual at ``x`` (after a solve on its support, if that is better), then iterations.
+
+        The solve on the support is exact (Cholesky) for a support of at most ``POLISH_MAX`` coordinates
+        of a dense subproblem, else ``CG_ITERS`` conjugate-gradient steps once the signs have held for a
+        whole pass (a support still changing would make them wasted work).
+        """
+        x, y, t, _, it, _, sign_prev = c
         kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
-        if polish:  # skipped (unbatched) when the support is too large for it
-            x, y, t, kkt = jax.lax.cond(jnp.sum(x != 0) <= POLISH_MAX, try_polish, lambda c: c, (x, y, t, kkt))
+        sign = jnp.sign(x)
+        small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
+        branch = jnp.where(small, 1, jnp.where(jnp.all(sign == sign_prev), 2, 0))
+        same = lambda c: c
+        # unbatched, only the chosen branch runs; under vmap all run and the results are selected
+        x, y, t, kkt = jax.lax.switch(branch, [same, try_polish if polish else same, try_cg], (x, y, t, kkt))
         stop = (kkt <= kkt_tol) | (it >= max_iter)
 
         def run(c):
             return jax.lax.scan(fista_step, c, None, length=check_every)[0]
 
         x, y, t = jax.lax.cond(stop, lambda c: c, run, (x, y, t))
-        return x, y, t, kkt, it + jnp.where(stop, 0, check_every), stop
+        it = it + jnp.where(branch == 2, CG_ITERS, 0) + jnp.where(stop, 0, check_every)
+        return x, y, t, kkt, it, stop, sign
 
     false = jnp.zeros([], bool)
-    c0 = (x0, x0, jnp.ones([], dtype), jnp.full([], jnp.inf, dtype), jnp.zeros([], jnp.int32), false)
-    x, _, _, _, it, _ = jax.lax.while_loop(lambda c: ~c[5], body, c0)
+    no_signs = jnp.full_like(x0, 2.0)  # matches no sign pattern: no conjugate gradients at the first check
+    c0 = (x0, x0, jnp.ones([], dtype), jnp.full([], jnp.inf, dtype), jnp.zeros([], jnp.int32), false, no_signs)
+    x, _, _, _, it, _, _ = jax.lax.while_loop(lambda c: ~c[5], body, c0)
     return x, it
 
 

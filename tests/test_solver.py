@@ -288,3 +288,46 @@ def test_gram_matrix_blocks_equal_the_full_product():
     G = np.asarray(solver._gram(jnp.asarray(X), jnp.asarray(X * s[:, None])))
     np.testing.assert_allclose(G, X.T @ (X * s[:, None]), rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(G, G.T)
+
+
+@pytest.fixture(scope="module")
+def large_support_data():
+    # a support of more than POLISH_MAX coordinates, where the solve on the support is conjugate gradients
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((400, 150))
+    w = rng.standard_normal(150) * (rng.uniform(size=150) < 0.8)
+    y = X @ w + 0.5 * rng.standard_normal(400)
+    return X, y, w
+
+
+@pytest.mark.parametrize("form", ["gram", "data"])
+def test_large_support_matches_sklearn(large_support_data, form):
+    from jaxl1 import solver
+
+    X, y, _ = large_support_data
+    alpha = 0.02
+    res = jaxl1.fit(X, y, jaxl1.L1(alpha), form=form, tol=1e-12, max_iter=100_000)
+    ref = sk_lasso(X, y, alpha)
+    assert bool(res.converged)
+    assert (ref.coef_ != 0).sum() > solver.POLISH_MAX
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(np.asarray(res.coef) == 0, ref.coef_ == 0)
+
+
+def test_large_support_logistic_meets_optimality_conditions(large_support_data):
+    # the data form's prox-Newton subproblem is matrix-free here (n > 2 p): Newton-CG on the support.
+    # Reference: the optimality conditions themselves (liblinear takes minutes at this accuracy)
+    from jaxl1 import solver
+
+    X, _, w = large_support_data
+    z = X @ w
+    y = (np.random.default_rng(8).uniform(size=len(z)) < 1 / (1 + np.exp(-z / z.std()))).astype(float)
+    n, lam = len(y), 0.002
+    res = jaxl1.fit(X, y, jaxl1.L1(lam), loss="logistic", fit_intercept=False, tol=1e-12, max_iter=200_000)
+    coef = np.asarray(res.coef)
+    assert bool(res.converged)
+    assert (coef != 0).sum() > solver.POLISH_MAX
+    g = X.T @ (1 / (1 + np.exp(-(X @ coef))) - y) / n  # gradient of the mean logistic loss
+    on = coef != 0
+    np.testing.assert_allclose(g[on], -lam * np.sign(coef[on]), rtol=0, atol=1e-7 * lam)
+    assert np.all(np.abs(g[~on]) <= lam * (1 + 1e-7))
