@@ -26,8 +26,8 @@ Differences from scikit-learn worth knowing:
 * ``tol`` is jaxl1's relative duality gap: a fit stops when the gap is at most
   ``tol`` times the objective at ``w = 0``.  ``dual_gap_`` is that gap in the
   units of the objective above.
-* ``max_iter`` counts proximal-gradient iterations (each far cheaper than a
-  coordinate-descent epoch), hence the larger default.
+* ``max_iter`` counts proximal-gradient and conjugate-gradient steps (each far
+  cheaper than a coordinate-descent epoch), hence the larger default.
 * ``n_iter_`` is at least 1: checking the starting point counts as one iteration.
 * Every fit runs in float64 inside ``jax.enable_x64(True)``, a context manager
   that is local to the call (and to the thread): the user's global
@@ -291,7 +291,7 @@ class Lasso(_LinearRegressor):
       alpha: penalty strength (scikit-learn's ``alpha``), ``>= 0``.
       fit_intercept: fit an unpenalized intercept.
       tol: relative duality gap at which to stop (see the module notes).
-      max_iter: the most proximal-gradient iterations.
+      max_iter: the most iterations (proximal-gradient and conjugate-gradient steps).
       warm_start: start from the previous ``coef_`` when refitting.
       positive: constrain the coefficients to be non-negative.
 

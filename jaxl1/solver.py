@@ -72,7 +72,7 @@ class FitResult:
       coef: ``(p,)`` coefficients, exact zeros where the solution is zero.
       intercept: scalar intercept (``0`` without ``fit_intercept``).
       gap: the duality gap at ``coef`` (absolute, in objective units).
-      n_iter: the number of proximal-gradient iterations taken.
+      n_iter: the number of iterations taken (proximal-gradient and conjugate-gradient steps).
       converged: ``gap <= tol * P0`` was reached before ``max_iter``.
     """
 
@@ -840,7 +840,7 @@ def fit(
       tol: stop when the duality gap is at most ``tol * P0``, ``P0`` the objective
         at ``w = 0`` with the intercept at its optimum.  Default ``1e-6`` in float64,
         ``1e-4`` in float32.
-      max_iter: the most proximal-gradient iterations.
+      max_iter: the most iterations (proximal-gradient and conjugate-gradient steps).
       init: optional starting coefficients (``(p,)`` array or a ``FitResult``).
       form: ``"auto"`` (the Gram matrix for the squared loss when ``n >= p``),
         ``"gram"`` or ``"data"``.
