@@ -234,7 +234,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     def solve_lane(lam, w0, b0):
         pen = _make_penalty(kind, lam, l1_ratio, weights)
         return _solve_any(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
-                          check_every=check_every, ws_size=ws_size)
+                          check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
     def chunk(carry, lams):
         (w1, b1, lam1), (w2, b2, lam2) = carry

@@ -407,8 +407,13 @@ def _support_solve(H, q, x, pen, fit_b):
     return jnp.where(jnp.sum(on) <= POLISH_MAX, x.at[S].set(x_S), x)
 
 
-def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None):
-    """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``."""
+def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False):
+    """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
+
+    ``batched``: the caller runs this under ``vmap``, where every branch of a ``switch`` runs on every
+    pass; the solves on the support are then limited to the exact one of a subproblem of at most
+    ``POLISH_MAX`` coordinates.
+    """
     dtype = x0.dtype
     hvp = H if callable(H) else (lambda v: H @ v)
     if L is None:
@@ -425,7 +430,8 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None)
         beta = jnp.where(restart, 0.0, (t - 1) / t_new).astype(dtype)
         return (x_new, x_new + beta * dx, t_new), None
 
-    polish = not callable(H)
+    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX)
+    use_cg = not batched
 
     def try_polish(c):
         x, y, t, kkt = c
@@ -473,10 +479,12 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None)
         kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
         sign = jnp.sign(x)
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
-        branch = jnp.where(small, 1, jnp.where(jnp.all(sign == sign_prev), 2, 0))
+        settled = jnp.all(sign == sign_prev) if use_cg else jnp.zeros([], bool)
+        branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
         same = lambda c: c
         # unbatched, only the chosen branch runs; under vmap all run and the results are selected
-        x, y, t, kkt = jax.lax.switch(branch, [same, try_polish if polish else same, try_cg], (x, y, t, kkt))
+        x, y, t, kkt = jax.lax.switch(branch, [same, try_polish if polish else same, try_cg if use_cg else same],
+                                      (x, y, t, kkt))
         stop = (kkt <= kkt_tol) | (it >= max_iter)
 
         def run(c):
@@ -502,7 +510,7 @@ class _WSState(NamedTuple):
     stop: jax.Array
 
 
-def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size):
+def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
     """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`_solve`.
 
     Each round ranks the coordinates (nonzero ones first, then by how close
@@ -581,16 +589,21 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         x_new = jnp.where(x == 0, jnp.where(t == 1, 0.0, x0 + t * d), x0 + t * d)
         return x_new
 
-    inner_ratio = INNER_RATIO_QUADRATIC if squared else INNER_RATIO_NEWTON
+    # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
+    inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
 
-    def solve_round(w, b, info, n_iter):
-        """One working-set round from ``(w, b)``, whose gap and gradient are ``info``."""
+    def solve_round(w, b, info, budget):
+        """One working-set round from ``(w, b)``, whose gap and gradient are ``info``, of at most ``budget`` iterations.
+
+        Under ``vmap`` (lanes of a path chunk) the round also runs for lanes that have stopped, whose
+        result is then discarded: they get a budget of 0, so they do not hold the other lanes up.
+        """
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = _kkt(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
         L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
-        x, it = _quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, max_iter - n_iter,
-                            fit_b=fit_b and not squared, check_every=check_every, L=L_sub)
+        x, it = _quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
+                            fit_b=fit_b and not squared, check_every=check_every, L=L_sub, batched=batched)
         if not squared:
             x = line_search(w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:
@@ -604,8 +617,9 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         info = _gap(prob, pen, st.w, st.b, **kw)
         done = info.gap <= tol_abs
         stop = done | (st.n_iter >= max_iter)
+        budget = jnp.where(stop, 0, max_iter - st.n_iter)
         w, b, it = jax.lax.cond(stop, lambda: (st.w, info.b, jnp.zeros([], jnp.int32)),
-                                lambda: solve_round(st.w, info.b, info, st.n_iter))
+                                lambda: solve_round(st.w, info.b, info, budget))
         return _WSState(w, b, info, st.n_iter + it, done, stop)
 
     n = prob.y.shape[0]
@@ -617,11 +631,11 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
     return st.w, st.b, st.info.gap, st.n_iter, st.done
 
 
-def _solve_any(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size):
+def _solve_any(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
     """The working-set solver for separable L1-type penalties, plain FISTA for the others."""
     if ws_size and _ws_supported(pen):
         return _solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
-                         check_every=check_every, ws_size=ws_size)
+                         check_every=check_every, ws_size=ws_size, batched=batched)
     return _solve(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every)
 
 

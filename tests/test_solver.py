@@ -331,3 +331,15 @@ def test_large_support_logistic_meets_optimality_conditions(large_support_data):
     on = coef != 0
     np.testing.assert_allclose(g[on], -lam * np.sign(coef[on]), rtol=0, atol=1e-7 * lam)
     assert np.all(np.abs(g[~on]) <= lam * (1 + 1e-7))
+
+
+def test_batched_path_lanes_with_a_large_support(large_support_data):
+    # chunks of vmapped lanes (the accelerator default) take the batched branch of the solver: the same
+    # path as one lane at a time, and lanes that have stopped do not run on
+    X, y, _ = large_support_data
+    kw = dict(n_lambdas=8, eps=0.01, tol=1e-10, max_iter=50_000)
+    one = jaxl1.fit_path(X, y, chunk_size=1, **kw)
+    lanes = jaxl1.fit_path(X, y, chunk_size=4, **kw)
+    assert bool(one.converged.all()) and bool(lanes.converged.all())
+    assert int((np.asarray(lanes.coef[-1]) != 0).sum()) > 96
+    np.testing.assert_allclose(lanes.coef, one.coef, rtol=1e-5, atol=1e-7)
