@@ -410,9 +410,9 @@ def _support_solve(H, q, x, pen, fit_b):
 def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
 
-    ``batched``: the caller runs this under ``vmap``, where every branch of a ``switch`` runs on every
-    pass; the solves on the support are then limited to the exact one of a subproblem of at most
-    ``POLISH_MAX`` coordinates.
+    ``batched``: the caller runs this under ``vmap``, where every branch of a ``cond`` or ``switch`` runs
+    on every pass: the loop then iterates before it tests (no ``cond``), and the solves on the support
+    are limited to the exact one of a subproblem of at most ``POLISH_MAX`` coordinates.
     """
     dtype = x0.dtype
     hvp = H if callable(H) else (lambda v: H @ v)
@@ -493,6 +493,20 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         x, y, t = jax.lax.cond(stop, lambda c: c, run, (x, y, t))
         it = it + jnp.where(branch == 2, CG_ITERS, 0) + jnp.where(stop, 0, check_every)
         return x, y, t, kkt, it, stop, sign
+
+    if batched:  # under vmap: iterate, then test (a cond on a batched predicate becomes a select)
+        def bbody(c):
+            x, y, t, _, it = c
+            x, y, t = jax.lax.scan(fista_step, (x, y, t), None, length=check_every)[0]
+            kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
+            if polish:
+                x, y, t, kkt = try_polish((x, y, t, kkt))
+            return x, y, t, kkt, it + check_every
+
+        kkt0 = _kkt(pen, x0, hvp(x0) - q, L, fit_b)
+        c0 = (x0, x0, jnp.ones([], dtype), kkt0, jnp.zeros([], jnp.int32))
+        x, _, _, _, it = jax.lax.while_loop(lambda c: (c[3] > kkt_tol) & (c[4] < max_iter), bbody, c0)
+        return x, it
 
     false = jnp.zeros([], bool)
     no_signs = jnp.full_like(x0, 2.0)  # matches no sign pattern: no conjugate gradients at the first check
@@ -622,10 +636,22 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
                                 lambda: solve_round(st.w, info.b, info, budget))
         return _WSState(w, b, info, st.n_iter + it, done, stop)
 
+    false = jnp.zeros([], bool)
+    if batched:  # under vmap: a round, then the gap (a cond on a batched predicate becomes a select)
+        def batched_body(st):
+            # lanes that are done run too (their result is dropped): no budget, so they end at once
+            w, b, it = solve_round(st.w, st.b, st.info, jnp.where(st.done, 0, max_iter - st.n_iter))
+            info = _gap(prob, pen, w, b, **kw)
+            return _WSState(w, info.b, info, st.n_iter + it, info.gap <= tol_abs, false)
+
+        info0 = _gap(prob, pen, w0, b0, **kw)
+        st = _WSState(w0, info0.b, info0, jnp.zeros([], jnp.int32), info0.gap <= tol_abs, false)
+        st = jax.lax.while_loop(lambda st: ~st.done & (st.n_iter < max_iter), batched_body, st)
+        return st.w, st.b, st.info.gap, st.n_iter, st.done
+
     n = prob.y.shape[0]
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
     info0 = _Info(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0)
-    false = jnp.zeros([], bool)
     st = _WSState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
     st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
     return st.w, st.b, st.info.gap, st.n_iter, st.done
