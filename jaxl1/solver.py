@@ -374,8 +374,12 @@ def _support_system(H, q, x, tau, mu_vec, on):
     rhs = (M * (q - tau * sign))[:, None]
     u = jax.lax.linalg.triangular_solve(C, rhs, left_side=True, lower=True)
     xs = jax.lax.linalg.triangular_solve(C, u, left_side=True, lower=True, transpose_a=True)[:, 0]
-    same = jnp.all(jnp.where(on, (jnp.sign(xs) == sign) | (tau == 0), True))
-    return jnp.where(same & jnp.all(jnp.isfinite(xs)), xs * M, x)
+    return jnp.where(_signs_kept(xs, sign, on, tau), xs * M, x)
+
+
+def _signs_kept(z, sign, on, tau):
+    """``z`` is finite and keeps ``sign`` on the penalized coordinates of the support ``on``."""
+    return jnp.all(jnp.where(on, (jnp.sign(z) == sign) | (tau == 0), True)) & jnp.all(jnp.isfinite(z))
 
 
 def _support_parts(pen, x, fit_b):
@@ -433,17 +437,20 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
     polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX)
     use_cg = not batched
 
-    def try_polish(c):
+    def keep_better(c, xn):
+        """``xn`` in place of ``x`` (momentum restarted) if its KKT residual is smaller."""
         x, y, t, kkt = c
-        xn = _support_solve(H, q, x, pen, fit_b)
-        kkt_n = _kkt(pen, xn, H @ xn - q, L, fit_b)
+        kkt_n = _kkt(pen, xn, hvp(xn) - q, L, fit_b)
         better = kkt_n < kkt
         x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
         return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
 
+    def try_polish(c):
+        return keep_better(c, _support_solve(H, q, c[0], pen, fit_b))
+
     def try_cg(c):
         """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve)."""
-        x, y, t, kkt = c
+        x = c[0]
         tau, mu_vec, on = _support_parts(pen, x, fit_b)
         M = on.astype(dtype)
         sign = jnp.sign(x)
@@ -461,12 +468,7 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
             return (z, r, r + beta * d, rr_new), None
 
         z = jax.lax.scan(cg_step, (x, r, r, jnp.vdot(r, r)), None, length=CG_ITERS)[0][0] * M
-        same = jnp.all(jnp.where(on, (jnp.sign(z) == sign) | (tau == 0), True)) & jnp.all(jnp.isfinite(z))
-        xn = jnp.where(same, z, x)
-        kkt_n = _kkt(pen, xn, hvp(xn) - q, L, fit_b)
-        better = kkt_n < kkt
-        x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
-        return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
+        return keep_better(c, jnp.where(_signs_kept(z, sign, on, tau), z, x))
 
     def body(c):
         """The KKT residual at ``x`` (after a solve on its support, if that is better), then iterations.
@@ -649,7 +651,6 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         st = jax.lax.while_loop(lambda st: ~st.done & (st.n_iter < max_iter), batched_body, st)
         return st.w, st.b, st.info.gap, st.n_iter, st.done
 
-    n = prob.y.shape[0]
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
     info0 = _Info(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0)
     st = _WSState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
