@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._jit import jit
 from .implicit import solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
@@ -146,7 +147,7 @@ def _check_weights(weights, p, dtype):
 # --------------------------------------------------------------------------- #
 # lambda_max and the grid
 # --------------------------------------------------------------------------- #
-@partial(jax.jit, static_argnames=("loss", "fit_intercept"))
+@partial(jit, static_argnames=("loss", "fit_intercept"))
 def _null_gradient(X, y, s, *, loss, fit_intercept):
     """Gradient of the loss in ``w`` at ``w = 0`` with the intercept at its optimum."""
     loss = get_loss(loss)
@@ -306,7 +307,7 @@ def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):
     return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter)
 
 
-_path_jit = jax.jit(_path_core, static_argnames=_STATIC)
+_path_jit = jit(_path_core, static_argnames=_STATIC)
 
 
 def _default_chunk(K):
@@ -457,7 +458,7 @@ def _per_sample_score(loss, y, z):
     return 2 * jnp.logaddexp(0.0, -(2 * y - 1) * z)  # deviance
 
 
-_cv_jit = jax.jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
+_cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
 
 
 def _check_devices(devices):

@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._jit import jit
 from .implicit import _smooth_parts, solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
@@ -435,7 +436,8 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         return (x_new, x_new + beta * dx, t_new), None
 
     polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX)
-    use_cg = not batched
+    # a dense subproblem of at most POLISH_MAX coordinates always takes the exact solve instead
+    use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX)
 
     def keep_better(c, xn):
         """``xn`` in place of ``x`` (momentum restarted) if its KKT residual is smaller."""
@@ -448,9 +450,8 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
     def try_polish(c):
         return keep_better(c, _support_solve(H, q, c[0], pen, fit_b))
 
-    def try_cg(c):
+    def cg_point(x):
         """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve)."""
-        x = c[0]
         tau, mu_vec, on = _support_parts(pen, x, fit_b)
         M = on.astype(dtype)
         sign = jnp.sign(x)
@@ -468,7 +469,7 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
             return (z, r, r + beta * d, rr_new), None
 
         z = jax.lax.scan(cg_step, (x, r, r, jnp.vdot(r, r)), None, length=CG_ITERS)[0][0] * M
-        return keep_better(c, jnp.where(_signs_kept(z, sign, on, tau), z, x))
+        return jnp.where(_signs_kept(z, sign, on, tau), z, x)
 
     def body(c):
         """The KKT residual at ``x`` (after a solve on its support, if that is better), then iterations.
@@ -483,10 +484,14 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
         settled = jnp.all(sign == sign_prev) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
-        same = lambda c: c
-        # unbatched, only the chosen branch runs; under vmap all run and the results are selected
-        x, y, t, kkt = jax.lax.switch(branch, [same, try_polish if polish else same, try_cg if use_cg else same],
-                                      (x, y, t, kkt))
+        # branches 1 and 2 share one keep-the-better step; only the chosen branch runs (this loop is not vmapped)
+        solves = ([lambda x: _support_solve(H, q, x, pen, fit_b)] if polish else []) + ([cg_point] if use_cg else [])
+        if solves:
+            def improve(c):
+                xn = solves[0](c[0]) if len(solves) == 1 else jax.lax.switch(branch - 1, solves, c[0])
+                return keep_better(c, xn)
+
+            x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
         stop = (kkt <= kkt_tol) | (it >= max_iter)
 
         def run(c):
@@ -727,7 +732,7 @@ def _fit_diff_jvp(cfg, primals, tangents):
     return res, tangent
 
 
-@partial(jax.jit, static_argnames=_CFG)
+@partial(jit, static_argnames=_CFG)
 def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
     return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 

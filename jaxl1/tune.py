@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._jit import jit
 from .losses import get_loss
 from .path import lambda_max
 from .penalties import L1, ElasticNet
@@ -67,7 +68,7 @@ def _objective(params, Xt, yt, Xv, yv, tol, *, loss, fit_intercept, l1_ratio):
 
 
 # module level, so repeated calls with the same shapes reuse the compiled program
-_value_and_grad = jax.jit(jax.value_and_grad(_objective), static_argnames=("loss", "fit_intercept", "l1_ratio"))
+_value_and_grad = jit(jax.value_and_grad(_objective), static_argnames=("loss", "fit_intercept", "l1_ratio"))
 
 
 def tune(
