@@ -633,7 +633,8 @@ def print_table(prob, records, extra):
     peers = [r for r in records.values() if r.name != "jaxl1" and r.ok and r.times]
     best = min(peers, key=lambda r: r.median) if peers else None
     print()
-    print("| solver | tol used | median time (s) | compile (s) (first call − median) | max gap/P0 | max abs coef diff | time / best peer |")
+    print("| solver | tol used | median time (s) | compile (s) (first call − median) | max gap/P0 | max abs coef diff "
+          "| time / best peer |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for rec in records.values():
         if rec.status and not rec.times:
@@ -716,7 +717,8 @@ def main(argv=None):
         summary.append((prob, j, best))
 
     print("\n## Summary: jaxl1 against the fastest peer that reached the target gap\n")
-    print("| problem | jaxl1 (s) | jaxl1 compile (s) (first call − median) | jaxl1 max gap/P0 | best peer | peer (s) | jaxl1 / best peer |")
+    print("| problem | jaxl1 (s) | jaxl1 compile (s) (first call − median) | jaxl1 max gap/P0 | best peer | peer (s) "
+          "| jaxl1 / best peer |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for prob, j, best in summary:
         if j is None or not j.times:

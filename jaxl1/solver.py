@@ -341,6 +341,35 @@ def _screen_score(pen, w, v):
     return jnp.where((w != 0) | free, jnp.inf, ratio)
 
 
+def _top_indices(score, k):
+    """Indices of the ``k`` largest entries of ``score``, ranked in float32.
+
+    XLA:CPU has a fast top-k for float32 only; for float64 or integers it sorts
+    the whole vector (1.6 ms against 0.05 ms for 5000 entries).  The ranking
+    only chooses coordinates, so float32's resolution is enough.
+    """
+    return jax.lax.top_k(score.astype(jnp.float32), k)[1]
+
+
+WS_RESERVED = 8  # 1/8 of a working set goes to the coordinates with the largest prox-gradient residual
+
+
+def _working_set(pen, w, v, L, k):
+    """``k`` coordinate indices for the next round.
+
+    First the ``k // WS_RESERVED`` coordinates (at least one) with the largest
+    prox-gradient residual ``|w_j - prox(w - v / L)_j|``, zero or not; then the
+    rest by :func:`_screen_score` (nonzero coordinates, then the zero ones
+    closest to their threshold).  The reserved part makes every round work on
+    the worst violations of the optimality conditions even when the support
+    is larger than ``k``, so that the rounds converge whatever its size.
+    """
+    q = max(1, k // WS_RESERVED)
+    V = _top_indices(jnp.abs(w - pen.prox(w - v / L, 1.0 / L)), q)
+    R = _top_indices(_screen_score(pen, w, v).at[V].set(-jnp.inf), k - q)
+    return jnp.concatenate([V, R])
+
+
 def _prox_part(pen, x, step, fit_b):
     """The prox on the penalized block of ``x``; the trailing intercept (``fit_b``) is free."""
     if not fit_b:
@@ -406,7 +435,7 @@ def _support_solve(H, q, x, pen, fit_b):
     if m <= POLISH_MAX:
         return _support_system(H, q, x, tau, mu_vec, on)
     # top_k of a 0/1 indicator: every support index when there are at most POLISH_MAX of them
-    _, S = jax.lax.top_k(on.astype(jnp.int32), POLISH_MAX)
+    S = _top_indices(on, POLISH_MAX)
     q_S, x_S, tau_S, mu_S, on_S = jnp.stack([q, x, tau, mu_vec, on.astype(x.dtype)], axis=1)[S].T  # one gather
     x_S = _support_system(H[S[:, None], S[None, :]], q_S, x_S, tau_S, mu_S, on_S != 0)
     return jnp.where(jnp.sum(on) <= POLISH_MAX, x.at[S].set(x_S), x)
@@ -534,14 +563,16 @@ class _WSState(NamedTuple):
 def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
     """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`_solve`.
 
-    Each round ranks the coordinates (nonzero ones first, then by how close
-    ``|grad_j|`` is to its threshold), solves the problem restricted to the top
-    ``ws_size`` of them with the other coordinates held fixed, and checks the
-    duality gap of the full problem.  The restricted problem is a dense quadratic
-    of size ``ws_size``: the squared loss itself, or for other losses its
-    second-order model at the current point followed by a backtracking line
-    search (prox-Newton).  With ``ws_size < p`` a round is a block-coordinate
-    step, so the method converges whatever the size of the support.
+    Each round chooses ``ws_size`` coordinates (:func:`_working_set`: the worst
+    violations of the optimality conditions, then the nonzero coordinates, then
+    the zero ones closest to their threshold), solves the problem restricted to
+    them with the other coordinates held fixed, and checks the duality gap of the
+    full problem.  The restricted problem is a dense quadratic of size
+    ``ws_size``: the squared loss itself, or for other losses its second-order
+    model at the current point followed by a backtracking line search
+    (prox-Newton).  With ``ws_size < p`` a round is a block-coordinate step on a
+    block that holds the worst violations, so the rounds converge even when the
+    support is larger than ``ws_size`` (more slowly: choose it larger).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -556,7 +587,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
 
     def subproblem(w, b, info):
         if k < p:
-            _, W = jax.lax.top_k(_screen_score(pen, w, info.v), k)
+            W = _working_set(pen, w, info.v, prob.L, k)
             pen_W = _restrict(pen, W)
         else:
             W, pen_W = None, pen

@@ -343,3 +343,16 @@ def test_batched_path_lanes_with_a_large_support(large_support_data):
     assert bool(one.converged.all()) and bool(lanes.converged.all())
     assert int((np.asarray(lanes.coef[-1]) != 0).sum()) > 96
     np.testing.assert_allclose(lanes.coef, one.coef, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("form", ["gram", "data"])
+def test_working_set_smaller_than_the_support_converges(large_support_data, form):
+    # a support of over 100 coordinates and rounds on 32 of them: every round must include the worst
+    # violations of the optimality conditions (else the nonzero coordinates fill the working set for good)
+    X, y, _ = large_support_data
+    alpha = 0.02
+    res = jaxl1.fit(X, y, jaxl1.L1(alpha), form=form, ws_size=32, tol=1e-12, max_iter=200_000)
+    ref = sk_lasso(X, y, alpha)
+    assert bool(res.converged)
+    assert (ref.coef_ != 0).sum() > 3 * 32
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
