@@ -290,6 +290,24 @@ def test_gram_matrix_blocks_equal_the_full_product():
     np.testing.assert_array_equal(G, G.T)
 
 
+def test_host_gram_matrix_equals_the_product(monkeypatch):
+    # a large product is numpy's on a CPU host: here every product is, by lowering the threshold
+    from jaxl1 import solver
+
+    monkeypatch.setattr(solver, "GRAM_HOST_MIN", 0)
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((40, 7))
+    S = rng.uniform(0.0, 1.5, (3, 40))
+    expected = np.stack([X.T @ (X * s[:, None]) for s in S])
+    one = np.asarray(jax.jit(solver._weighted_gram)(jnp.asarray(X), jnp.asarray(S[0])))
+    np.testing.assert_allclose(one, expected[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(one, one.T)
+    batched = jax.jit(jax.vmap(solver._weighted_gram, in_axes=(None, 0)))(jnp.asarray(X), jnp.asarray(S))
+    np.testing.assert_allclose(batched, expected, rtol=1e-12, atol=1e-12)
+    text = jax.jit(solver._weighted_gram).lower(jnp.asarray(X), jnp.asarray(S[0])).as_text()
+    assert ("callback" in text) == (jax.default_backend() == "cpu")
+
+
 @pytest.fixture(scope="module")
 def large_support_data():
     # a support of more than POLISH_MAX coordinates, where the solve on the support is conjugate gradients
