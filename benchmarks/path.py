@@ -140,14 +140,24 @@ def breast_cancer():
     return Problem("cancer", title, X, y.astype(np.float64), "logistic", 1e-3)
 
 
+# --scale-n / --scale-p multiply the rows / columns of the synthetic problems (the real data sets are then
+# left out): the larger versions of the same problems, for an accelerator
+SCALE = {"n": 1.0, "p": 1.0}
+
+
+def _size(n, p):
+    return int(round(n * SCALE["n"])), int(round(p * SCALE["p"]))
+
+
 PROBLEMS = {
     "diabetes": diabetes,
-    "corr2000x500": lambda: toeplitz_regression("corr2000x500", 2000, 500, 0.6, 1e-3, seed=0),
-    "wide200x5000": lambda: toeplitz_regression("wide200x5000", 200, 5000, 0.5, 1e-2, seed=1),
-    "tall20000x1000": lambda: toeplitz_regression("tall20000x1000", 20000, 1000, 0.5, 1e-3, seed=2),
+    "corr2000x500": lambda: toeplitz_regression("corr2000x500", *_size(2000, 500), 0.6, 1e-3, seed=0),
+    "wide200x5000": lambda: toeplitz_regression("wide200x5000", *_size(200, 5000), 0.5, 1e-2, seed=1),
+    "tall20000x1000": lambda: toeplitz_regression("tall20000x1000", *_size(20000, 1000), 0.5, 1e-3, seed=2),
     "cancer": breast_cancer,
-    "logreg2000x500": lambda: toeplitz_logistic("logreg2000x500", 2000, 500, 0.5, 1e-3, seed=3),
+    "logreg2000x500": lambda: toeplitz_logistic("logreg2000x500", *_size(2000, 500), 0.5, 1e-3, seed=3),
 }
+REAL_DATA = ("diabetes", "cancer")
 
 
 # --------------------------------------------------------------------------- #
@@ -516,6 +526,10 @@ class Record:
         return not self.status and self.gap <= PASS
 
 
+def coef_diff(W, W_ref):
+    return float("nan") if W_ref is None else float(np.max(np.abs(W - W_ref)))
+
+
 def calibrate(solver, prob, W_ref, rec: Record, total_cap_s):
     """Run ``solver`` from its starting tolerance, tightening it until the checked gap meets the target.
 
@@ -538,7 +552,7 @@ def calibrate(solver, prob, W_ref, rec: Record, total_cap_s):
         if attempt == 0:
             rec.first = dt
         rec.gap = float(np.max(relative_gaps(prob, W)))
-        rec.coef_diff = float(np.max(np.abs(W - W_ref)))
+        rec.coef_diff = coef_diff(W, W_ref)
         if rec.gap <= PASS:
             return True
         if solver.name == "jaxl1":
@@ -559,19 +573,23 @@ def calibrate(solver, prob, W_ref, rec: Record, total_cap_s):
     return False
 
 
-def run_problem(prob: Problem, solver_names, repeat, slow_s, total_cap_s):
+def run_problem(prob: Problem, solver_names, repeat, slow_s, total_cap_s, with_reference=True):
     n, p = prob.X.shape
     print(f"\n## {prob.title}  (n={n}, p={p}, {prob.loss} loss, K={N_LAMBDAS}, "
           f"lambda_max={prob.lambdas[0]:.4g})", flush=True)
     t0 = time.perf_counter()
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(PEER_THREADS), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        W_ref, ref_name = reference(prob)
-    ref_gap = float(np.max(relative_gaps(prob, W_ref)))
-    print(f"reference: {ref_name}, max relative gap {ref_gap:.1e}, max|coef| {np.max(np.abs(W_ref)):.3g}, "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    W_ref, ref_gap = None, float("nan")
+    if with_reference:
+        with threadpool_limits(PEER_THREADS), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            W_ref, ref_name = reference(prob)
+        ref_gap = float(np.max(relative_gaps(prob, W_ref)))
+        print(f"reference: {ref_name}, max relative gap {ref_gap:.1e}, max|coef| {np.max(np.abs(W_ref)):.3g}, "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    else:
+        print("reference: none (--no-reference): no coefficient comparison", flush=True)
 
     records, active = {}, []
     for name in solver_names:
@@ -600,7 +618,7 @@ def run_problem(prob: Problem, solver_names, repeat, slow_s, total_cap_s):
             rec.times.append(time.perf_counter() - t0)
             gap = float(np.max(relative_gaps(prob, W)))
             rec.gap = max(rec.gap, gap) if r > 0 else gap
-            rec.coef_diff = float(np.max(np.abs(W - W_ref)))
+            rec.coef_diff = coef_diff(W, W_ref)
     for name in records:  # rows that only have a calibration run
         rec = records[name]
         if not rec.times and np.isfinite(rec.last_run):
@@ -651,6 +669,31 @@ def print_table(prob, records, extra):
     return best
 
 
+def device_bandwidth(nbytes=2**28):
+    """Read bandwidth of JAX's default device, bytes/s: the best of 10 sums over ``nbytes`` of float64."""
+    x = jnp.ones(nbytes // 8, jnp.float64)
+    total = jax.jit(jnp.sum)
+    total(x).block_until_ready()
+    best = float("inf")
+    for _ in range(10):
+        t0 = time.perf_counter()
+        total(x).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best
+
+
+def iteration_floor(prob, bandwidth):
+    """Bytes one iteration reads (the Gram matrix, or X twice: ``Xw`` and ``X'u``) and their time at ``bandwidth``.
+
+    This is the issue's floor for a full iteration; a working-set iteration reads only its subproblem,
+    so jaxl1's time per iteration can come out under it.
+    """
+    n, p = prob.X.shape
+    gram = prob.loss == "squared" and n >= p
+    nbytes = (p * p if gram else 2 * n * p) * prob.X.itemsize
+    return ("Gram" if gram else "X, twice"), nbytes, nbytes / bandwidth
+
+
 def _jaxl1_revision():
     """The git commit of the jaxl1 being measured, and whether its sources differ from it."""
     import subprocess
@@ -676,10 +719,21 @@ def main(argv=None):
                     help="BLAS threads for scikit-learn, celer and skglm (0: the libraries' default)")
     ap.add_argument("--calibration-cap", type=float, default=180.0,
                     help="stop tightening a peer's tolerance after this many seconds of runs")
+    ap.add_argument("--scale-n", type=float, default=1.0, help="multiply the rows of the synthetic problems")
+    ap.add_argument("--scale-p", type=float, default=1.0, help="multiply the columns of the synthetic problems")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the tight reference path (no coefficient comparison): for large scaled problems")
+    ap.add_argument("--floor", action="store_true",
+                    help="also report jaxl1's time per iteration against the memory-bandwidth floor of the "
+                         "default JAX device")
     args = ap.parse_args(argv)
+    SCALE["n"], SCALE["p"] = args.scale_n, args.scale_p
+    scaled = (args.scale_n, args.scale_p) != (1.0, 1.0)
     global PEER_THREADS
     PEER_THREADS = args.peer_threads if args.peer_threads > 0 else None
     problems = [s for s in args.problems.split(",") if s]
+    if scaled:  # the real data sets have the sizes they have
+        problems = [s for s in problems if s not in REAL_DATA]
     solvers = [s for s in args.solvers.split(",") if s]
     for name in problems:
         if name not in PROBLEMS:
@@ -708,13 +762,27 @@ def main(argv=None):
     for name in solvers:
         print(f"#   {name}: {SOLVERS[name].tol_note}")
 
-    summary = []
+    if scaled:
+        print(f"# synthetic problems scaled: rows x {args.scale_n:g}, columns x {args.scale_p:g} "
+              f"(real data sets left out)")
+    bandwidth = None
+    if args.floor:
+        bandwidth = device_bandwidth()
+        print(f"# read bandwidth of {jax.devices()[0].device_kind} ({jax.default_backend()}): "
+              f"{bandwidth / 1e9:.1f} GB/s (best of 10 jnp.sum over 256 MiB of float64)")
+
+    summary, floors = [], []
     for name in problems:
         prob = PROBLEMS[name]()
-        records, ref_gap, extra = run_problem(prob, solvers, args.repeat, args.slow, args.calibration_cap)
+        records, ref_gap, extra = run_problem(prob, solvers, args.repeat, args.slow, args.calibration_cap,
+                                              with_reference=not args.no_reference)
         best = print_table(prob, records, extra)
         j = records.get("jaxl1")
         summary.append((prob, j, best))
+        if bandwidth and j is not None and j.times and SOLVERS["jaxl1"].last is not None:
+            iters = int(np.sum(np.asarray(SOLVERS["jaxl1"].last.n_iter)))
+            what, nbytes, floor_s = iteration_floor(prob, bandwidth)
+            floors.append((prob, iters, j.median / max(iters, 1), what, nbytes, floor_s))
 
     print("\n## Summary: jaxl1 against the fastest peer that reached the target gap\n")
     print("| problem | jaxl1 (s) | jaxl1 compile (s) (first call − median) | jaxl1 max gap/P0 | best peer | peer (s) "
@@ -730,6 +798,13 @@ def main(argv=None):
             ratio = f"{j.median / best.median:.2f}" if best else "—"
         bname, bt = (best.name, fmt_t(best.median)) if best else ("—", "—")
         print(f"| {prob.title} | {jt} | {comp} | {gap} | {bname} | {bt} | {ratio} |")
+    if floors:
+        print("\n## jaxl1's time per iteration against the memory-bandwidth floor\n")
+        print("| problem | iterations | time / iteration (us) | floor reads | floor (us) | time / floor |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for prob, iters, per, what, nbytes, floor_s in floors:
+            print(f"| {prob.title} | {iters} | {per * 1e6:.1f} | {what}, {nbytes / 2**20:.1f} MiB | "
+                  f"{floor_s * 1e6:.1f} | {per / floor_s:.2f} |")
     return 0
 
 

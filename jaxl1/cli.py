@@ -575,6 +575,10 @@ def run_cv(args, data, out):
     if not converged.all():
         out(f"* {int((~converged).sum())} of {len(lambdas)} strengths of the full-data path stopped at "
             f"--max-iter {args.max_iter} before reaching the tolerance")
+    fold_conv = np.asarray(res.fold_converged)
+    if not fold_conv.all():
+        out(f"* {int((~fold_conv).sum())} of {fold_conv.size} fold fits (folds x strengths) stopped at "
+            f"--max-iter {args.max_iter} before reaching the tolerance: their scores are less reliable")
     out(f"lambda_best = {lam_best:.6g} (cv score {mean[i_best]:.6g}), "
         f"lambda_1se = {lam_1se:.6g} (cv score {mean[i_1se]:.6g})")
     i = i_best if args.select == "best" else i_1se
@@ -590,7 +594,7 @@ def run_cv(args, data, out):
         _save_npz(args.out, dict(
             lambdas=lambdas, mean_score=mean, std_score=se, fold_scores=folds,
             lambda_best=np.array(lam_best), lambda_1se=np.array(lam_1se), selected=np.array(lambdas[i]),
-            coef=coef, intercept=intercept, gap=gap, converged=converged,
+            coef=coef, intercept=intercept, gap=gap, converged=converged, fold_converged=fold_conv,
             loss=np.array(loss), l1_ratio=np.array(args.l1_ratio), **_feature_arrays(data),
         ))
         out(f"saved {args.out}")

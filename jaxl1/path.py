@@ -26,6 +26,7 @@ from .implicit import solution_tangent
 from .losses import get_loss
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
+    _arg,
     _check_tol_iter,
     _check_ws_size,
     _choose_form,
@@ -77,7 +78,8 @@ class PathResult:
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["lambdas", "mean_score", "std_score", "fold_scores", "lambda_best", "lambda_1se", "path"],
+    data_fields=["lambdas", "mean_score", "std_score", "fold_scores", "lambda_best", "lambda_1se", "path",
+                 "fold_converged"],
     meta_fields=[],
 )
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class CVResult:
       lambda_1se: the largest strength whose ``mean_score`` is within one
         ``std_score`` of the minimum (glmnet's ``lambda.1se``).
       path: the path refitted on all the data.
+      fold_converged: ``(n_folds, K)`` whether each fold's fit met ``tol`` at
+        each strength (a score from a fit stopped at ``max_iter`` is less reliable).
     """
 
     lambdas: jax.Array
@@ -104,6 +108,7 @@ class CVResult:
     lambda_best: jax.Array
     lambda_1se: jax.Array
     path: PathResult
+    fold_converged: jax.Array
 
 
 # --------------------------------------------------------------------------- #
@@ -354,8 +359,7 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),
         ws_size=_check_ws_size(ws_size, loss, n, p, form),
     )
-    dyn = (Xj, yj, s, lams, w, jnp.asarray(l1_ratio, Xj.dtype), jnp.asarray(tol, Xj.dtype),
-           jnp.asarray(max_iter, jnp.int32))
+    dyn = (Xj, yj, s, lams, w, _arg(l1_ratio, Xj.dtype), _arg(tol, Xj.dtype), _arg(max_iter, np.int32))
     return dyn, static
 
 
@@ -535,11 +539,11 @@ def cross_validate(
     if np.any(counts == len(fold_ids)):
         raise ValueError("every fold must leave training samples")
     devices = _check_devices(devices)
-    scores, _, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, devices=devices, **static)
+    scores, fold_conv, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, devices=devices, **static)
     mean = jnp.mean(scores, axis=0)
     se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
     lams = full.lambdas
     i_best = jnp.argmin(mean)
     within = mean <= mean[i_best] + se[i_best]
     lam_1se = jnp.max(jnp.where(within, lams, -jnp.inf))
-    return CVResult(lams, mean, se, scores, lams[i_best], lam_1se, full)
+    return CVResult(lams, mean, se, scores, lams[i_best], lam_1se, full, fold_conv)

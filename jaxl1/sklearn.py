@@ -444,6 +444,12 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
             _warn_not_converged(type(self).__name__, float(np.max([np.max(r.path.gap) for r in results])),
                                 self.tol, int(np.max([np.max(r.path.n_iter) for r in results])),
                                 f" for {int((~conv).sum())} of {conv.size} alphas on the full data")
+        fold_conv = np.concatenate([np.asarray(r.fold_converged).reshape(-1) for r in results])
+        if not fold_conv.all():
+            warnings.warn(f"{type(self).__name__}: {int((~fold_conv).sum())} of {fold_conv.size} fold fits "
+                          f"(folds x alphas) stopped at max_iter={self.max_iter} before reaching tol={self.tol}; "
+                          "their held-out scores, and so alpha_, are less reliable. Increase max_iter.",
+                          ConvergenceWarning, stacklevel=2)
         return self
 
     def _multiple_ratios(self):

@@ -153,31 +153,36 @@ def _gram(X, Xs):
     return U + U.T
 
 
-# from this size of product (n p^2) the Gram matrix on a CPU is numpy's ``Z'Z`` on the host: OpenBLAS's
-# symmetric rank-k update does half the work at a higher rate (20000x1000: 0.8 s with the transfer, against
-# 1.3 s for the blocks above in XLA).  Smaller products stay in XLA, where the persistent compilation cache
-# can keep the program (JAX does not cache programs with host callbacks).
-GRAM_HOST_MIN = 4e9
+# from this size of product (n p^2) the Gram matrix on a CPU is numpy's ``X'X`` on the host: the BLAS's
+# symmetric rank-k update does half the work at a higher rate (20000x1000: 0.75 s with the transfer, against
+# 1.3 s for the blocks above in XLA; 2000x500: 22 ms against 35 ms).  Smaller products stay in XLA, where the
+# persistent compilation cache can keep the program (JAX does not cache programs with host callbacks).
+GRAM_HOST_MIN = 2.5e8
 
 
-def _host_gram(Z):
-    """``Z'Z`` computed by numpy on the host."""
+def _host_gram(X, s):
+    """``X' diag(s) X`` computed by numpy on the host (``s >= 0``)."""
 
-    def product(z):
-        z = np.asarray(z)
-        return z.T @ z  # numpy sees the transposed operand and calls the BLAS's syrk
+    def product(x, s):
+        x, s = np.asarray(x), np.asarray(s)
+        if np.all(s == s[0]):  # no sample weights: no weighted copy of X
+            return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
+        z = x * np.sqrt(s)[:, None]
+        return z.T @ z
 
-    out = jax.ShapeDtypeStruct((Z.shape[1], Z.shape[1]), Z.dtype)
-    return jax.pure_callback(product, out, Z, vmap_method="sequential")
+    out = jax.ShapeDtypeStruct((X.shape[1], X.shape[1]), X.dtype)
+    return jax.pure_callback(product, out, X, s, vmap_method="sequential")
 
 
 def _weighted_gram(Xc, s):
     """``Xc' diag(s) Xc``: in XLA, or for a large product on a CPU by the host's BLAS."""
     n, p = Xc.shape
     in_xla = lambda Xc, s: _gram(Xc, Xc * s[:, None])
-    if n * p * p < GRAM_HOST_MIN:
+    # chosen when tracing, for the default backend: both compute the same matrix, so a program placed on
+    # another backend is still right (lowering both branches with ``platform_dependent`` cost 0.15 s)
+    if n * p * p < GRAM_HOST_MIN or jax.default_backend() != "cpu":
         return in_xla(Xc, s)
-    return jax.lax.platform_dependent(Xc, s, cpu=lambda Xc, s: _host_gram(Xc * jnp.sqrt(s)[:, None]), default=in_xla)
+    return _host_gram(Xc, s)
 
 
 def _prepare(X, y, s, *, loss, fit_intercept, form):
@@ -235,14 +240,27 @@ def _grad(prob, w, b, *, loss, form, fit_b):
     return u @ prob.A, (jnp.sum(u) if fit_b else jnp.zeros_like(b))
 
 
-def _free_term(pen, w, v, L):
-    """Correction for unpenalized coordinates, whose dual constraint ``v_j = 0`` no rescaling meets.
+def _free_mask(pen, w, v):
+    """Coordinates whose dual constraint no rescaling of ``v`` can meet.
 
-    ``P - D`` splits into per-coordinate Fenchel-Young terms ``P_j(w_j) + P_j^*(-v_j) + v_j w_j``; for a
-    free coordinate ``P_j^*`` is the indicator of ``v_j = 0``, so its term is replaced by ``v_j^2 / L``,
-    the decrease a gradient step on that coordinate could still make.
+    Unpenalized coordinates (``pen.free``: their constraint is ``v_j = 0``) and, for
+    ``NonNegativeL1`` at strength 0 (the constraint ``w >= 0`` alone, whose dual
+    cone is ``v_j >= 0``), the coordinates where ``v_j < 0``.
     """
     free = pen.free(w)
+    if isinstance(pen, NonNegativeL1):
+        free = free | ((jnp.asarray(pen.strength) <= 0) & (v < 0))
+    return free
+
+
+def _free_term(free, w, v, L):
+    """Correction for the coordinates of :func:`_free_mask`, left out of the dual rescaling.
+
+    ``P - D`` splits into per-coordinate Fenchel-Young terms ``P_j(w_j) + P_j^*(-v_j) + v_j w_j``; for
+    these coordinates ``P_j^*(-v_j)`` is infinite (or, for a free coordinate, finite only at ``v_j = 0``),
+    so their term is replaced by ``v_j^2 / L``, the decrease a gradient step on that coordinate could
+    still make.
+    """
     return jnp.sum(jnp.where(free, v * v / L - v * w, 0.0))
 
 
@@ -262,7 +280,8 @@ def _gap(prob, pen, w, b, *, loss, form, fit_b):
         Gw = prob.A @ w
         v = Gw - prob.c
         f = 0.5 * jnp.vdot(w, Gw) - jnp.vdot(w, prob.c) + prob.yy
-        sigma = jnp.maximum(1.0, pen.dual_norm(-v))
+        free = _free_mask(pen, w, v)
+        sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
         conj_loss = (jnp.vdot(w, prob.c) - 2 * prob.yy) / sigma + f / sigma**2
         dual = -conj_loss - pen.conjugate(-v / sigma)
     else:
@@ -275,11 +294,12 @@ def _gap(prob, pen, w, b, *, loss, form, fit_b):
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
             u = u - prob.s * jnp.sum(u)
         v = u @ prob.A  # u @ A rather than A.T @ u: XLA:CPU runs the transposed product far slower
-        sigma = jnp.maximum(1.0, pen.dual_norm(-v))
+        free = _free_mask(pen, w, v)
+        sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
         u = loss.project_dual(prob.y, u / sigma, prob.s)
         dual = -loss.conjugate(prob.y, u, prob.s) - pen.conjugate(-v / sigma)
     primal = f + pen.value(w)
-    gap = primal - dual + _free_term(pen, w, v, prob.L)
+    gap = primal - dual + _free_term(free, w, v, prob.L)
     return _Info(jnp.maximum(gap, 0.0), b, v, z)
 
 
@@ -296,6 +316,11 @@ class _State(NamedTuple):
     gap: jax.Array
     done: jax.Array
     stop: jax.Array
+
+
+def _iterate(step, carry, n):
+    """``n`` (traced) applications of the scan-style ``step``: a pass never runs past ``max_iter``."""
+    return jax.lax.fori_loop(0, n, lambda _, c: step(c, None)[0], carry)
 
 
 def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
@@ -330,12 +355,10 @@ def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
         yb = st.yb if not fit_b else b  # keep the refined intercept
         done = info.gap <= tol_abs
         stop = done | (st.n_iter >= max_iter)
-
-        def run(c):
-            return jax.lax.scan(fista_step, c, None, length=check_every)[0]
-
-        w, b, yw, yb, t = jax.lax.cond(stop, lambda c: c, run, (st.w, b, st.yw, yb, st.t))
-        return _State(w, b, yw, yb, t, st.n_iter + jnp.where(stop, 0, check_every), info.gap, done, stop)
+        n_run = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - st.n_iter))  # max_iter is a hard bound
+        w, b, yw, yb, t = jax.lax.cond(stop, lambda c: c, lambda c: _iterate(fista_step, c, n_run),
+                                       (st.w, b, st.yw, yb, st.t))
+        return _State(w, b, yw, yb, t, st.n_iter + n_run, info.gap, done, stop)
 
     one = jnp.ones([], dtype)
     false = jnp.zeros([], bool)
@@ -537,7 +560,7 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
         sign = jnp.sign(x)
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
-        settled = jnp.all(sign == sign_prev) if use_cg else jnp.zeros([], bool)
+        settled = (jnp.all(sign == sign_prev) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
         # branches 1 and 2 share one keep-the-better step; only the chosen branch runs (this loop is not vmapped)
         solves = ([lambda x: _support_solve(H, q, x, pen, fit_b)] if polish else []) + ([cg_point] if use_cg else [])
@@ -548,22 +571,20 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
 
             x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
         stop = (kkt <= kkt_tol) | (it >= max_iter)
-
-        def run(c):
-            return jax.lax.scan(fista_step, c, None, length=check_every)[0]
-
-        x, y, t = jax.lax.cond(stop, lambda c: c, run, (x, y, t))
-        it = it + jnp.where(branch == 2, CG_ITERS, 0) + jnp.where(stop, 0, check_every)
+        n_run = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - it))
+        x, y, t = jax.lax.cond(stop, lambda c: c, lambda c: _iterate(fista_step, c, n_run), (x, y, t))
+        it = it + jnp.where(branch == 2, CG_ITERS, 0) + n_run
         return x, y, t, kkt, it, stop, sign
 
     if batched:  # under vmap: iterate, then test (a cond on a batched predicate becomes a select)
         def bbody(c):
             x, y, t, _, it = c
-            x, y, t = jax.lax.scan(fista_step, (x, y, t), None, length=check_every)[0]
+            n_run = jnp.minimum(check_every, max_iter - it)
+            x, y, t = _iterate(fista_step, (x, y, t), n_run)
             kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
             if polish:
                 x, y, t, kkt = try_polish((x, y, t, kkt))
-            return x, y, t, kkt, it + check_every
+            return x, y, t, kkt, it + n_run
 
         kkt0 = _kkt(pen, x0, hvp(x0) - q, L, fit_b)
         c0 = (x0, x0, jnp.ones([], dtype), kkt0, jnp.zeros([], jnp.int32))
@@ -850,7 +871,7 @@ def validate_data(X, y, sample_weight, loss):
     if _concrete(y):
         loss.validate_y(np.asarray(y))
     if sample_weight is None:
-        s = jnp.full(n, 1.0 / n, dtype)
+        s = jnp.asarray(np.full(n, 1.0 / n, dtype))  # built by numpy: an eager jnp.full compiles per n
     else:
         sw = _as_float_array("sample_weight", sample_weight, dtype)
         if sw.ndim == 0:
@@ -875,7 +896,12 @@ def _check_tol_iter(tol, max_iter, dtype):
         raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
         raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}")
+    if max_iter > MAX_ITER_LIMIT:
+        raise ValueError(f"max_iter must be at most {MAX_ITER_LIMIT}, got {max_iter!r}")
     return tol
+
+
+MAX_ITER_LIMIT = 2**31 - 1024  # iteration counts are int32; room for the sums in the loop tests
 
 
 def _check_penalty(penalty, p):
@@ -894,9 +920,17 @@ def _check_ws_size(ws_size, loss, n, p, form):
     return int(min(ws_size, p))
 
 
+def _arg(x, dtype):
+    """``x`` as an array of ``dtype`` for a jitted call: by numpy when concrete, as eager ``jnp``
+    conversions each compile a small program on first use."""
+    if isinstance(x, (jax.core.Tracer, jax.Array)):
+        return jnp.asarray(x, dtype)
+    return np.asarray(x, dtype)
+
+
 def _init_coef(init, p, dtype):
     if init is None:
-        return jnp.zeros(p, dtype)
+        return np.zeros(p, dtype)
     if isinstance(init, FitResult):
         init = init.coef
     elif isinstance(init, tuple):
@@ -978,9 +1012,9 @@ def fit(
     form = _choose_form(loss, n, p, form)
     ws_size = _check_ws_size(ws_size, loss, n, p, form)
     w0 = _init_coef(init, p, X.dtype)
-    penalty = jax.tree.map(lambda a: jnp.asarray(a, X.dtype), penalty)
+    penalty = jax.tree.map(lambda a: _arg(a, X.dtype), penalty)
     return _fit_jit(
-        X, y, s, penalty, w0, jnp.asarray(tol, X.dtype), jnp.asarray(max_iter, jnp.int32),
+        X, y, s, penalty, w0, _arg(tol, X.dtype), _arg(max_iter, np.int32),
         loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
         ws_size=ws_size,
     )

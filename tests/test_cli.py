@@ -121,7 +121,8 @@ def test_cv_logistic_on_a_users_csv(tmp_path):
     best = int(np.argmin(mean))
     assert float(saved["lambda_best"]) == lambdas[best]
     assert float(saved["lambda_1se"]) == lambdas[mean <= mean[best] + se[best]].max()
-    assert bool(saved["converged"].all())
+    assert bool(saved["converged"].all()) and bool(saved["fold_converged"].all())
+    assert saved["fold_converged"].shape == (3, int(N_LAMBDAS))
     # the chosen model (--select 1se): its nonzero coefficients printed by name
     i = int(np.flatnonzero(lambdas == saved["lambda_1se"])[0])
     assert f"chosen model (lambda_1se = {lambdas[i]:.6g})" in r.stdout
@@ -144,6 +145,17 @@ def test_bad_input_through_a_subprocess(tmp_path):
 # --------------------------------------------------------------------------- #
 # in-process
 # --------------------------------------------------------------------------- #
+def test_cv_reports_fold_fits_stopped_at_max_iter(tmp_path, capsys):
+    # prox-Newton rounds: one iteration cannot reach the tolerance (a squared loss this small is solved
+    # exactly on its support in one)
+    X, y = _problem(n=80, logistic=True)
+    data = _write_csv(tmp_path / "data.csv", X, y)
+    assert cli.main(["cv", str(data), "--target", "y", "--loss", "logistic", "--n-lambdas", N_LAMBDAS,
+                     "--n-folds", "3", "--tol", "1e-14", "--max-iter", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "fold fits (folds x strengths) stopped at --max-iter 1" in text
+
+
 def test_path_on_a_csv_standardized(tmp_path, capsys):
     X, y = _problem()
     data = _write_csv(tmp_path / "data.csv", X, y)

@@ -158,6 +158,21 @@ def test_cross_validate_matches_lassocv(diabetes):
     assert float(cv.lambda_1se) == pytest.approx(ref.alphas_[mean <= mean[i] + se[i]].max())
     refit = jaxl1.fit_path(X, y, lambdas=cv.lambdas, tol=1e-13, max_iter=100_000)
     np.testing.assert_allclose(cv.path.coef[-1], refit.coef[-1])
+    assert cv.fold_converged.shape == (5, 40) and bool(cv.fold_converged.all())
+
+
+def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):
+    # the same shapes as above; a budget too small for the tight tolerance at the small strengths
+    X, y = diabetes
+    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=40, tol=1e-13, max_iter=3)
+    conv = np.asarray(cv.fold_converged)
+    assert not conv.all() and conv[:, 0].all()  # lambda_max: zero is the solution, met at once
+    # each fold's flags are those of a path fitted on that fold's training samples alone
+    from jaxl1.path import _check_folds
+
+    train = _check_folds(None, 5, len(y))[0] != 0
+    alone = jaxl1.fit_path(X[train], y[train], lambdas=cv.lambdas, tol=1e-13, max_iter=3)
+    np.testing.assert_array_equal(conv[0], np.asarray(alone.converged))
 
 
 def test_cross_validate_explicit_folds_and_logistic():

@@ -92,6 +92,12 @@ def test_sample_weight_is_repetition_and_matches_sklearn(regression):
     assert weighted.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
 
 
+def test_lasso_cv_warns_when_fold_fits_stop_at_max_iter(diabetes):
+    X, y = diabetes
+    with pytest.warns(ConvergenceWarning, match="fold fits"):
+        LassoCV(cv=5, tol=1e-14, max_iter=2).fit(X, y)
+
+
 def test_lasso_cv_chooses_sklearn_alpha(diabetes):
     X, y = diabetes
     ours = LassoCV(cv=5).fit(X, y)

@@ -142,6 +142,21 @@ def test_reported_gap_is_a_true_gap(seeds_data):
         assert gap <= 1e-4 * p0
 
 
+@pytest.mark.parametrize("form", ["gram", "data"])
+def test_nonnegative_least_squares_at_strength_zero(seeds_data, form):
+    # NonNegativeL1(0) is the constraint w >= 0 alone: non-negative least squares, with a finite gap
+    from scipy.optimize import nnls
+
+    X, _ = seeds_data
+    w = np.array([3.0, -2.0, 1.5, -1.0, 0.5, 2.0, -0.5, 1.0, -3.0, 0.2])  # negative parts: active constraints
+    y = X @ w + 0.5 * np.random.default_rng(5).standard_normal(X.shape[0])
+    res = jaxl1.fit(X, y, jaxl1.NonNegativeL1(0.0), fit_intercept=False, form=form, tol=1e-12)
+    ref, _ = nnls(X, y)
+    assert bool(res.converged) and float(res.gap) <= 1e-12 * 0.5 * np.mean(y**2)
+    assert 0 < np.count_nonzero(ref) < X.shape[1]
+    np.testing.assert_allclose(res.coef, ref, rtol=1e-8, atol=1e-8)
+
+
 def test_weighted_l1_penalty_factors(seeds_data):
     X, y = seeds_data
     c = np.linspace(0.5, 2.0, X.shape[1])
@@ -170,6 +185,17 @@ def test_max_iter_reports_not_converged(wide_data):
     assert not bool(res.converged)
     assert int(res.n_iter) == 20
     assert float(res.gap) > 0 and np.isfinite(float(res.gap))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_max_iter_is_a_hard_bound(large_support_data, chunk_size):
+    # budgets that are not multiples of check_every, single and batched lanes, exact and conjugate-gradient
+    # solves on the support (the support here grows past 96 coordinates)
+    X, y, _ = large_support_data
+    for max_iter in (7, 23, 61):
+        res = jaxl1.fit_path(X, y, n_lambdas=8, eps=0.01, tol=1e-14, max_iter=max_iter, chunk_size=chunk_size)
+        assert int(np.max(res.n_iter)) <= max_iter
+        assert not bool(res.converged.all())
 
 
 def test_float32_in_float32_out(seeds_data):
@@ -243,6 +269,7 @@ def test_caller_arrays_not_modified(seeds_data):
         (dict(loss="logistic", y=np.arange(10.0)), "labels in"),
         (dict(tol=-1.0), "tol must be"),
         (dict(max_iter=-3), "max_iter must be"),
+        (dict(max_iter=10**10), "max_iter must be at most"),
     ],
 )
 def test_validation_errors(kwargs, match):
