@@ -664,7 +664,7 @@ def print_table(prob, records, extra):
         tol = f"{rec.tol:.1e}" + (f" ({rec.attempts} runs)" if rec.attempts > 1 else "")
         note = f" — {rec.status}" if rec.status else ""
         print(f"| {rec.name} | {tol} | {fmt_t(rec.median)} | {compile_s} | {rec.gap:.1e}{flag} | "
-              f"{rec.coef_diff:.1e} | {ratio}{note} |")
+              f"{rec.coef_diff:.1e} | {ratio}{note} |".replace("| nan |", "| — |"))
     print(f"\nbest peer: {best.name if best else 'none'}" + (f"; {extra}" if extra else ""))
     return best
 
@@ -803,7 +803,7 @@ def main(argv=None):
         print("| problem | iterations | time / iteration (us) | floor reads | floor (us) | time / floor |")
         print("| --- | --- | --- | --- | --- | --- |")
         for prob, iters, per, what, nbytes, floor_s in floors:
-            print(f"| {prob.title} | {iters} | {per * 1e6:.1f} | {what}, {nbytes / 2**20:.1f} MiB | "
+            print(f"| {prob.title} | {iters} | {per * 1e6:.1f} | {what}, {nbytes / 2**20:.3g} MiB | "
                   f"{floor_s * 1e6:.1f} | {per / floor_s:.2f} |")
     return 0
 
