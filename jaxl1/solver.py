@@ -386,7 +386,9 @@ def _screen_score(pen, w, v):
     tau, _ = _smooth_parts(pen, w.shape[0], w.dtype)
     a = jnp.maximum(-v, 0.0) if isinstance(pen, NonNegativeL1) else jnp.abs(v)
     free = tau <= 0
-    ratio = a / jnp.where(free, 1.0, tau)
+    if isinstance(pen, NonNegativeL1):  # at strength 0 a zero coordinate moves only if v_j < 0
+        free = free & (v < 0)
+    ratio = jnp.where(tau > 0, a / jnp.where(tau > 0, tau, 1.0), 0.0)
     return jnp.where((w != 0) | free, jnp.inf, ratio)
 
 
@@ -397,6 +399,10 @@ def _top_indices(score, k):
     the whole vector (1.6 ms against 0.05 ms for 5000 entries).  The ranking
     only chooses coordinates, so float32's resolution is enough.
     """
+    score = score.astype(jnp.promote_types(score.dtype, jnp.float32))
+    finite = jnp.isfinite(score)
+    scale = jnp.max(jnp.where(finite, jnp.abs(score), 0.0))
+    score = jnp.where(finite, score / jnp.where(scale > 0, scale, 1.0), score)  # no underflow or overflow in float32
     return jax.lax.top_k(score.astype(jnp.float32), k)[1]
 
 
@@ -570,10 +576,11 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
                 return keep_better(c, xn)
 
             x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
+        it = it + jnp.where(branch == 2, CG_ITERS, 0)
         stop = (kkt <= kkt_tol) | (it >= max_iter)
         n_run = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - it))
         x, y, t = jax.lax.cond(stop, lambda c: c, lambda c: _iterate(fista_step, c, n_run), (x, y, t))
-        it = it + jnp.where(branch == 2, CG_ITERS, 0) + n_run
+        it = it + n_run
         return x, y, t, kkt, it, stop, sign
 
     if batched:  # under vmap: iterate, then test (a cond on a batched predicate becomes a select)

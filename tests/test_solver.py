@@ -155,6 +155,10 @@ def test_nonnegative_least_squares_at_strength_zero(seeds_data, form):
     assert bool(res.converged) and float(res.gap) <= 1e-12 * 0.5 * np.mean(y**2)
     assert 0 < np.count_nonzero(ref) < X.shape[1]
     np.testing.assert_allclose(res.coef, ref, rtol=1e-8, atol=1e-8)
+    # working sets of 4 of the 10 coordinates: the zero ones with v_j >= 0 are satisfied and rank last
+    small = jaxl1.fit(X, y, jaxl1.NonNegativeL1(0.0), fit_intercept=False, form=form, tol=1e-12, ws_size=4)
+    assert bool(small.converged)
+    np.testing.assert_allclose(small.coef, ref, rtol=0, atol=1e-5)  # a gap of 1e-12 bounds the objective
 
 
 def test_weighted_l1_penalty_factors(seeds_data):
@@ -185,6 +189,25 @@ def test_max_iter_reports_not_converged(wide_data):
     assert not bool(res.converged)
     assert int(res.n_iter) == 20
     assert float(res.gap) > 0 and np.isfinite(float(res.gap))
+
+
+def test_max_iter_bounds_a_subproblem_solve_with_conjugate_gradients():
+    # every coordinate nonzero (more than POLISH_MAX) and an unreachable tolerance: the signs hold, so the
+    # conjugate-gradient steps run, and with the iterations of the pass they must stay within the budget
+    from functools import partial
+
+    from jaxl1 import solver
+
+    rng = np.random.default_rng(11)
+    m = solver.POLISH_MAX + 24
+    A = rng.standard_normal((2 * m, m))
+    H = jnp.asarray(A.T @ A / (2 * m))
+    x0 = jnp.asarray(rng.uniform(1.0, 2.0, m))
+    q = H @ x0 + 1e-3
+    for max_iter in (23, 25, 31):
+        run = jax.jit(partial(solver._quad_solve, fit_b=False, check_every=10))
+        _, it = run(H, q, x0, jaxl1.L1(1e-3), 0.0, max_iter)
+        assert 0 < int(it) <= max_iter
 
 
 @pytest.mark.parametrize("chunk_size", [1, 4])
