@@ -318,9 +318,13 @@ class _State(NamedTuple):
     stop: jax.Array
 
 
-def _iterate(step, carry, n):
-    """``n`` (traced) applications of the scan-style ``step``: a pass never runs past ``max_iter``."""
-    return jax.lax.fori_loop(0, n, lambda _, c: step(c, None)[0], carry)
+def _run_pass(step, carry, n_iter, max_iter, check_every, stop=False):
+    """A pass of the scan-style ``step``: ``check_every`` iterations, none if ``stop``, never past ``max_iter``.
+
+    Returns the carry and the number of iterations run (the trip count is traced: a stopped lane runs none).
+    """
+    n = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - n_iter))
+    return jax.lax.fori_loop(0, n, lambda _, c: step(c, None)[0], carry), n
 
 
 def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
@@ -355,9 +359,8 @@ def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
         yb = st.yb if not fit_b else b  # keep the refined intercept
         done = info.gap <= tol_abs
         stop = done | (st.n_iter >= max_iter)
-        n_run = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - st.n_iter))  # max_iter is a hard bound
-        w, b, yw, yb, t = jax.lax.cond(stop, lambda c: c, lambda c: _iterate(fista_step, c, n_run),
-                                       (st.w, b, st.yw, yb, st.t))
+        (w, b, yw, yb, t), n_run = _run_pass(fista_step, (st.w, b, st.yw, yb, st.t), st.n_iter, max_iter,
+                                             check_every, stop)
         return _State(w, b, yw, yb, t, st.n_iter + n_run, info.gap, done, stop)
 
     one = jnp.ones([], dtype)
@@ -531,8 +534,8 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
         return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
 
-    def try_polish(c):
-        return keep_better(c, _support_solve(H, q, c[0], pen, fit_b))
+    def polish_point(x):
+        return _support_solve(H, q, x, pen, fit_b)
 
     def cg_point(x):
         """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve)."""
@@ -569,7 +572,7 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
         settled = (jnp.all(sign == sign_prev) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
         # branches 1 and 2 share one keep-the-better step; only the chosen branch runs (this loop is not vmapped)
-        solves = ([lambda x: _support_solve(H, q, x, pen, fit_b)] if polish else []) + ([cg_point] if use_cg else [])
+        solves = ([polish_point] if polish else []) + ([cg_point] if use_cg else [])
         if solves:
             def improve(c):
                 xn = solves[0](c[0]) if len(solves) == 1 else jax.lax.switch(branch - 1, solves, c[0])
@@ -578,19 +581,16 @@ def _quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None,
             x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
         it = it + jnp.where(branch == 2, CG_ITERS, 0)
         stop = (kkt <= kkt_tol) | (it >= max_iter)
-        n_run = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - it))
-        x, y, t = jax.lax.cond(stop, lambda c: c, lambda c: _iterate(fista_step, c, n_run), (x, y, t))
-        it = it + n_run
-        return x, y, t, kkt, it, stop, sign
+        (x, y, t), n_run = _run_pass(fista_step, (x, y, t), it, max_iter, check_every, stop)
+        return x, y, t, kkt, it + n_run, stop, sign
 
     if batched:  # under vmap: iterate, then test (a cond on a batched predicate becomes a select)
         def bbody(c):
             x, y, t, _, it = c
-            n_run = jnp.minimum(check_every, max_iter - it)
-            x, y, t = _iterate(fista_step, (x, y, t), n_run)
+            (x, y, t), n_run = _run_pass(fista_step, (x, y, t), it, max_iter, check_every)
             kkt = _kkt(pen, x, hvp(x) - q, L, fit_b)
             if polish:
-                x, y, t, kkt = try_polish((x, y, t, kkt))
+                x, y, t, kkt = keep_better((x, y, t, kkt), polish_point(x))
             return x, y, t, kkt, it + n_run
 
         kkt0 = _kkt(pen, x0, hvp(x0) - q, L, fit_b)
