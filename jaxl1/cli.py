@@ -631,6 +631,10 @@ def _use_compile_cache(args):
     except OSError as err:
         raise CLIError(f"--compile-cache: cannot create {path}: {err.strerror}") from None
     jax.config.update("jax_compilation_cache_dir", path)
+    # JAX persists only programs whose compile took at least this long (1 s by default); jaxl1's
+    # programs compile in well under a second, so at the default nothing would ever be kept, and
+    # what is kept would depend on how fast or loaded the machine is.  Keep every program.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def main(argv=None) -> int:
