@@ -7,6 +7,25 @@ code written for :mod:`sklearn.linear_model`::
 
     from jaxl1.sklearn import Lasso, LassoCV
     Lasso(alpha=0.1).fit(X, y).coef_
+    LassoCV(cv=5, random_state=42).fit(X, y).alpha_
+
+Each estimator accepts every constructor keyword of its scikit-learn namesake
+(``LogisticRegression`` for ``LogisticRegressionL1``) as of scikit-learn 1.9.
+Those that mean something for jaxl1 are used (``positive``, ``warm_start``,
+``cv``, and for the classifier ``C``, ``l1_ratio``, ``penalty`` and
+``class_weight``); the others tune scikit-learn's own solvers and are accepted,
+checked where scikit-learn checks them, and ignored, as each docstring lists:
+
+* ``selection`` and ``random_state``: coordinate descent's update order; jaxl1's
+  solver has none and is deterministic (``cv=int`` folds are ``KFold`` without
+  shuffling, as in scikit-learn, so ``random_state`` does not reach them either).
+* ``precompute``: jaxl1 decides itself whether to form the Gram matrix (when
+  ``n_samples >= n_features``); a precomputed Gram matrix is not used.
+* ``copy_X``: ``X`` is never written to, whatever its value.
+* ``n_jobs``: every fold and alpha is fitted in one compiled call already.
+* ``verbose``: nothing is printed.
+* ``solver``, ``dual`` (``False`` only), ``intercept_scaling``: liblinear's and
+  lbfgs's options.
 
 The objectives are jaxl1's means over samples, which are scikit-learn's for the
 squared loss:
@@ -62,6 +81,7 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import check_cv
+    from sklearn.utils.class_weight import compute_class_weight
     from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import check_is_fitted
 except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
@@ -158,6 +178,32 @@ def _check_common(est):
     _check_number("max_iter", est.max_iter, lo=1, integer=True)
     if not isinstance(est.fit_intercept, (bool, np.bool_)):
         raise ValueError(f"fit_intercept must be a bool, got {est.fit_intercept!r}")
+    _check_ignored(est)
+
+
+def _check_ignored(est):
+    """The values scikit-learn accepts for the keywords that jaxl1 accepts and ignores.
+
+    They change nothing in a fit, but a value that scikit-learn would refuse (a
+    misspelt ``selection``, say) is refused here too rather than silently dropped.
+    """
+    params = est.get_params(deep=False)
+    if "selection" in params and params["selection"] not in ("cyclic", "random"):
+        raise ValueError(f"selection must be 'cyclic' or 'random', got {params['selection']!r}")
+    if "precompute" in params:
+        pre = params["precompute"]
+        if not (isinstance(pre, (bool, np.bool_)) or (isinstance(pre, str) and pre == "auto")
+                or (hasattr(pre, "shape") and np.ndim(pre) == 2)):
+            raise ValueError(f"precompute must be a bool, 'auto' or a Gram matrix, got {pre!r}")
+    for name in ("copy_X", "dual"):
+        if name in params and not isinstance(params[name], (bool, np.bool_)):
+            raise ValueError(f"{name} must be a bool, got {params[name]!r}")
+    if "n_jobs" in params and params["n_jobs"] is not None:
+        _check_number("n_jobs", params["n_jobs"], integer=True)
+    if params.get("solver") not in (None, "lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"):
+        raise ValueError(f"solver must be None or one of scikit-learn's solver names, got {params['solver']!r}")
+    if "intercept_scaling" in params:
+        _check_number("intercept_scaling", params["intercept_scaling"], lo=0.0, lo_open=True)
 
 
 def _check_positive(positive, l1_ratio):
@@ -293,7 +339,11 @@ class Lasso(_LinearRegressor):
       tol: relative duality gap at which to stop (see the module notes).
       max_iter: the most iterations (proximal-gradient and conjugate-gradient steps).
       warm_start: start from the previous ``coef_`` when refitting.
-      positive: constrain the coefficients to be non-negative.
+      positive: constrain the coefficients to be non-negative
+        (:class:`jaxl1.NonNegativeL1`).
+      precompute, copy_X, random_state, selection: scikit-learn's coordinate-descent
+        options, accepted and ignored (see the module notes): jaxl1 forms the Gram
+        matrix itself when it pays, never writes to ``X``, and has no update order.
 
     Attributes:
       coef_: ``(n_features,)`` coefficients, exact zeros off the support.
@@ -311,14 +361,18 @@ class Lasso(_LinearRegressor):
       array([0.8, 0. ])
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
-                 positive=False):
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True, max_iter=10_000,
+                 tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
-        self.tol = tol
+        self.precompute = precompute
+        self.copy_X = copy_X
         self.max_iter = max_iter
+        self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
 
     def _l1_ratio(self):
         return 1.0
@@ -335,6 +389,7 @@ class ElasticNet(_LinearRegressor):
       l1_ratio: the mixing :math:`\rho \in [0, 1]` (1 is the lasso, 0 ridge).
       fit_intercept, tol, max_iter, warm_start, positive: as in :class:`Lasso`
         (``positive=True`` needs ``l1_ratio=1``).
+      precompute, copy_X, random_state, selection: accepted and ignored, as in :class:`Lasso`.
 
     Attributes:
       coef_, intercept_, dual_gap_, n_iter_, n_features_in_: as in :class:`Lasso`.
@@ -348,15 +403,19 @@ class ElasticNet(_LinearRegressor):
       array([0.8, 0. ])
     """
 
-    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, tol=1e-4, max_iter=10_000,
-                 warm_start=False, positive=False):
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False, max_iter=10_000,
+                 copy_X=True, tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
-        self.tol = tol
+        self.precompute = precompute
         self.max_iter = max_iter
+        self.copy_X = copy_X
+        self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
 
     def _l1_ratio(self):
         return self.l1_ratio
@@ -478,7 +537,12 @@ class LassoCV(_LinearRegressorCV):
       fit_intercept, tol, max_iter, positive: as in :class:`Lasso`.
       cv: ``None`` (5 folds), an int (``KFold`` without shuffling), a scikit-learn
         splitter or an iterable of ``(train, test)`` pairs whose test folds
-        partition the samples.
+        partition the samples.  For shuffled folds pass
+        ``cv=KFold(5, shuffle=True, random_state=...)``, as with scikit-learn.
+      precompute, copy_X, verbose, n_jobs, random_state, selection: scikit-learn's
+        options, accepted and ignored (see the module notes): ``random_state`` seeds
+        coordinate descent's random update order in scikit-learn, not the folds, and
+        jaxl1 fits every fold and alpha in one compiled call.
 
     Attributes:
       alpha_: the chosen alpha.
@@ -498,16 +562,23 @@ class LassoCV(_LinearRegressorCV):
       ((100, 5), True)
     """
 
-    def __init__(self, *, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, tol=1e-4, max_iter=10_000,
-                 cv=None, positive=False):
+    def __init__(self, *, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, precompute="auto",
+                 max_iter=10_000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None, positive=False,
+                 random_state=None, selection="cyclic"):
         self.eps = eps
         self.alphas = alphas
         self.n_alphas = n_alphas
         self.fit_intercept = fit_intercept
-        self.tol = tol
+        self.precompute = precompute
         self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
         self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
         self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
 
     def _l1_ratios(self):
         return [1.0]
@@ -521,6 +592,8 @@ class ElasticNetCV(_LinearRegressorCV):
         (``l1_ratio_``, ``alpha_``) of smallest mean held-out error is chosen.
       eps, alphas, n_alphas, fit_intercept, tol, max_iter, cv, positive: as in
         :class:`LassoCV` (``l1_ratio=0`` needs an array of ``alphas``).
+      precompute, copy_X, verbose, n_jobs, random_state, selection: accepted and
+        ignored, as in :class:`LassoCV`.
 
     Attributes:
       alpha_, alpha_1se_, coef_, intercept_, dual_gap_, n_iter_, n_features_in_: as in :class:`LassoCV`
@@ -538,17 +611,24 @@ class ElasticNetCV(_LinearRegressorCV):
       ((2, 100, 5), True)
     """
 
-    def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, tol=1e-4,
-                 max_iter=10_000, cv=None, positive=False):
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True,
+                 precompute="auto", max_iter=10_000, tol=1e-4, cv=None, copy_X=True, verbose=0, n_jobs=None,
+                 positive=False, random_state=None, selection="cyclic"):
         self.l1_ratio = l1_ratio
         self.eps = eps
         self.alphas = alphas
         self.n_alphas = n_alphas
         self.fit_intercept = fit_intercept
-        self.tol = tol
+        self.precompute = precompute
         self.max_iter = max_iter
+        self.tol = tol
         self.cv = cv
+        self.copy_X = copy_X
+        self.verbose = verbose
+        self.n_jobs = n_jobs
         self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
 
     def _multiple_ratios(self):
         return np.ndim(self.l1_ratio) > 0
@@ -568,14 +648,36 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
     r"""Binary logistic regression with an L1 penalty, in jaxl1's mean-loss convention.
 
     Minimizes :math:`\frac{1}{n}\sum_i s_i \log(1 + e^{-t_i (x_i^\top w + b)}) + \alpha\|w\|_1`,
-    :math:`t_i = \pm 1` for the two classes (:math:`s_i` the sample weights
-    rescaled to sum to :math:`n`), with :func:`jaxl1.fit`, in float64.  This is
-    scikit-learn's ``LogisticRegression(l1_ratio=1, C=1 / (n * alpha))`` divided by
-    ``C * n``: the same solution.  The intercept is not penalized.
+    :math:`t_i = \pm 1` for the two classes (:math:`s_i` the sample weights, times
+    the class weights, rescaled to sum to :math:`n`), with :func:`jaxl1.fit`, in
+    float64.  This is scikit-learn's ``LogisticRegression(l1_ratio=1, C=1 / (n * alpha))``
+    divided by ``C * n``: the same solution.  The intercept is not penalized.
+    With ``l1_ratio < 1`` the penalty is the elastic net
+    :math:`\alpha(\rho\|w\|_1 + \tfrac12(1-\rho)\|w\|_2^2)`, as scikit-learn's.
 
     Args:
       alpha: penalty strength, ``>= 0``; the default ``0.01`` is ``C=1`` at ``n=100``.
-      fit_intercept, tol, max_iter, warm_start, positive: as in :class:`Lasso`.
+      C: scikit-learn's inverse strength; when given it replaces ``alpha`` by
+        ``1 / (C * sum of the sample and class weights)`` (``1 / (C * n)`` without
+        weights), which is the same problem as ``LogisticRegression(C=C)``;
+        ``C=np.inf`` means no penalty.  ``None`` (the default) uses ``alpha``.
+      l1_ratio: the mixing :math:`\rho \in [0, 1]`; the default ``1.0`` is the
+        lasso (scikit-learn's default ``0.0`` is ridge).
+      penalty: scikit-learn's deprecated spelling: ``"deprecated"`` (the default)
+        leaves the penalty to ``l1_ratio``; ``"l1"``, ``"l2"`` and ``None`` mean
+        ``l1_ratio=1``, ``l1_ratio=0`` and no penalty; ``"elasticnet"`` uses ``l1_ratio``.
+      class_weight: ``None``, ``"balanced"`` or a dict from label to weight; it
+        multiplies the sample weights, as in scikit-learn (``"balanced"`` is
+        computed with the sample weights by :func:`sklearn.utils.class_weight.compute_class_weight`).
+      fit_intercept, tol, max_iter, warm_start: as in :class:`Lasso`.
+      positive: constrain the coefficients to be non-negative (needs ``l1_ratio=1``);
+        not a scikit-learn keyword.
+      dual: accepted if ``False``; ``True`` raises ``ValueError`` (jaxl1 solves the primal).
+      solver: ``None`` (jaxl1's own solver, the default) or any of scikit-learn's
+        solver names, accepted and ignored: jaxl1 always runs its working-set
+        proximal Newton solver.
+      intercept_scaling, random_state, verbose, n_jobs: scikit-learn's solver
+        options, accepted and ignored (see the module notes).
 
     Attributes:
       classes_: the two labels; ``classes_[1]`` is the positive class.
@@ -595,14 +697,48 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
       (['no', 'no', 'yes', 'yes', 'no', 'yes'], (1, 2))
     """
 
-    def __init__(self, alpha=0.01, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
-                 positive=False):
+    def __init__(self, alpha=0.01, *, penalty="deprecated", C=None, l1_ratio=1.0, dual=False, tol=1e-4,
+                 fit_intercept=True, intercept_scaling=1, class_weight=None, random_state=None, solver=None,
+                 max_iter=10_000, verbose=0, warm_start=False, n_jobs=None, positive=False):
         self.alpha = alpha
-        self.fit_intercept = fit_intercept
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.dual = dual
         self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
         self.max_iter = max_iter
+        self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.positive = positive
+
+    def _mixing(self):
+        """``(penalized, l1_ratio)`` from ``penalty`` and ``l1_ratio``, scikit-learn's reading of the two."""
+        pen = self.penalty
+        if pen is None:
+            return False, 1.0
+        if not isinstance(pen, str) or pen not in ("deprecated", "l1", "l2", "elasticnet"):
+            raise ValueError(f"penalty must be 'l1', 'l2', 'elasticnet', None or 'deprecated', got {pen!r}")
+        if pen == "l1":
+            return True, 1.0
+        if pen == "l2":
+            return True, 0.0
+        return True, float(_check_number("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0))
+
+    def _strength(self, sw, n):
+        """The penalty strength in jaxl1's convention: ``alpha``, or ``1 / (C * sum(weights))`` for a ``C``."""
+        if self.C is None:
+            return float(_check_number("alpha", self.alpha, lo=0.0))
+        C = self.C
+        if isinstance(C, bool) or not isinstance(C, numbers.Real) or np.isnan(C) or not C > 0:
+            raise ValueError(f"C must be a number > 0 (np.inf for no penalty), got {C!r}")
+        total = n if sw is None else float(sw.sum())
+        return 0.0 if np.isinf(C) else 1.0 / (float(C) * total)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -628,7 +764,13 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
             samples), a continuous target, bad parameters or data.
         """
         _check_common(self)
-        _check_number("alpha", self.alpha, lo=0.0)
+        penalized, l1_ratio = self._mixing()
+        _check_positive(self.positive, l1_ratio)
+        if self.dual:
+            raise ValueError("dual=True is not supported: jaxl1 solves the primal problem "
+                             "(scikit-learn has a dual formulation only for liblinear's L2 penalty)")
+        if self.C is None:
+            _check_number("alpha", self.alpha, lo=0.0)
         X, y = _sk_validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
@@ -636,6 +778,12 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Only binary classification is supported. The type of the target is {y_type}.")
         sw = _sample_weight(sample_weight, X.shape[0])
         self.classes_ = np.unique(y)
+        if self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y, sample_weight=sw)
+            sw = (np.ones(X.shape[0]) if sw is None else sw) * cw[np.searchsorted(self.classes_, y)]
+            if not sw.sum() > 0:
+                raise ValueError("class_weight and sample_weight leave every sample with zero weight")
+        alpha = self._strength(sw, X.shape[0]) if penalized else 0.0
         present = self.classes_ if sw is None else np.unique(y[sw > 0])
         if len(present) != 2:
             raise ValueError(
@@ -654,8 +802,12 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         if self.warm_start and np.shape(getattr(self, "coef_", None)) == (1, p):
             init = np.zeros(Xp.shape[1])
             init[:p] = self.coef_[0]
-        alpha = float(self.alpha)
-        penalty = _NonNegativeL1Penalty(alpha) if self.positive else _L1Penalty(alpha)
+        if self.positive:
+            penalty = _NonNegativeL1Penalty(alpha)
+        elif l1_ratio == 1:
+            penalty = _L1Penalty(alpha)
+        else:
+            penalty = _ElasticNetPenalty(alpha, l1_ratio)
         with _x64():
             res = jax.device_get(
                 _fit(Xp, yp, penalty, loss="logistic", fit_intercept=self.fit_intercept, sample_weight=swp,

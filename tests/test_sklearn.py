@@ -1,6 +1,7 @@
 """The scikit-learn estimators: the full estimator checks and agreement with scikit-learn (float64)."""
 
 import importlib
+import inspect
 import sys
 import warnings
 
@@ -34,6 +35,14 @@ def diabetes():
 @pytest.fixture(scope="module")
 def binary():
     X, y = make_classification(n_samples=100, n_features=5, n_informative=3, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    # no redundant features: without a penalty (C=np.inf) the solution is unique
+    X, y = make_classification(n_samples=120, n_features=5, n_informative=3, n_redundant=0, weights=[0.75],
+                               random_state=1)
     return StandardScaler().fit_transform(X), y
 
 
@@ -220,6 +229,9 @@ def test_warm_start(regression):
         (ElasticNet(l1_ratio=1.5), "l1_ratio"),
         (ElasticNet(l1_ratio=0.5, positive=True), "positive=True"),
         (LassoCV(eps=0.0), "eps"),
+        (Lasso(selection="shuffled"), "selection"),
+        (ElasticNetCV(precompute="yes"), "precompute"),
+        (LassoCV(copy_X="no"), "copy_X"),
         (LassoCV(alphas=[0.1, -1.0]), "alphas"),
         (ElasticNetCV(l1_ratio=0.0), "l1_ratio=0"),
     ],
@@ -237,3 +249,164 @@ def test_clear_import_error_without_sklearn(monkeypatch):
     monkeypatch.delitem(sys.modules, "jaxl1.sklearn")
     with pytest.raises(ImportError, match=r"pip install 'jaxl1\[sklearn\]'"):
         importlib.import_module("jaxl1.sklearn")
+
+
+# --------------------------------------------------------------------------- #
+# scikit-learn's constructor keywords
+# --------------------------------------------------------------------------- #
+NAMESAKES = [(Lasso, sk.Lasso), (ElasticNet, sk.ElasticNet), (LassoCV, sk.LassoCV),
+             (ElasticNetCV, sk.ElasticNetCV), (LogisticRegressionL1, sk.LogisticRegression)]
+
+
+def _defaults(cls):
+    return {name: par.default for name, par in inspect.signature(cls).parameters.items()
+            if par.default is not inspect.Parameter.empty}
+
+
+@pytest.mark.parametrize("ours, ref", NAMESAKES, ids=lambda c: c.__name__)
+def test_signature_covers_namesake(ours, ref):
+    theirs = inspect.signature(ref).parameters
+    mine = inspect.signature(ours).parameters
+    assert set(theirs) - set(mine) == set()
+    for name, par in theirs.items():
+        if par.kind is par.KEYWORD_ONLY:  # a call written for scikit-learn binds the same way
+            assert mine[name].kind is par.KEYWORD_ONLY, name
+        assert f"{name}:" in ours.__doc__ or f" {name}," in ours.__doc__, f"{name} is not documented"
+    ours(**_defaults(ref)).get_params()  # every scikit-learn default value is accepted
+
+
+def test_namesake_defaults_fit_as_the_namesake(regression, diabetes, binary):
+    """Built from the namesake's own defaults (tolerances tightened), each estimator solves its problem."""
+    X, y = regression
+    for ours, ref in NAMESAKES[:2]:
+        a = ours(**{**_defaults(ref), **TIGHT}).fit(X, y)
+        b = ref(tol=1e-12, max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-6)
+        assert a.intercept_ == pytest.approx(b.intercept_, abs=1e-6)
+    X, y = diabetes
+    for ours, ref in NAMESAKES[2:4]:
+        a = ours(**{**_defaults(ref), "tol": 1e-10, "max_iter": 100_000}).fit(X, y)
+        b = ref(tol=1e-10, max_iter=100_000).fit(X, y)
+        assert a.alpha_ == pytest.approx(b.alpha_, rel=1e-12)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-4)
+    # LogisticRegression's defaults are the ridge penalty (l1_ratio=0) at C=1
+    X, y = binary
+    a = LogisticRegressionL1(**{**_defaults(sk.LogisticRegression), **TIGHT}).fit(X, y)
+    b = sk.LogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=1e-6)
+    assert not np.any(a.coef_ == 0)
+
+
+def test_lasso_cv_random_state_as_in_the_issue(regression):
+    """``LassoCV(cv=5, random_state=42)`` on make_regression(random_state=42) picks scikit-learn's alpha."""
+    X, y = regression
+    ours = LassoCV(cv=5, random_state=42).fit(X, y)
+    ref = sk.LassoCV(cv=5, random_state=42, tol=1e-10, max_iter=1_000_000).fit(X, y)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-3)
+
+
+IGNORED = {
+    Lasso: dict(precompute=True, copy_X=False, random_state=0, selection="random"),
+    ElasticNet: dict(precompute="gram", copy_X=False, random_state=np.random.RandomState(1), selection="random"),
+    LassoCV: dict(precompute=False, copy_X=False, verbose=True, n_jobs=2, random_state=3, selection="random"),
+    ElasticNetCV: dict(precompute=True, copy_X=False, verbose=2, n_jobs=-1, random_state=4, selection="random"),
+    LogisticRegressionL1: dict(solver="saga", intercept_scaling=10.0, random_state=5, verbose=1, n_jobs=2),
+}
+
+
+@pytest.mark.parametrize("cls", list(IGNORED), ids=lambda c: c.__name__)
+def test_ignored_keywords_change_nothing(cls, regression, binary):
+    X, y = binary if cls is LogisticRegressionL1 else regression
+    kwargs = dict(IGNORED[cls])
+    if kwargs.get("precompute") == "gram":
+        kwargs["precompute"] = X.T @ X
+    plain = cls().fit(X, y)
+    X_before = X.copy()
+    other = cls(**kwargs).fit(X, y)
+    np.testing.assert_array_equal(X, X_before)  # copy_X=False: X is never written to
+    np.testing.assert_array_equal(other.coef_, plain.coef_)
+    np.testing.assert_array_equal(other.intercept_, plain.intercept_)
+    assert np.any(other.coef_ != 0)  # a fitted model to compare, not all zeros
+
+
+def test_positive_cv_matches_sklearn(diabetes):
+    X, y = diabetes
+    ours = LassoCV(positive=True, tol=1e-10, max_iter=100_000).fit(X, y)
+    ref = sk.LassoCV(positive=True, tol=1e-10, max_iter=100_000).fit(X, y)
+    assert ours.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
+    np.testing.assert_allclose(ours.mse_path_, ref.mse_path_, rtol=1e-6)
+    assert ours.coef_.min() == 0 and np.any(LassoCV(tol=1e-10).fit(X, y).coef_ < 0)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-4)
+
+
+def _sk_logistic(**kwargs):
+    return sk.LogisticRegression(tol=1e-12, max_iter=100_000, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "ours, ref",
+    [
+        (dict(C=0.5), dict(C=0.5, l1_ratio=1.0, solver="saga")),
+        (dict(C=0.5, class_weight="balanced"), dict(C=0.5, l1_ratio=1.0, solver="saga", class_weight="balanced")),
+        (dict(C=0.5, class_weight={0: 1.0, 1: 3.0}), dict(C=0.5, l1_ratio=1.0, solver="saga",
+                                                           class_weight={0: 1.0, 1: 3.0})),
+        (dict(C=0.2, l1_ratio=0.5), dict(C=0.2, l1_ratio=0.5, solver="saga")),
+        (dict(C=1.0, penalty="l2"), dict(C=1.0, l1_ratio=0.0)),
+        (dict(C=0.05, penalty="elasticnet", l1_ratio=0.3), dict(C=0.05, l1_ratio=0.3, solver="saga")),
+        (dict(penalty=None), dict(C=np.inf, solver="newton-cg")),
+        (dict(C=np.inf), dict(C=np.inf, solver="newton-cg")),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logistic_sklearn_keywords_match_sklearn(ours, ref, weighted, imbalanced):
+    X, y = imbalanced
+    sw = np.random.default_rng(0).integers(1, 4, len(y)).astype(float) if weighted else None
+    # tol bounds the objective's suboptimality, so the coefficients' error goes as its square root; without
+    # a penalty nothing holds them near the solution's kinks, and 1e-12 leaves errors of ~1e-6
+    tol = 1e-15 if ref["C"] == np.inf else TIGHT["tol"]
+    a = LogisticRegressionL1(**ours, tol=tol, max_iter=TIGHT["max_iter"]).fit(X, y, sample_weight=sw)
+    b = _sk_logistic(**ref).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=1e-6)
+    assert (a.coef_ == 0).sum() == (b.coef_ == 0).sum()
+
+
+def test_logistic_C_is_alpha_over_the_weights(imbalanced):
+    X, y = imbalanced
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    by_c = LogisticRegressionL1(C=0.3, **TIGHT).fit(X, y, sample_weight=sw)
+    by_alpha = LogisticRegressionL1(alpha=1 / (0.3 * sw.sum()), **TIGHT).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(by_c.coef_, by_alpha.coef_, rtol=0, atol=1e-10)
+    assert (by_c.coef_ == 0).any()
+    # alpha is not what C=None reads: the default alpha gives another model
+    assert np.abs(LogisticRegressionL1(**TIGHT).fit(X, y, sample_weight=sw).coef_ - by_c.coef_).max() > 1e-3
+
+
+def test_logistic_warm_start(binary):
+    X, y = binary
+    model = LogisticRegressionL1(alpha=0.02, warm_start=True, **TIGHT).fit(X, y)
+    first, coef = int(model.n_iter_[0]), model.coef_.copy()
+    model.fit(X, y)
+    assert int(model.n_iter_[0]) < first
+    np.testing.assert_allclose(model.coef_, coef, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dual=True), "dual=True"),
+        (dict(penalty="l3"), "penalty"),
+        (dict(C=0.0), "C must be"),
+        (dict(C=-1.0), "C must be"),
+        (dict(l1_ratio=0.5, positive=True), "positive=True"),
+        (dict(solver="newton"), "solver"),
+        (dict(intercept_scaling=0), "intercept_scaling"),
+    ],
+)
+def test_logistic_bad_keywords(kwargs, match, binary):
+    X, y = binary
+    with pytest.raises(ValueError, match=match):
+        LogisticRegressionL1(**kwargs).fit(X, y)
