@@ -1,7 +1,8 @@
 """Regularization-path benchmark: jaxl1.fit_path against CPU peers, checked by one duality gap.
 
 Every solver fits the same 100-strength path (float64, no intercept: X is
-standardized and, for the squared loss, y is centred) and every output is checked
+centred, standardized except for ``unscaled2000x500``, whose columns are then
+rescaled from 1e-2 to 1e2, and for the squared loss y is centred) and every output is checked
 here, independently of the solvers' own stopping rules, with one duality gap
 written in numpy (:func:`relative_gaps`).  The target is
 
@@ -102,7 +103,10 @@ def sparse_truth(p, k, rng):
     return w
 
 
-def toeplitz_regression(name, n, p, rho, eps, seed, snr=3.0):
+def toeplitz_regression(name, n, p, rho, eps, seed, snr=3.0, unscaled=False):
+    """``unscaled``: the columns are then multiplied by scales log-spaced from 1e-2 to 1e2, in a random
+    order (features in different units, as raw data has them); the truth is drawn for the standardized
+    columns, so every feature matters as much as before."""
     rng = np.random.default_rng(seed)
     X = _standardize(toeplitz_design(n, p, rho, rng))
     w = sparse_truth(p, max(5, min(n, p) // 20), rng)
@@ -110,6 +114,9 @@ def toeplitz_regression(name, n, p, rho, eps, seed, snr=3.0):
     noise = rng.standard_normal(n)
     y = signal + noise * (np.linalg.norm(signal) / (snr * np.linalg.norm(noise)))
     title = f"Toeplitz rho={rho}, {n}x{p}, eps {eps:g}"
+    if unscaled:
+        X = X * rng.permutation(np.logspace(-2, 2, p))
+        title += ", column scales 1e-2..1e2"
     return Problem(name, title, X, y - y.mean(), "squared", eps)
 
 
@@ -152,6 +159,8 @@ def _size(n, p):
 PROBLEMS = {
     "diabetes": diabetes,
     "corr2000x500": lambda: toeplitz_regression("corr2000x500", *_size(2000, 500), 0.6, 1e-3, seed=0),
+    "unscaled2000x500": lambda: toeplitz_regression("unscaled2000x500", *_size(2000, 500), 0.6, 1e-3, seed=0,
+                                                    unscaled=True),
     "wide200x5000": lambda: toeplitz_regression("wide200x5000", *_size(200, 5000), 0.5, 1e-2, seed=1),
     "tall20000x1000": lambda: toeplitz_regression("tall20000x1000", *_size(20000, 1000), 0.5, 1e-3, seed=2),
     "cancer": breast_cancer,

@@ -7,8 +7,8 @@ transformation that applies the proximal step in training.
 
 from .losses import LOSSES, Logistic, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
-from .penalties import L1, L2, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
-from .solver import FitResult, default_tol, fit
+from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
+from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
 from .tune import TuneResult, tune
 
@@ -21,11 +21,14 @@ __all__ = [
     "ElasticNet",
     "NonNegativeL1",
     "GroupL1",
+    "ColumnScaled",
     "Squared",
     "Logistic",
     "LOSSES",
     "fit",
     "FitResult",
+    "ConvergenceWarning",
+    "STATUS",
     "default_tol",
     "lambda_max",
     "lambda_grid",

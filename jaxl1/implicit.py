@@ -29,7 +29,6 @@ import jax
 import jax.numpy as jnp
 
 from .losses import get_loss
-from .penalties import L1, L2, ElasticNet, NonNegativeL1
 
 __all__ = ["solution_tangent", "DENSE_MAX"]
 
@@ -37,21 +36,13 @@ DENSE_MAX = 2048
 
 
 def _smooth_parts(pen, p, dtype):
-    """``(tau, mu)``: per-coordinate L1 thresholds and the L2 curvature of a separable penalty."""
-    ones = jnp.ones(p, dtype)
-    if isinstance(pen, L1):
-        tau = pen.strength * (ones if pen.weights is None else pen.weights)
-        return tau, jnp.zeros([], dtype)
-    if isinstance(pen, NonNegativeL1):
-        return pen.strength * ones, jnp.zeros([], dtype)
-    if isinstance(pen, ElasticNet):
-        return pen.alpha * pen.l1_ratio * ones, pen.alpha * (1 - pen.l1_ratio)
-    if isinstance(pen, L2):
-        return jnp.zeros(p, dtype), 2 * pen.strength
-    raise NotImplementedError(
-        f"differentiating a solution is supported for L1, NonNegativeL1, ElasticNet and L2 penalties, "
-        f"not {type(pen).__name__}"
-    )
+    """``(tau, mu)``: per-coordinate L1 thresholds and L2 curvatures of a separable penalty."""
+    if not hasattr(pen, "coordinate_parts"):
+        raise NotImplementedError(
+            f"differentiating a solution needs a separable penalty (one with coordinate_parts, such as L1, "
+            f"NonNegativeL1, ElasticNet and L2), not {type(pen).__name__}"
+        )
+    return pen.coordinate_parts(p, dtype)
 
 
 def _reduced_objective(theta, X, y, s, pen, mask, signs, loss, fit_intercept):
@@ -72,7 +63,7 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     p = X.shape[1]
     dtype = X.dtype
     _, mu = _smooth_parts(pen, p, dtype)
-    mask = (w != 0) | (isinstance(pen, L2))
+    mask = (w != 0) | (not pen.sparse)  # a smooth penalty: every coordinate moves
     signs = jnp.sign(w)
     theta = jnp.concatenate([w, jnp.reshape(b, (1,))])
     M = jnp.concatenate([mask, jnp.array([fit_intercept])]).astype(dtype)
@@ -92,10 +83,13 @@ def _masked_solve(hvp, M, rhs):
     op = lambda v: M * hvp(M * v) + (1 - M) * v
     if m <= DENSE_MAX:
         A = jax.vmap(op)(jnp.eye(m, dtype=rhs.dtype)).T
-        # collinear active columns (a duplicated feature) make A singular; the right-hand side is then
-        # orthogonal to its null space and a small ridge gives the minimum-norm tangent
-        A = A + jnp.eye(m, dtype=rhs.dtype) * (1e-10 * jnp.max(jnp.abs(jnp.diag(A))))
-        return jax.scipy.linalg.solve(A, rhs, assume_a="pos")
+        # the system is solved with unit diagonal (D^-1 A D^-1, D^2 = diag A), so that columns on other
+        # scales are resolved alike; collinear active columns (a duplicated feature) make A singular, the
+        # right-hand side is then orthogonal to its null space and a small ridge gives the minimum-norm tangent
+        dg = jnp.abs(jnp.diag(A))
+        dg = jnp.sqrt(jnp.where((dg > 0) & jnp.isfinite(dg), dg, 1.0))
+        As = A / dg[:, None] / dg[None, :] + jnp.eye(m, dtype=rhs.dtype) * 1e-10
+        return jax.scipy.linalg.solve(As, rhs / dg, assume_a="pos") / dg
     solve = lambda matvec, b: _conjugate_gradient(matvec, b, jnp.finfo(b.dtype).eps ** 0.75, 10 * m)
     # custom_linear_solve makes the solve transposable (reverse mode) and differentiable
     return jax.lax.custom_linear_solve(op, rhs, solve, symmetric=True)

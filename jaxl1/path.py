@@ -37,7 +37,9 @@ from .solver import (
     _solve_any,
     fit,
     float0_zeros,
+    status_of,
     validate_data,
+    warn_if_stopped,
 )
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
@@ -74,6 +76,11 @@ class PathResult:
     def predict(self, X):
         """Linear predictors for every strength: ``(n_new, K)``."""
         return jnp.asarray(X, self.coef.dtype) @ self.coef.T + self.intercept
+
+    @property
+    def status(self):
+        """``(K,)`` why each solve stopped, an index into ``jaxl1.STATUS`` (see :class:`jaxl1.FitResult`)."""
+        return status_of(self.converged, self.coef, self.intercept, self.gap)
 
 
 @partial(
@@ -230,7 +237,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
-    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form)
+    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=True)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
     pad = n_chunks * chunk_size - K
@@ -412,7 +419,9 @@ def fit_path(
     """
     dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
                              max_iter, weights, positive, form, chunk_size, check_every, ws_size)
-    return _path_jit(*dyn, **static)
+    path = _path_jit(*dyn, **static)
+    warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
+    return path
 
 
 # --------------------------------------------------------------------------- #
@@ -546,4 +555,6 @@ def cross_validate(
     i_best = jnp.argmin(mean)
     within = mean <= mean[i_best] + se[i_best]
     lam_1se = jnp.max(jnp.where(within, lams, -jnp.inf))
+    warn_if_stopped("jaxl1.cross_validate (fold fits)", jnp.where(fold_conv, 0, 1), max_iter)
+    warn_if_stopped("jaxl1.cross_validate (full-data path)", full.status, max_iter)
     return CVResult(lams, mean, se, scores, lams[i_best], lam_1se, full, fold_conv)

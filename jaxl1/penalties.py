@@ -13,6 +13,26 @@ retracing all work.  Each penalty has
   the set where the conjugate :math:`P^*` is finite; ``0`` when it is finite
   everywhere), ``conjugate(v)`` (the finite part of :math:`P^*(v)`), and
   ``free(w)`` (a boolean pytree marking the unpenalized coordinates).
+
+The solvers ask a penalty for what they need and never for its class.  Every
+penalty also has ``dual_free(w, v)`` (the coordinates whose dual constraint no
+rescaling of the gradient ``v`` can meet) and the class attribute ``sparse``
+(its solutions have exact zeros, so working sets apply).  The separable
+penalties (``L1``, ``L2``, ``ElasticNet``, ``NonNegativeL1``) add, on a 1-D
+coefficient vector:
+
+* ``coordinate_parts(p, dtype)``: ``(tau, mu)``, per-coordinate L1 thresholds
+  and L2 curvatures, so that on a fixed support and signs the penalty is
+  :math:`\sum_j \tau_j\,\mathrm{sign}(w_j)\,w_j + \tfrac12\mu_j w_j^2`;
+* ``screen(w, v)``: a working-set priority (infinite for coordinates that must
+  be in, else how close :math:`|v_j|` is to its threshold);
+* ``restrict(idx)``: the same penalty on the coordinates ``idx``;
+* ``scaled(d)``: the penalty of :math:`u = d \odot w`, :math:`P(u / d)`
+  (a :class:`ColumnScaled`), with which a solver works on columns scaled to
+  unit norm and maps the solution back exactly.
+
+A penalty defined outside the package that has these methods is solved like
+the built-in ones.
 """
 
 from __future__ import annotations
@@ -31,6 +51,7 @@ __all__ = [
     "ElasticNet",
     "NonNegativeL1",
     "GroupL1",
+    "ColumnScaled",
 ]
 
 PyTree = Any
@@ -144,6 +165,19 @@ def _safe_ratio(num, den):
     return jnp.where(pos, num / jnp.where(pos, den, 1.0), 0.0)
 
 
+def _screen_score(tau, a, w, free):
+    """Working-set priority: infinite for nonzero or ``free`` coordinates, else ``a_j / tau_j``."""
+    ratio = jnp.where(tau > 0, a / jnp.where(tau > 0, tau, 1.0), 0.0)
+    return jnp.where((w != 0) | free, jnp.inf, ratio)
+
+
+def _restrict_vector(x, idx):
+    """``x[idx]`` for a per-coordinate array, ``x`` itself for a scalar (or ``None``)."""
+    if x is None or jnp.ndim(x) == 0:
+        return x
+    return jnp.asarray(x)[idx]
+
+
 def soft_threshold(x: jax.typing.ArrayLike, threshold: jax.typing.ArrayLike) -> jax.Array:
     r"""Elementwise soft-thresholding :math:`\operatorname{sign}(x)\max(|x| - t, 0)`.
 
@@ -220,6 +254,28 @@ class L1:
     def free(self, w: PyTree) -> PyTree:
         return jax.tree.map(lambda leaf, t: jnp.broadcast_to(t, leaf.shape) <= 0, w, self._tau(w))
 
+    # the solver protocol (a 1-D coefficient vector)
+    sparse = True
+
+    def dual_free(self, w, v):
+        return self.free(w)
+
+    def coordinate_parts(self, p, dtype):
+        ones = jnp.ones(p, dtype)
+        tau = self.strength * (ones if self.weights is None else self.weights)
+        return jnp.broadcast_to(tau, (p,)).astype(dtype), jnp.zeros(p, dtype)
+
+    def screen(self, w, v):
+        tau, _ = self.coordinate_parts(w.shape[0], w.dtype)
+        return _screen_score(tau, jnp.abs(v), w, tau <= 0)
+
+    def restrict(self, idx):
+        return _rebuild(self, strength=_restrict_vector(self.strength, idx),
+                        weights=_restrict_vector(self.weights, idx))
+
+    def scaled(self, d):
+        return ColumnScaled(self, d)
+
 
 @_pytree_dataclass(["strength"])
 @dataclass(frozen=True)
@@ -252,6 +308,24 @@ class L2:
 
     def free(self, w: PyTree) -> PyTree:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.strength <= 0, leaf.shape), w)
+
+    # the solver protocol (a 1-D coefficient vector)
+    sparse = False
+
+    def dual_free(self, w, v):
+        return self.free(w)
+
+    def coordinate_parts(self, p, dtype):
+        return jnp.zeros(p, dtype), jnp.broadcast_to(2 * self.strength, (p,)).astype(dtype)
+
+    def screen(self, w, v):
+        return jnp.full(w.shape, jnp.inf, w.dtype)
+
+    def restrict(self, idx):
+        return _rebuild(self, strength=_restrict_vector(self.strength, idx))
+
+    def scaled(self, d):
+        return ColumnScaled(self, d)
 
 
 @_pytree_dataclass(["alpha", "l1_ratio"])
@@ -310,6 +384,26 @@ class ElasticNet:
     def free(self, w: PyTree) -> PyTree:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.alpha <= 0, leaf.shape), w)
 
+    # the solver protocol (a 1-D coefficient vector)
+    sparse = True
+
+    def dual_free(self, w, v):
+        return self.free(w)
+
+    def coordinate_parts(self, p, dtype):
+        tau = jnp.broadcast_to(self._l1, (p,)).astype(dtype)
+        return tau, jnp.broadcast_to(self._mu, (p,)).astype(dtype)
+
+    def screen(self, w, v):
+        tau, _ = self.coordinate_parts(w.shape[0], w.dtype)
+        return _screen_score(tau, jnp.abs(v), w, tau <= 0)
+
+    def restrict(self, idx):
+        return _rebuild(self, alpha=_restrict_vector(self.alpha, idx), l1_ratio=_restrict_vector(self.l1_ratio, idx))
+
+    def scaled(self, d):
+        return ColumnScaled(self, d)
+
 
 @_pytree_dataclass(["strength"])
 @dataclass(frozen=True)
@@ -356,6 +450,28 @@ class NonNegativeL1:
 
     def free(self, w: PyTree) -> PyTree:
         return jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, bool), w)
+
+    # the solver protocol (a 1-D coefficient vector)
+    sparse = True
+
+    def dual_free(self, w, v):
+        # at strength 0 the constraint w >= 0 alone is left, whose dual cone is v_j >= 0: no rescaling of v
+        # meets it where v_j < 0
+        return (jnp.asarray(self.strength) <= 0) & (v < 0)
+
+    def coordinate_parts(self, p, dtype):
+        return jnp.broadcast_to(self.strength, (p,)).astype(dtype), jnp.zeros(p, dtype)
+
+    def screen(self, w, v):
+        tau, _ = self.coordinate_parts(w.shape[0], w.dtype)
+        # at strength 0 a zero coordinate moves only if v_j < 0
+        return _screen_score(tau, jnp.maximum(-v, 0.0), w, (tau <= 0) & (v < 0))
+
+    def restrict(self, idx):
+        return _rebuild(self, strength=_restrict_vector(self.strength, idx))
+
+    def scaled(self, d):
+        return ColumnScaled(self, d)
 
 
 def _group_sqnorms(leaf, groups, n_groups, axis):
@@ -459,3 +575,81 @@ class GroupL1:
 
     def free(self, w: PyTree) -> PyTree:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.strength <= 0, leaf.shape), w)
+
+    sparse = True
+
+    def dual_free(self, w, v):
+        return self.free(w)
+
+
+def _rebuild(pen, **fields):
+    """A copy of the penalty ``pen`` with some fields replaced, not validated again (they may be traced)."""
+    obj = object.__new__(type(pen))
+    for name, value in vars(pen).items():
+        object.__setattr__(obj, name, fields.get(name, value))
+    return obj
+
+
+@_pytree_dataclass(["penalty", "scale"])
+@dataclass(frozen=True)
+class ColumnScaled:
+    r"""The separable ``penalty`` in scaled coordinates :math:`u = d \odot w`: :math:`P_d(u) = P(u / d)`.
+
+    A solver that divides column :math:`j` of :math:`X` by :math:`d_j` solves for :math:`u`; with
+    :math:`d_j` the column's norm every coordinate then sees the same curvature, so the steps do
+    not depend on how the columns were scaled.  Everything follows from :math:`P`:
+    :math:`\operatorname{prox}_{tP_d}(u) = d \odot \operatorname{prox}_{(t/d^2) P}(u / d)`
+    (``penalty.prox`` with a per-coordinate step), :math:`P_d^*(v) = P^*(d \odot v)`, so the duality
+    gap in the scaled coordinates is the gap of the original problem.
+
+    Args:
+      penalty: a separable penalty (``L1``, ``L2``, ``ElasticNet``, ``NonNegativeL1``) on a 1-D vector.
+      scale: ``(p,)`` positive scales :math:`d`.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxl1
+      >>> pen = jaxl1.ColumnScaled(jaxl1.L1(1.0), jnp.array([1.0, 2.0]))
+      >>> pen.prox(jnp.array([3.0, 3.0]), step=1.0)  # thresholds 1 and 1/2
+      Array([2. , 2.5], dtype=float32)
+      >>> float(pen.value(jnp.array([3.0, 3.0])))
+      4.5
+    """
+
+    penalty: Any
+    scale: jax.Array
+
+    sparse = property(lambda self: self.penalty.sparse)
+
+    def value(self, u):
+        return self.penalty.value(u / self.scale)
+
+    def prox(self, u, step):
+        d = self.scale
+        return d * self.penalty.prox(u / d, step / (d * d))
+
+    def dual_norm(self, v):
+        return self.penalty.dual_norm(self.scale * v)
+
+    def conjugate(self, v):
+        return self.penalty.conjugate(self.scale * v)
+
+    def free(self, u):
+        return self.penalty.free(u)
+
+    def dual_free(self, u, v):
+        return self.penalty.dual_free(u, self.scale * v)
+
+    def coordinate_parts(self, p, dtype):
+        tau, mu = self.penalty.coordinate_parts(p, dtype)
+        d = self.scale.astype(dtype)
+        return tau / d, mu / (d * d)
+
+    def screen(self, u, v):
+        # |v_j| / tau_j is the same number in both coordinates
+        return self.penalty.screen(u, self.scale * v)
+
+    def restrict(self, idx):
+        return ColumnScaled(self.penalty.restrict(idx), self.scale[idx])
+
+    def scaled(self, d):
+        return ColumnScaled(self.penalty, self.scale * d)

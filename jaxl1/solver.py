@@ -39,6 +39,7 @@ strengths, data or initial points of the same shapes reuse the compiled code.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
@@ -48,13 +49,47 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._jit import jit
-from .implicit import _smooth_parts, solution_tangent
+from .implicit import solution_tangent
 from .losses import get_loss
-from .penalties import L1, ElasticNet, NonNegativeL1
 
-__all__ = ["FitResult", "fit", "default_tol"]
+__all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
 
 PyTree = Any
+
+
+class ConvergenceWarning(UserWarning):
+    """A solve stopped before its tolerance was met (at ``max_iter``, or on non-finite values).
+
+    ``fit``, ``fit_path`` and ``cross_validate`` emit it when called with concrete inputs; nothing is
+    emitted under a trace (``jit``, ``vmap``, ``grad``), where ``converged`` and ``status`` tell.
+    """
+
+
+STATUS = ("converged", "max_iter", "nonfinite")  # the names of the codes of ``status``
+
+
+def status_of(converged, coef, intercept, gap):
+    """Why each solve stopped, as an index into :data:`STATUS` (``coef`` has the lanes' axes first)."""
+    finite = jnp.isfinite(gap) & jnp.all(jnp.isfinite(coef), axis=-1) & jnp.isfinite(intercept)
+    return jnp.where(converged, 0, jnp.where(finite, 1, 2)).astype(jnp.int32)
+
+
+def warn_if_stopped(what, status, max_iter, *, stacklevel=3):
+    """Warn (:class:`ConvergenceWarning`) if a concrete ``status`` holds a solve that did not converge."""
+    if isinstance(status, jax.core.Tracer):
+        return
+    status = np.asarray(status).reshape(-1)
+    short, bad = int(np.sum(status == 1)), int(np.sum(status == 2))
+    if not (short or bad):
+        return
+    of = f" of {status.size}" if status.size > 1 else ""
+    parts = []
+    if short:
+        parts.append(f"{short}{of} solve{'s' if short > 1 or of else ''} stopped at max_iter={int(max_iter)} "
+                     "before the duality gap met tol (increase max_iter or loosen tol)")
+    if bad:
+        parts.append(f"{bad}{of} solve{'s' if bad > 1 or of else ''} met non-finite values")
+    warnings.warn(f"{what}: " + "; ".join(parts), ConvergenceWarning, stacklevel=stacklevel)
 
 
 # --------------------------------------------------------------------------- #
@@ -75,6 +110,8 @@ class FitResult:
       gap: the duality gap at ``coef`` (absolute, in objective units).
       n_iter: the number of iterations taken (proximal-gradient and conjugate-gradient steps).
       converged: ``gap <= tol * P0`` was reached before ``max_iter``.
+      status: why the solve stopped, an index into ``jaxl1.STATUS``: ``0`` converged, ``1`` stopped at
+        ``max_iter``, ``2`` non-finite values (a property, computed from the fields).
     """
 
     coef: jax.Array
@@ -82,6 +119,10 @@ class FitResult:
     gap: jax.Array
     n_iter: jax.Array
     converged: jax.Array
+
+    @property
+    def status(self):
+        return status_of(self.converged, self.coef, self.intercept, self.gap)
 
     def predict(self, X):
         """Linear predictor ``X @ coef + intercept``."""
@@ -108,6 +149,7 @@ class _Problem(NamedTuple):
     y_mean: jax.Array  # weighted mean removed from y (0 if none)
     L: jax.Array  # Lipschitz constant of the gradient
     P0: jax.Array  # objective at w = 0, intercept optimal
+    d: jax.Array  # (p,) column scales: A holds the columns divided by d (ones when not scaled)
 
 
 def _power_iteration(matvec, v0, n_iter=50):
@@ -185,8 +227,31 @@ def _weighted_gram(Xc, s):
     return _host_gram(Xc, s)
 
 
-def _prepare(X, y, s, *, loss, fit_intercept, form):
-    """Centre, build the Gram matrix if asked, and bound the Lipschitz constant."""
+def column_scales(Xc, s):
+    """Weighted column norms ``sqrt(sum_i s_i Xc_ij^2)``, computed without overflow; ``1`` for a zero column.
+
+    Each column is divided by its largest entry before it is squared, so values up to the dtype's
+    largest number give a finite scale.
+    """
+    m = jnp.max(jnp.abs(Xc), axis=0)
+    m = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
+    d = m * jnp.sqrt(s @ jnp.square(Xc / m))
+    return jnp.where((d > 0) & jnp.isfinite(d), d, 1.0).astype(Xc.dtype)
+
+
+def scalable(pen) -> bool:
+    """The solver works on unit-norm columns for a separable penalty (one with ``scaled``)."""
+    return hasattr(pen, "scaled") and hasattr(pen, "coordinate_parts")
+
+
+def _prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
+    """Centre, scale the columns to unit norm (``scale``), build the Gram matrix if asked, bound ``L``.
+
+    With ``scale`` the problem is held in the coordinates ``u = d * w`` (``d`` from :func:`column_scales`):
+    column ``j`` of ``A`` is divided by ``d_j``, and the penalty is taken in the same coordinates by the
+    solver (``pen.scaled(d)``).  Every coordinate then has unit curvature in the squared loss, so the
+    step sizes, the working-set ranking and the inner tolerances do not depend on the columns' units.
+    """
     loss = get_loss(loss)
     dtype = X.dtype
     p = X.shape[1]
@@ -197,12 +262,15 @@ def _prepare(X, y, s, *, loss, fit_intercept, form):
     x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
     y_mean = s @ y if (squared and fit_intercept) else zero
     Xc, yc = (X - x_mean if fit_intercept else X), y - y_mean
+    d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
+    if scale:
+        Xc = Xc / d
     if form == "gram":
         A = _weighted_gram(Xc, s)
         c = (s * yc) @ Xc
         yy = 0.5 * jnp.sum(s * yc * yc)
         L = _power_iteration(lambda v: A @ v, _start_vector(p, dtype)) * _L_SAFETY
-        return _Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy)
+        return _Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d)
     fit_b = fit_intercept and not squared
     if fit_b:
         def op(v):
@@ -216,7 +284,7 @@ def _prepare(X, y, s, *, loss, fit_intercept, form):
         b0 = zero
     L = loss.curvature * L0 * _L_SAFETY
     P0 = loss.value(yc, jnp.zeros_like(yc) + b0, s)
-    return _Problem(Xc, jnp.zeros(p, dtype), yc, s, zero, x_mean, y_mean, L, P0)
+    return _Problem(Xc, jnp.zeros(p, dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
 
 
 def _choose_form(loss, n, p, form):
@@ -241,16 +309,9 @@ def _grad(prob, w, b, *, loss, form, fit_b):
 
 
 def _free_mask(pen, w, v):
-    """Coordinates whose dual constraint no rescaling of ``v`` can meet.
-
-    Unpenalized coordinates (``pen.free``: their constraint is ``v_j = 0``) and, for
-    ``NonNegativeL1`` at strength 0 (the constraint ``w >= 0`` alone, whose dual
-    cone is ``v_j >= 0``), the coordinates where ``v_j < 0``.
-    """
-    free = pen.free(w)
-    if isinstance(pen, NonNegativeL1):
-        free = free | ((jnp.asarray(pen.strength) <= 0) & (v < 0))
-    return free
+    """Coordinates whose dual constraint no rescaling of ``v`` can meet: the unpenalized ones
+    (``pen.free``: their constraint is ``v_j = 0``) and those the penalty names (``pen.dual_free``)."""
+    return pen.free(w) | pen.dual_free(w, v)
 
 
 def _free_term(free, w, v, L):
@@ -374,25 +435,9 @@ def _solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
 # working sets: small dense subproblems, prox-Newton for non-quadratic losses
 # --------------------------------------------------------------------------- #
 def _ws_supported(pen) -> bool:
-    """Separable L1-type penalties, whose subproblem on a set of coordinates is the same penalty."""
-    return isinstance(pen, (L1, ElasticNet, NonNegativeL1))
-
-
-def _restrict(pen, W):
-    if isinstance(pen, L1) and pen.weights is not None:
-        return jax.tree.unflatten(jax.tree.structure(pen), [pen.strength, pen.weights[W]])
-    return pen
-
-
-def _screen_score(pen, w, v):
-    """Priority for the working set: infinite for nonzero or free coordinates, else ``|v_j| / tau_j``."""
-    tau, _ = _smooth_parts(pen, w.shape[0], w.dtype)
-    a = jnp.maximum(-v, 0.0) if isinstance(pen, NonNegativeL1) else jnp.abs(v)
-    free = tau <= 0
-    if isinstance(pen, NonNegativeL1):  # at strength 0 a zero coordinate moves only if v_j < 0
-        free = free & (v < 0)
-    ratio = jnp.where(tau > 0, a / jnp.where(tau > 0, tau, 1.0), 0.0)
-    return jnp.where((w != 0) | free, jnp.inf, ratio)
+    """Separable penalties with exact zeros, whose subproblem on a set of coordinates is ``pen.restrict``."""
+    return getattr(pen, "sparse", False) and all(
+        hasattr(pen, name) for name in ("coordinate_parts", "screen", "restrict"))
 
 
 def _top_indices(score, k):
@@ -417,14 +462,14 @@ def _working_set(pen, w, v, L, k):
 
     First the ``k // WS_RESERVED`` coordinates (at least one) with the largest
     prox-gradient residual ``|w_j - prox(w - v / L)_j|``, zero or not; then the
-    rest by :func:`_screen_score` (nonzero coordinates, then the zero ones
+    rest by ``pen.screen`` (nonzero coordinates, then the zero ones
     closest to their threshold).  The reserved part makes every round work on
     the worst violations of the optimality conditions even when the support
     is larger than ``k``, so that the rounds converge whatever its size.
     """
     q = max(1, k // WS_RESERVED)
     V = _top_indices(jnp.abs(w - pen.prox(w - v / L, 1.0 / L)), q)
-    R = _top_indices(_screen_score(pen, w, v).at[V].set(-jnp.inf), k - q)
+    R = _top_indices(pen.screen(w, v).at[V].set(-jnp.inf), k - q)
     return jnp.concatenate([V, R])
 
 
@@ -473,9 +518,8 @@ def _signs_kept(z, sign, on, tau):
 def _support_parts(pen, x, fit_b):
     """Per-coordinate L1 thresholds, L2 curvatures and the support of ``x`` (a trailing intercept is free and in)."""
     k = x.shape[0] - 1 if fit_b else x.shape[0]
-    tau, mu = _smooth_parts(pen, k, x.dtype)
+    tau, mu_vec = pen.coordinate_parts(k, x.dtype)
     on = x != 0
-    mu_vec = jnp.full(k, mu)
     if fit_b:
         tau, on, mu_vec = jnp.append(tau, 0.0), on.at[-1].set(True), jnp.append(mu_vec, 0.0)
     return tau, mu_vec, on
@@ -642,7 +686,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
     def subproblem(w, b, info):
         if k < p:
             W = _working_set(pen, w, info.v, prob.L, k)
-            pen_W = _restrict(pen, W)
+            pen_W = pen.restrict(W)
         else:
             W, pen_W = None, pen
         take = (lambda a: a) if W is None else (lambda a: a[W])
@@ -749,11 +793,21 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
 
 
 def _solve_any(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
-    """The working-set solver for separable L1-type penalties, plain FISTA for the others."""
+    """The working-set solver for separable L1-type penalties, plain FISTA for the others.
+
+    ``w0`` and the returned coefficients are on the user's scale; the solve runs in the scaled
+    coordinates of ``prob`` (``u = d * w``, the penalty ``pen.scaled(d)``) when the problem was scaled.
+    """
+    if scalable(pen):
+        pen = pen.scaled(prob.d)
+        w0 = w0 * prob.d
     if ws_size and _ws_supported(pen):
-        return _solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
-                         check_every=check_every, ws_size=ws_size, batched=batched)
-    return _solve(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every)
+        out = _solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
+                        check_every=check_every, ws_size=ws_size, batched=batched)
+    else:
+        out = _solve(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every)
+    w, b, gap, n_iter, conv = out
+    return w / prob.d, b, gap, n_iter, conv
 
 
 def default_ws_size(loss, n, p, form) -> int:
@@ -775,14 +829,14 @@ def _init_b(prob, loss, fit_b, w0):
     loss = get_loss(loss)
     if not fit_b:
         return jnp.zeros([], w0.dtype)
-    return loss.intercept(prob.y, prob.A @ w0, prob.s)
+    return loss.intercept(prob.y, prob.A @ (w0 * prob.d), prob.s)
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
     loss_c = get_loss(loss)
     squared = loss_c.name == "squared"
     fit_b = fit_intercept and not squared
-    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form)
+    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen))
     b0 = _init_b(prob, loss, fit_b, w0) if form == "data" else jnp.zeros([], X.dtype)
     w, b, gap, n_iter, conv = _solve_any(
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
@@ -995,8 +1049,9 @@ def fit(
         the shapes (all coordinates in the Gram form); ``0`` turns working sets off.
 
     Returns:
-      A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter`` and
-      ``converged``; ``converged`` is ``False`` when ``max_iter`` was reached.
+      A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter``,
+      ``converged`` and ``status``; ``converged`` is ``False`` when ``max_iter`` was
+      reached, and then (with concrete inputs) a :class:`ConvergenceWarning` is emitted.
 
     Raises:
       ValueError: bad shapes, NaN/inf, negative weights, unknown ``loss``, labels
@@ -1020,8 +1075,10 @@ def fit(
     ws_size = _check_ws_size(ws_size, loss, n, p, form)
     w0 = _init_coef(init, p, X.dtype)
     penalty = jax.tree.map(lambda a: _arg(a, X.dtype), penalty)
-    return _fit_jit(
+    res = _fit_jit(
         X, y, s, penalty, w0, _arg(tol, X.dtype), _arg(max_iter, np.int32),
         loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
         ws_size=ws_size,
     )
+    warn_if_stopped("jaxl1.fit", res.status, max_iter)
+    return res

@@ -424,3 +424,33 @@ def test_working_set_smaller_than_the_support_converges(large_support_data, form
     assert bool(res.converged)
     assert (ref.coef_ != 0).sum() > 3 * 32
     np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- #
+# stopping short is visible
+# --------------------------------------------------------------------------- #
+def test_stopping_at_max_iter_warns_and_says_why(seeds_data):
+    X, y = seeds_data
+    with pytest.warns(jaxl1.ConvergenceWarning, match="max_iter=2"):
+        res = jaxl1.fit(X, y, jaxl1.L1(0.1), max_iter=2, ws_size=0)
+    assert not bool(res.converged) and jaxl1.STATUS[int(res.status)] == "max_iter"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = jaxl1.fit(X, y, jaxl1.L1(0.1))
+        # under a trace nothing is emitted: converged and status tell
+        traced = jax.jit(lambda lam: jaxl1.fit(X, y, jaxl1.L1(lam), max_iter=2, ws_size=0))(0.1)
+    assert jaxl1.STATUS[int(ok.status)] == "converged"
+    assert int(traced.status) == 1
+    with pytest.warns(jaxl1.ConvergenceWarning, match=r"jaxl1.fit_path: \d+ of 100 solves"):
+        path = jaxl1.fit_path(X, y, max_iter=2, ws_size=0)
+    np.testing.assert_array_equal(np.asarray(path.status), np.where(np.asarray(path.converged), 0, 1))
+    with pytest.warns(jaxl1.ConvergenceWarning, match="fold fits"):
+        jaxl1.cross_validate(X, y, n_lambdas=10, max_iter=2, ws_size=0)
+
+
+def test_status_names_non_finite_values():
+    res = jaxl1.FitResult(jnp.array([1.0, jnp.nan]), jnp.array(0.0), jnp.array(jnp.nan), jnp.array(5),
+                          jnp.array(False))
+    assert jaxl1.STATUS[int(res.status)] == "nonfinite"
+    with pytest.warns(jaxl1.ConvergenceWarning, match="non-finite"):
+        jaxl1.solver.warn_if_stopped("test", res.status, 5)
