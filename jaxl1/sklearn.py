@@ -98,11 +98,27 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
         return estimator._validate_data(*args, **kwargs)
 
 
-from .path import cross_validate
+from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
 from .penalties import ElasticNet as _ElasticNetPenalty
 from .penalties import NonNegativeL1 as _NonNegativeL1Penalty
-from .solver import fit as _fit
+from .solver import ConvergenceWarning as _SolveWarning
+from .solver import fit as _solver_fit
+
+
+def _without_solver_warnings(fn):
+    """``fn`` with jaxl1's own ConvergenceWarning silenced: the estimators warn with scikit-learn's."""
+
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _SolveWarning)
+            return fn(*args, **kwargs)
+
+    return call
+
+
+_fit = _without_solver_warnings(_solver_fit)
+cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1"]
 

@@ -410,3 +410,21 @@ def test_logistic_bad_keywords(kwargs, match, binary):
     X, y = binary
     with pytest.raises(ValueError, match=match):
         LogisticRegressionL1(**kwargs).fit(X, y)
+
+
+def test_a_stopped_fit_warns_once_with_scikit_learns_warning():
+    import warnings as _w
+
+    from sklearn.datasets import make_regression
+    from sklearn.exceptions import ConvergenceWarning as SkWarning
+
+    import jaxl1
+
+    X, y = make_regression(n_samples=100, n_features=10, noise=0.1, random_state=42)
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        from jaxl1.sklearn import Lasso as JLasso
+
+        JLasso(alpha=0.1, tol=1e-14, max_iter=1).fit(X, y)
+    kinds = [type(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert kinds.count(SkWarning) == 1 and not any(issubclass(k, jaxl1.ConvergenceWarning) for k in kinds)
