@@ -37,6 +37,7 @@ from .solver import (
     _solve_any,
     fit,
     float0_zeros,
+    scalable,
     status_of,
     validate_data,
     warn_if_stopped,
@@ -237,7 +238,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
-    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=True)
+    scale = scalable(_make_penalty(kind, lambdas[0], l1_ratio, weights))  # as _solve_any will decide
+    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
     pad = n_chunks * chunk_size - K

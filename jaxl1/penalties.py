@@ -171,6 +171,12 @@ def _screen_score(tau, a, w, free):
     return jnp.where((w != 0) | free, jnp.inf, ratio)
 
 
+def _symmetric_screen(pen, w, v):
+    """``screen`` of a penalty symmetric in each coordinate: ``|v_j| / tau_j``, unpenalized ones first."""
+    tau, _ = pen.coordinate_parts(w.shape[0], w.dtype)
+    return _screen_score(tau, jnp.abs(v), w, tau <= 0)
+
+
 def _restrict_vector(x, idx):
     """``x[idx]`` for a per-coordinate array, ``x`` itself for a scalar (or ``None``)."""
     if x is None or jnp.ndim(x) == 0:
@@ -265,9 +271,7 @@ class L1:
         tau = self.strength * (ones if self.weights is None else self.weights)
         return jnp.broadcast_to(tau, (p,)).astype(dtype), jnp.zeros(p, dtype)
 
-    def screen(self, w, v):
-        tau, _ = self.coordinate_parts(w.shape[0], w.dtype)
-        return _screen_score(tau, jnp.abs(v), w, tau <= 0)
+    screen = _symmetric_screen
 
     def restrict(self, idx):
         return _rebuild(self, strength=_restrict_vector(self.strength, idx),
@@ -394,9 +398,7 @@ class ElasticNet:
         tau = jnp.broadcast_to(self._l1, (p,)).astype(dtype)
         return tau, jnp.broadcast_to(self._mu, (p,)).astype(dtype)
 
-    def screen(self, w, v):
-        tau, _ = self.coordinate_parts(w.shape[0], w.dtype)
-        return _screen_score(tau, jnp.abs(v), w, tau <= 0)
+    screen = _symmetric_screen
 
     def restrict(self, idx):
         return _rebuild(self, alpha=_restrict_vector(self.alpha, idx), l1_ratio=_restrict_vector(self.l1_ratio, idx))

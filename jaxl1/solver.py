@@ -233,9 +233,13 @@ def column_scales(Xc, s):
     Each column is divided by its largest entry before it is squared, so values up to the dtype's
     largest number give a finite scale.
     """
-    m = jnp.max(jnp.abs(Xc), axis=0)
-    m = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
-    d = m * jnp.sqrt(s @ jnp.square(Xc / m))
+    def guarded():  # two more passes over X: only when the plain sums overflowed
+        m = jnp.max(jnp.abs(Xc), axis=0)
+        m = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
+        return m * jnp.sqrt(s @ jnp.square(Xc / m))
+
+    d = jnp.sqrt(s @ jnp.square(Xc))
+    d = jax.lax.cond(jnp.all(jnp.isfinite(d)), lambda: d, guarded)
     return jnp.where((d > 0) & jnp.isfinite(d), d, 1.0).astype(Xc.dtype)
 
 
