@@ -5,7 +5,7 @@ solver for whole regularization paths certified by a duality gap, and an optax
 transformation that applies the proximal step in training.
 """
 
-from .losses import LOSSES, Logistic, Squared
+from .losses import LOSSES, Logistic, Loss, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
@@ -22,6 +22,7 @@ __all__ = [
     "NonNegativeL1",
     "GroupL1",
     "ColumnScaled",
+    "Loss",
     "Squared",
     "Logistic",
     "LOSSES",

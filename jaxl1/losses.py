@@ -1,18 +1,42 @@
-r"""Data-fit terms.
+r"""Data-fit terms and the datafit protocol.
 
 A loss is a weighted mean over samples of a per-sample term :math:`\ell(y_i, z_i)`
 of the linear predictor :math:`z = Xw + b`:
 
 .. math:: F(z) = \sum_i s_i\,\ell(y_i, z_i), \qquad s_i = \frac{\text{sample\_weight}_i}{\sum_k \text{sample\_weight}_k}
 
-(:math:`s_i = 1/n` without sample weights, scikit-learn's convention).  Each loss
-gives its value, its derivative in :math:`z`, a bound on the second derivative
-(for the Lipschitz constant of the gradient), its Fenchel conjugate (for the
-duality gap), the projection of a dual point onto the conjugate's domain, and the
-intercept's optimum for a fixed :math:`Xw`.  A new loss (Poisson, Huber, ...) is
-one more small class registered in :data:`LOSSES`.
+(:math:`s_i = 1/n` without sample weights, scikit-learn's convention).
 
-All methods take ``s`` (the normalized weights) explicitly and are pure.
+**The datafit protocol.**  The solver, the duality gap, the path, cross-validation and
+implicit differentiation ask the loss object for what they need and never for its
+name; a loss defined outside the package works wherever ``loss=`` is accepted.  All
+methods are pure, take the normalized weights ``s`` explicitly and work on arrays of
+the dtype of ``X``:
+
+* ``value(y, z, s)``: :math:`F(z)`, a scalar (twice differentiable in ``z`` where the
+  solution lies: implicit differentiation differentiates it);
+* ``grad(y, z, s)``: :math:`\partial F / \partial z` (one entry per sample);
+* ``hess(y, z, s)``: the diagonal of :math:`\partial^2 F / \partial z^2` (prox-Newton models);
+* ``curvature``: a float bounding :math:`\ell''` for every sample (the gradient's
+  Lipschitz constant is ``curvature`` times the top eigenvalue of :math:`X^\top S X`);
+* optional ``is_quadratic``: ``True`` only for :math:`\ell = \tfrac12 (y - z)^2`, which allows
+  the Gram form and exact working-set subproblems;
+* ``heldout(y, z)``: the per-sample held-out score of cross-validation (lower is better);
+* optional ``intercept(y, z, s, b0=None, n_newton=20)``: the optimal intercept for a
+  fixed predictor ``z`` (:func:`optimal_intercept` otherwise);
+* optional ``conjugate(y, u, s)`` and ``project_dual(y, u, s)``: the Fenchel conjugate
+  :math:`F^*` and the projection of a dual point onto its domain.  With them a solve
+  is certified by a **duality gap**; without them by the **optimality** measure
+  :math:`\|G(w)\|^2 / (2L)`, :math:`G` the proximal-gradient mapping, the objective
+  decrease one proximal-gradient step is guaranteed to make (zero exactly at a
+  solution).  ``FitResult.certificate`` says which one a result carries;
+* optional ``validate_y(y)``: raise ``ValueError`` for targets the loss cannot take;
+* ``name``: a string for messages.
+
+A loss is a static argument of the compiled solvers: it must be hashable, and two
+equal losses share one compiled program (a frozen dataclass holding its parameters
+as Python floats does both).  Subclassing :class:`Loss` gives every method from the
+per-sample term alone.
 """
 
 from __future__ import annotations
@@ -22,7 +46,55 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
-__all__ = ["Squared", "Logistic", "LOSSES", "get_loss"]
+__all__ = ["Loss", "Squared", "Logistic", "LOSSES", "get_loss", "optimal_intercept", "intercept_of",
+           "is_quadratic", "has_conjugate", "heldout_scores"]
+
+
+class Loss:
+    r"""Base class for a user-defined loss: define ``per_sample(y, z)`` (:math:`\ell`) and ``curvature``.
+
+    ``value``, ``grad``, ``hess``, ``heldout`` and ``intercept`` are derived from ``per_sample``
+    by automatic differentiation; without ``conjugate`` the solves are certified by the
+    optimality measure (see the module docstring).  Make the subclass a frozen dataclass so
+    that equal losses share one compiled program.
+
+    Examples:
+      >>> import dataclasses, jax.numpy as jnp, numpy as np, jaxl1
+      >>> @dataclasses.dataclass(frozen=True)
+      ... class Huber(jaxl1.Loss):
+      ...     delta: float = 1.0
+      ...     name = "huber"
+      ...     curvature = 1.0
+      ...     def per_sample(self, y, z):
+      ...         r = jnp.abs(y - z)
+      ...         return jnp.where(r <= self.delta, 0.5 * r**2, self.delta * (r - 0.5 * self.delta))
+      >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+      >>> res = jaxl1.fit(X, np.array([1.0, 0.0, 1.0, 20.0]), jaxl1.L1(0.1), loss=Huber(1.0))
+      >>> res.certificate, bool(res.converged)
+      ('optimality', True)
+    """
+
+    name = "loss"
+    curvature = 1.0
+    is_quadratic = False
+
+    def per_sample(self, y, z):
+        raise NotImplementedError("a Loss subclass defines per_sample(y, z)")
+
+    def value(self, y, z, s):
+        return jnp.sum(s * self.per_sample(y, z))
+
+    def grad(self, y, z, s):
+        return s * jax.vmap(jax.grad(self.per_sample, argnums=1))(y, z)
+
+    def hess(self, y, z, s):
+        return s * jax.vmap(jax.grad(jax.grad(self.per_sample, argnums=1), argnums=1))(y, z)
+
+    def heldout(self, y, z):
+        return self.per_sample(y, z)
+
+    def intercept(self, y, z, s, b0=None, n_newton=40):
+        return optimal_intercept(self, y, z, s, b0=b0, n_newton=n_newton)
 
 
 class Squared:
@@ -38,6 +110,7 @@ class Squared:
 
     name = "squared"
     curvature = 1.0  # sup of d^2 l / dz^2
+    is_quadratic = True
 
     @staticmethod
     def validate_y(y: np.ndarray) -> None:
@@ -72,6 +145,11 @@ class Squared:
         """The optimal intercept for the predictor ``z`` (without intercept): the weighted mean residual."""
         return jnp.sum(s * (y - z))
 
+    @staticmethod
+    def heldout(y, z):
+        """Per-sample held-out score: the squared error."""
+        return jnp.square(y - z)
+
 
 def _logistic_margin(y, z):
     return (2 * y - 1) * z
@@ -89,6 +167,7 @@ class Logistic:
 
     name = "logistic"
     curvature = 0.25
+    is_quadratic = False
 
     @staticmethod
     def validate_y(y: np.ndarray) -> None:
@@ -162,16 +241,98 @@ class Logistic:
         (b, _, _), _ = jax.lax.scan(step, (b, lo, hi), None, length=n_newton)
         return b
 
+    @staticmethod
+    def heldout(y, z):
+        """Per-sample held-out score: the deviance ``2 log(1 + exp(-t z))``."""
+        return 2 * jnp.logaddexp(0.0, -_logistic_margin(y, z))
+
+
+def optimal_intercept(loss, y, z, s, b0=None, n_newton=40):
+    """The minimizer over ``b`` of ``loss.value(y, z + b, s)``, for any convex loss of the protocol.
+
+    The derivative ``g(b) = sum(loss.grad(y, z + b, s))`` increases with ``b``.  A bracket where it
+    changes sign is found by doubling a step away from ``b0`` (or 0) in the descent direction, then
+    shrunk by safeguarded Newton steps (a step that leaves the bracket, or has no curvature, is
+    replaced by the bracket's midpoint), so the iteration cannot diverge.
+    """
+    dtype = jnp.result_type(z)
+    g = lambda b: jnp.sum(loss.grad(y, z + b, s))
+    b = jnp.zeros([], dtype) if b0 is None else jnp.asarray(b0, dtype)
+    g0 = g(b)
+    direction = jnp.where(g0 > 0, -1.0, 1.0).astype(dtype)
+    spread = jnp.max(jnp.abs(z)) + jnp.max(jnp.abs(y)) + 1.0
+    widths = spread * (2.0 ** jnp.arange(-20, 40, dtype=dtype))
+    far = b + direction * widths
+    crossed = jax.vmap(g)(far) * direction >= 0  # the derivative's sign has changed at that point
+    # the first crossing point (the farthest if none: the minimum is at least that far)
+    far_b = jnp.where(jnp.any(crossed), far[jnp.argmax(crossed)], far[-1])
+    lo, hi = jnp.minimum(b, far_b), jnp.maximum(b, far_b)
+    lo, hi = jnp.where(g0 == 0, b, lo), jnp.where(g0 == 0, b, hi)
+
+    def step(carry, _):
+        b, lo, hi = carry
+        gb = g(b)
+        h = jnp.sum(loss.hess(y, z + b, s))
+        lo = jnp.where(gb < 0, b, lo)
+        hi = jnp.where(gb > 0, b, hi)
+        newton = b - gb / jnp.where(h > 0, h, 1.0)
+        ok = (h > 0) & (newton >= lo) & (newton <= hi) & (gb != 0)
+        b = jnp.where(gb == 0, b, jnp.where(ok, newton, 0.5 * (lo + hi)))
+        return (b, lo, hi), None
+
+    (b, _, _), _ = jax.lax.scan(step, (b, lo, hi), None, length=n_newton)  # from b0: near it, Newton
+    return b
+
+
+def is_quadratic(loss) -> bool:
+    """Whether ``loss`` declares itself the squared loss (``is_quadratic``; ``False`` when absent)."""
+    return bool(getattr(loss, "is_quadratic", False))
+
+
+def has_conjugate(loss) -> bool:
+    """Whether solves with ``loss`` are certified by a duality gap (the loss has a conjugate)."""
+    return hasattr(loss, "conjugate") and hasattr(loss, "project_dual")
+
+
+def intercept_of(loss, y, z, s, b0=None, n_newton=None):
+    """``loss.intercept`` when the loss has one, else :func:`optimal_intercept`."""
+    kw = {} if n_newton is None else {"n_newton": n_newton}
+    if hasattr(loss, "intercept"):
+        return loss.intercept(y, z, s, b0=b0, **kw)
+    return optimal_intercept(loss, y, z, s, b0=b0, **kw)
+
+
+def heldout_scores(loss, y, z):
+    """Per-sample held-out scores of predictions ``z``: ``loss.heldout`` or, without it, the loss itself."""
+    if hasattr(loss, "heldout"):
+        return loss.heldout(y, z)
+    one = jnp.ones(1, jnp.result_type(z))
+    return jax.vmap(lambda yi, zi: loss.value(yi[None], zi[None], one))(y, z)
+
 
 LOSSES = {"squared": Squared, "logistic": Logistic}
 
 
+_REQUIRED = ("value", "grad", "hess", "curvature")
+
+
 def get_loss(loss):
-    """Return the loss class for a name (``"squared"``, ``"logistic"``) or pass a loss class through."""
+    """The loss object for a name (``"squared"``, ``"logistic"``), or a loss object checked against the protocol.
+
+    Raises ``ValueError`` naming ``loss`` for an unknown name, a missing protocol method or an
+    unhashable object (a loss is a static argument of the compiled solvers).
+    """
     if isinstance(loss, str):
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+            raise ValueError(f"loss must be one of {sorted(LOSSES)} or a loss object, got {loss!r}")
         return LOSSES[loss]
-    if all(hasattr(loss, attr) for attr in ("value", "grad", "conjugate", "intercept", "curvature")):
-        return loss
-    raise ValueError(f"loss must be one of {sorted(LOSSES)} or a loss class, got {loss!r}")
+    missing = [attr for attr in _REQUIRED if not hasattr(loss, attr)]
+    if missing:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)} or a loss object with {', '.join(_REQUIRED)} "
+                         f"(see jaxl1.losses); {loss!r} lacks {', '.join(missing)}")
+    try:
+        hash(loss)
+    except TypeError:
+        raise ValueError(f"loss must be hashable (it is a static argument of the compiled solvers: make it a "
+                         f"frozen dataclass), got {loss!r}") from None
+    return loss

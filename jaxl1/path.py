@@ -23,7 +23,7 @@ import numpy as np
 
 from ._jit import jit
 from .implicit import solution_tangent
-from .losses import get_loss
+from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
     _arg,
@@ -35,6 +35,7 @@ from .solver import (
     _intercept_out,
     _prepare,
     _solve_any,
+    certificate_of,
     fit,
     float0_zeros,
     scalable,
@@ -52,7 +53,7 @@ __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "c
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["lambdas", "coef", "intercept", "gap", "n_iter", "converged"],
-    meta_fields=[],
+    meta_fields=["certificate"],
 )
 @dataclass(frozen=True)
 class PathResult:
@@ -62,9 +63,11 @@ class PathResult:
       lambdas: ``(K,)`` strengths, decreasing.
       coef: ``(K, p)`` coefficients, one row per strength.
       intercept: ``(K,)`` intercepts.
-      gap: ``(K,)`` duality gaps (absolute).
+      gap: ``(K,)`` duality gaps (absolute), or the optimality measure for a loss without a
+        conjugate (see ``certificate`` and :class:`jaxl1.FitResult`).
       n_iter: ``(K,)`` iterations per strength.
       converged: ``(K,)`` whether each strength reached ``tol``.
+      certificate: ``"duality_gap"`` or ``"optimality"`` (what ``gap`` measures).
     """
 
     lambdas: jax.Array
@@ -73,6 +76,7 @@ class PathResult:
     gap: jax.Array
     n_iter: jax.Array
     converged: jax.Array
+    certificate: str = "duality_gap"
 
     def predict(self, X):
         """Linear predictors for every strength: ``(n_new, K)``."""
@@ -165,7 +169,7 @@ def _null_gradient(X, y, s, *, loss, fit_intercept):
     """Gradient of the loss in ``w`` at ``w = 0`` with the intercept at its optimum."""
     loss = get_loss(loss)
     zeros = jnp.zeros_like(y)
-    b = loss.intercept(y, zeros, s) if fit_intercept else jnp.zeros([], y.dtype)
+    b = intercept_of(loss, y, zeros, s) if fit_intercept else jnp.zeros([], y.dtype)
     return loss.grad(y, zeros + b, s) @ X  # (u @ X, not X.T @ u: the latter is slow on XLA:CPU)
 
 
@@ -194,14 +198,14 @@ def lambda_max(
         raise ValueError("l1_ratio must be > 0 for lambda_max (a pure ridge path has no finite lambda_max)")
     p = Xj.shape[1]
     w = _check_weights(weights, p, Xj.dtype)
-    name = get_loss(loss).name
+    name = get_loss(loss)
     g = _null_gradient(Xj, yj, s, loss=name, fit_intercept=bool(fit_intercept))
     if w is not None and bool(jnp.any(w == 0)):
         # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
         big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(w > 0, w, jnp.inf)) + 1.0)
         res = fit(Xj, yj, L1(big, w), loss=name, fit_intercept=fit_intercept, sample_weight=sample_weight)
         z = Xj @ res.coef + res.intercept
-        g = get_loss(name).grad(yj, z, s) @ Xj
+        g = name.grad(yj, z, s) @ Xj
     g = -g if positive else jnp.abs(g)
     ratio = jnp.where(w > 0, g / jnp.where(w > 0, w, 1.0), 0.0) if w is not None else g
     return jnp.maximum(jnp.max(ratio), 0.0) / l1_ratio
@@ -234,7 +238,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
                check_every, chunk_size, ws_size):
     """The whole path for one data set (traceable; vmappable over ``s``)."""
     loss_c = get_loss(loss)
-    squared = loss_c.name == "squared"
+    squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
@@ -271,7 +275,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     W = W.reshape(-1, p)[:K]
     B, gap, n_iter, conv = (a.reshape(-1)[:K] for a in (B, gap, n_iter, conv))
     intercept = jax.vmap(lambda w, b: _intercept_out(prob, w, b, fit_intercept, squared))(W, B)
-    return PathResult(lambdas, W, intercept, gap, n_iter, conv)
+    return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
 
 
 def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
@@ -314,7 +318,8 @@ def _path_diff_jvp(cfg, primals, tangents):
 
     dW, dB = jax.lax.map(one, (path.coef, path.intercept, lambdas, dlam))
     zero = jnp.zeros_like(path.gap)
-    return path, PathResult(dlam, dW, dB, zero, float0_zeros(path.n_iter), float0_zeros(path.converged))
+    return path, PathResult(dlam, dW, dB, zero, float0_zeros(path.n_iter), float0_zeros(path.converged),
+                            path.certificate)
 
 
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):
@@ -364,7 +369,7 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
     form = _choose_form(loss, n, p, form)
     static = dict(
-        loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=form,
+        loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form,
         kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),
         ws_size=_check_ws_size(ws_size, loss, n, p, form),
     )
@@ -445,7 +450,7 @@ def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n
         z = X @ path.coef.T + path.intercept  # (n, K)
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
-        per_sample = jax.vmap(lambda zk: _per_sample_score(loss, y, zk), in_axes=1, out_axes=1)(z)
+        per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
         return held @ per_sample, path
 
     args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter)
@@ -465,12 +470,6 @@ def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n
                                check_vma=False)
     scores, paths = mapped(runs, *args)
     return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
-
-
-def _per_sample_score(loss, y, z):
-    if loss.name == "squared":
-        return jnp.square(y - z)
-    return 2 * jnp.logaddexp(0.0, -(2 * y - 1) * z)  # deviance
 
 
 _cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)

@@ -50,7 +50,7 @@ import numpy as np
 
 from ._jit import jit
 from .implicit import solution_tangent
-from .losses import get_loss
+from .losses import get_loss, has_conjugate, intercept_of, is_quadratic
 
 __all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
 
@@ -86,7 +86,7 @@ def warn_if_stopped(what, status, max_iter, *, stacklevel=3):
     parts = []
     if short:
         parts.append(f"{short}{of} solve{'s' if short > 1 or of else ''} stopped at max_iter={int(max_iter)} "
-                     "before the duality gap met tol (increase max_iter or loosen tol)")
+                     "before its certificate met tol (increase max_iter or loosen tol)")
     if bad:
         parts.append(f"{bad}{of} solve{'s' if bad > 1 or of else ''} met non-finite values")
     warnings.warn(f"{what}: " + "; ".join(parts), ConvergenceWarning, stacklevel=stacklevel)
@@ -98,7 +98,7 @@ def warn_if_stopped(what, status, max_iter, *, stacklevel=3):
 @partial(
     jax.tree_util.register_dataclass,
     data_fields=["coef", "intercept", "gap", "n_iter", "converged"],
-    meta_fields=[],
+    meta_fields=["certificate"],
 )
 @dataclass(frozen=True)
 class FitResult:
@@ -107,11 +107,14 @@ class FitResult:
     Attributes:
       coef: ``(p,)`` coefficients, exact zeros where the solution is zero.
       intercept: scalar intercept (``0`` without ``fit_intercept``).
-      gap: the duality gap at ``coef`` (absolute, in objective units).
+      gap: the certificate's value at ``coef`` (absolute, in objective units): the duality gap, or for a
+        loss without a conjugate the optimality measure (see ``certificate``).
       n_iter: the number of iterations taken (proximal-gradient and conjugate-gradient steps).
       converged: ``gap <= tol * P0`` was reached before ``max_iter``.
       status: why the solve stopped, an index into ``jaxl1.STATUS``: ``0`` converged, ``1`` stopped at
         ``max_iter``, ``2`` non-finite values (a property, computed from the fields).
+      certificate: what ``gap`` measures: ``"duality_gap"``, or ``"optimality"`` for a loss without a
+        conjugate (``||G||^2 / (2L)``, ``G`` the proximal-gradient mapping: see :mod:`jaxl1.losses`).
     """
 
     coef: jax.Array
@@ -119,6 +122,7 @@ class FitResult:
     gap: jax.Array
     n_iter: jax.Array
     converged: jax.Array
+    certificate: str = "duality_gap"
 
     @property
     def status(self):
@@ -260,7 +264,7 @@ def _prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
     dtype = X.dtype
     p = X.shape[1]
     zero = jnp.zeros([], dtype)
-    squared = loss.name == "squared"
+    squared = is_quadratic(loss)
     # with an intercept the columns are centred (the intercept absorbs x_mean . w), which keeps the
     # problem well conditioned when features sit far from zero; the squared loss also centres y
     x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
@@ -282,7 +286,7 @@ def _prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
             return jnp.concatenate([(s * z) @ Xc, jnp.sum(s * z)[None]])
 
         L0 = _power_iteration(op, _start_vector(p + 1, dtype))
-        b0 = loss.intercept(yc, jnp.zeros_like(yc), s)
+        b0 = intercept_of(loss, yc, jnp.zeros_like(yc), s)
     else:
         L0 = _power_iteration(lambda v: (s * (Xc @ v)) @ Xc, _start_vector(p, dtype))
         b0 = zero
@@ -294,9 +298,9 @@ def _prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
 def _choose_form(loss, n, p, form):
     if form not in ("auto", "gram", "data"):
         raise ValueError(f"form must be 'auto', 'gram' or 'data', got {form!r}")
-    squared = get_loss(loss).name == "squared"
+    squared = is_quadratic(get_loss(loss))
     if form == "gram" and not squared:
-        raise ValueError("form='gram' needs loss='squared'")
+        raise ValueError("form='gram' needs a quadratic loss (loss='squared')")
     if form == "auto":
         return "gram" if (squared and n >= p) else "data"
     return form
@@ -336,6 +340,7 @@ class _Info(NamedTuple):
     b: jax.Array  # the intercept refined to its optimum for ``Xw`` (logistic)
     v: jax.Array  # (p,) gradient of the loss in w
     z: jax.Array  # (n,) linear predictor (data form; empty for the Gram form)
+    gb: jax.Array  # derivative of the loss in the intercept at ``b`` (0 without an intercept variable)
 
 
 def _gap(prob, pen, w, b, *, loss, form, fit_b):
@@ -351,13 +356,18 @@ def _gap(prob, pen, w, b, *, loss, form, fit_b):
         dual = -conj_loss - pen.conjugate(-v / sigma)
     else:
         Xw = prob.A @ w
-        if fit_b:
-            b = loss.intercept(prob.y, Xw, prob.s, b0=b, n_newton=3)
+        if fit_b:  # a few steps towards the intercept's optimum, kept only if they lower the loss
+            b_new = intercept_of(loss, prob.y, Xw, prob.s, b0=b, n_newton=3)
+            lower = loss.value(prob.y, Xw + b_new, prob.s) <= loss.value(prob.y, Xw + b, prob.s)
+            b = jnp.where(lower, b_new, b)
         z = Xw + b
-        f = loss.value(prob.y, z, prob.s)
         u = loss.grad(prob.y, z, prob.s)
+        gb = jnp.sum(u) if fit_b else jnp.zeros([], w.dtype)
+        if not has_conjugate(loss):
+            return _Info(_optimality(prob, pen, w, u, fit_b), b, u @ prob.A, z, gb)
+        f = loss.value(prob.y, z, prob.s)
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
-            u = u - prob.s * jnp.sum(u)
+            u = u - prob.s * gb
         v = u @ prob.A  # u @ A rather than A.T @ u: XLA:CPU runs the transposed product far slower
         free = _free_mask(pen, w, v)
         sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
@@ -365,7 +375,26 @@ def _gap(prob, pen, w, b, *, loss, form, fit_b):
         dual = -loss.conjugate(prob.y, u, prob.s) - pen.conjugate(-v / sigma)
     primal = f + pen.value(w)
     gap = primal - dual + _free_term(free, w, v, prob.L)
-    return _Info(jnp.maximum(gap, 0.0), b, v, z)
+    return _Info(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros([], w.dtype) if form == "gram" else gb)
+
+
+def _optimality(prob, pen, w, u, fit_b):
+    """The certificate of a loss without a conjugate: ``||G||^2 / (2L)``, ``G`` the prox-gradient mapping.
+
+    ``G = L (w - prox(w - v / L, 1 / L))`` with ``v`` the gradient in ``w`` (and the intercept's
+    derivative ``sum(u)`` as one more coordinate): zero exactly at a solution, and ``||G||^2 / (2L)``
+    is the objective decrease one proximal-gradient step is guaranteed to make, in objective units
+    like a duality gap.
+    """
+    v = u @ prob.A
+    r = w - pen.prox(w - v / prob.L, 1.0 / prob.L)
+    gb = jnp.sum(u) if fit_b else jnp.zeros([], w.dtype)
+    return 0.5 * prob.L * jnp.vdot(r, r) + 0.5 * gb * gb / prob.L
+
+
+def certificate_of(loss) -> str:
+    """``"duality_gap"`` for a loss with a conjugate (or quadratic), else ``"optimality"``."""
+    return "duality_gap" if (is_quadratic(get_loss(loss)) or has_conjugate(get_loss(loss))) else "optimality"
 
 
 # --------------------------------------------------------------------------- #
@@ -494,6 +523,7 @@ def _kkt(pen, x, v, L, fit_b):
 # prox-Newton model is only a model, so it is solved loosely
 INNER_RATIO_QUADRATIC = 0.01
 INNER_RATIO_NEWTON = 0.3
+NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
 CG_ITERS = 10  # conjugate-gradient steps on a larger support whose signs held since the last check
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
 
@@ -681,7 +711,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
     dtype = w0.dtype
     p = w0.shape[0]
     k = min(ws_size, p)
-    squared = loss.name == "squared"
+    squared = is_quadratic(loss)
     tol_abs = tol * prob.P0
     # the subproblem as a dense matrix when it is small or no larger than the data, else by products
     n = prob.y.shape[0]
@@ -715,7 +745,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         g_W = take(info.v)
         A = jnp.concatenate([X_W, jnp.ones((X_W.shape[0], 1), dtype)], axis=1) if fit_b else X_W
         x0 = jnp.concatenate([w_W, b[None]]) if fit_b else w_W
-        g = jnp.concatenate([g_W, jnp.zeros(1, dtype)]) if fit_b else g_W  # sum(u) = 0 at the refined b
+        g = jnp.concatenate([g_W, info.gb[None]]) if fit_b else g_W  # about 0 at the refined b
         tiny = jnp.finfo(dtype).tiny
         if matrix_free:
             ridge = 1e-10 * jnp.max(h @ jnp.square(A)) + tiny
@@ -729,7 +759,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         """Backtracking on the true objective along ``d = x - x0`` (Armijo on the model decrease)."""
         d = x - x0
         Ad = A @ d
-        g = jnp.concatenate([info.v if W is None else info.v[W], jnp.zeros(1, dtype)]) if fit_b else (
+        g = jnp.concatenate([info.v if W is None else info.v[W], info.gb[None]]) if fit_b else (
             info.v if W is None else info.v[W])
         pen_part = lambda xx: pen_W.value(xx[:-1] if fit_b else xx)
         f0 = loss.value(prob.y, info.z, prob.s) + pen_part(x0)
@@ -741,7 +771,13 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         t = jnp.where(jnp.any(ok), ts[jnp.argmax(ok)], 0.0)
         # keep the exact zeros of the prox: blend, then zero what the full step zeroed
         x_new = jnp.where(x == 0, jnp.where(t == 1, 0.0, x0 + t * d), x0 + t * d)
-        return x_new
+        # no step of the direction decreases the objective (a model without curvature in some direction,
+        # as a loss with linear pieces gives): a proximal-gradient step, which always does
+        # (or one that does better than the accepted step: near rounding level it can accept a step of no use)
+        x_pg = _prox_part(pen_W, x0 - g / prob.L, 1.0 / prob.L, fit_b)
+        obj_pg = loss.value(prob.y, info.z + A @ (x_pg - x0), prob.s) + pen_part(x_pg)
+        obj_t = jnp.where(jnp.any(ok), objs[jnp.argmax(ok)], jnp.inf)
+        return jnp.where(obj_pg < obj_t, x_pg, x_new)
 
     # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
     inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
@@ -756,6 +792,8 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         kkt_out = _kkt(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
         L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
+        if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
+            budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
         x, it = _quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
                             fit_b=fit_b and not squared, check_every=check_every, L=L_sub, batched=batched)
         if not squared:
@@ -790,7 +828,7 @@ def _solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ever
         return st.w, st.b, st.info.gap, st.n_iter, st.done
 
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
-    info0 = _Info(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0)
+    info0 = _Info(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0, jnp.zeros([], dtype))
     st = _WSState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
     st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
     return st.w, st.b, st.info.gap, st.n_iter, st.done
@@ -833,12 +871,12 @@ def _init_b(prob, loss, fit_b, w0):
     loss = get_loss(loss)
     if not fit_b:
         return jnp.zeros([], w0.dtype)
-    return loss.intercept(prob.y, prob.A @ (w0 * prob.d), prob.s)
+    return intercept_of(loss, prob.y, prob.A @ (w0 * prob.d), prob.s)
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
     loss_c = get_loss(loss)
-    squared = loss_c.name == "squared"
+    squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
     prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen))
     b0 = _init_b(prob, loss, fit_b, w0) if form == "data" else jnp.zeros([], X.dtype)
@@ -846,7 +884,8 @@ def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, che
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
         ws_size=ws_size,
     )
-    return FitResult(w, _intercept_out(prob, w, b, fit_intercept, squared), gap, n_iter, conv)
+    return FitResult(w, _intercept_out(prob, w, b, fit_intercept, squared), gap, n_iter, conv,
+                     certificate_of(loss_c))
 
 
 def float0_zeros(x):
@@ -871,7 +910,8 @@ def _fit_diff_jvp(cfg, primals, tangents):
     res = _fit_impl(X, y, s, pen, w0, tol, max_iter, **kw)
     dw, db = solution_tangent(res.coef, res.intercept, X, y, s, pen, dX, dy, ds, dpen,
                               loss=kw["loss"], fit_intercept=kw["fit_intercept"])
-    tangent = FitResult(dw, db, jnp.zeros_like(res.gap), float0_zeros(res.n_iter), float0_zeros(res.converged))
+    tangent = FitResult(dw, db, jnp.zeros_like(res.gap), float0_zeros(res.n_iter), float0_zeros(res.converged),
+                        res.certificate)
     return res, tangent
 
 
@@ -933,7 +973,7 @@ def validate_data(X, y, sample_weight, loss):
     y = _as_float_array("y", y, dtype)
     _check_finite("X", X)
     _check_finite("y", y)
-    if _concrete(y):
+    if _concrete(y) and hasattr(loss, "validate_y"):
         loss.validate_y(np.asarray(y))
     if sample_weight is None:
         s = jnp.asarray(np.full(n, 1.0 / n, dtype))  # built by numpy: an eager jnp.full compiles per n
@@ -1036,7 +1076,8 @@ def fit(
       X: ``(n, p)`` design matrix.
       y: ``(n,)`` targets (labels in {0, 1} for ``loss="logistic"``).
       penalty: a penalty from :mod:`jaxl1.penalties` (``L1``, ``ElasticNet``, ...).
-      loss: ``"squared"`` or ``"logistic"``.
+      loss: ``"squared"``, ``"logistic"``, or a loss object of the datafit protocol (see
+        :mod:`jaxl1.losses`; for example a subclass of :class:`jaxl1.Loss`).
       fit_intercept: fit an unpenalized intercept.
       sample_weight: optional ``(n,)`` non-negative weights (weighted means).
       tol: stop when the duality gap is at most ``tol * P0``, ``P0`` the objective
@@ -1081,7 +1122,7 @@ def fit(
     penalty = jax.tree.map(lambda a: _arg(a, X.dtype), penalty)
     res = _fit_jit(
         X, y, s, penalty, w0, _arg(tol, X.dtype), _arg(max_iter, np.int32),
-        loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
+        loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
         ws_size=ws_size,
     )
     warn_if_stopped("jaxl1.fit", res.status, max_iter)

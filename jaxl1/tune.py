@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from ._jit import jit
-from .losses import get_loss
+from .losses import get_loss, heldout_scores
 from .path import lambda_max
 from .penalties import L1, ElasticNet
 from .solver import fit, validate_data
@@ -48,11 +48,8 @@ class TuneResult:
 
 
 def heldout_score(loss, y, z):
-    """Mean squared error (``"squared"``) or mean deviance (``"logistic"``) of predictions ``z``."""
-    loss = get_loss(loss)
-    if loss.name == "squared":
-        return jnp.mean(jnp.square(y - z))
-    return 2 * jnp.mean(jnp.logaddexp(0.0, -(2 * y - 1) * z))
+    """The mean of the loss's held-out score (mean squared error, mean deviance, ...) of predictions ``z``."""
+    return jnp.mean(heldout_scores(get_loss(loss), y, z))
 
 
 def _penalty(params, l1_ratio):
@@ -125,7 +122,7 @@ def tune(
     if tune_weights:
         params["log_weights"] = jnp.zeros(p, dtype)
 
-    cfg = dict(loss=get_loss(loss).name, fit_intercept=bool(fit_intercept), l1_ratio=float(l1_ratio))
+    cfg = dict(loss=get_loss(loss), fit_intercept=bool(fit_intercept), l1_ratio=float(l1_ratio))
     data = (Xt, yt, Xv, yv, jnp.asarray(tol, dtype))
     opt = optax.adam(0.1) if optimizer is None else optimizer
     state = opt.init(params)
