@@ -210,17 +210,26 @@ _SEPARATORS = {";": "';'", "\t": "tabs"}
 
 
 def _delimiter(f):
-    """``','``, unless the first non-blank line has one field with commas and several with ``;`` or tabs."""
+    """The field separator: ``','``, else ``';'`` or a tab where that one splits the file and ``','`` does not.
+
+    A separator splits the file when it cuts the first non-blank line into several fields and the next
+    non-blank line into as many.
+    """
+    lines = []
     for line in f:
         if line.strip():
-            break
-    else:
+            lines.append(line)
+            if len(lines) == 2:
+                break
+
+    def splits(d):
+        counts = [len(next(csv.reader([line], delimiter=d))) for line in lines]
+        return counts[0] > 1 and len(set(counts)) == 1
+
+    if not lines or splits(","):
         return ","
-    fields = {d: len(next(csv.reader([line], delimiter=d))) for d in (",", ";", "\t")}
-    if fields[","] > 1:
-        return ","
-    best = max((";", "\t"), key=lambda d: fields[d])
-    return best if fields[best] > 1 else ","
+    fits = [d for d in (";", "\t") if splits(d)]
+    return max(fits, key=lambda d: len(next(csv.reader([lines[0]], delimiter=d)))) if fits else ","
 
 
 def _is_number(text):
