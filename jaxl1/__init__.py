@@ -8,6 +8,7 @@ transformation that applies the proximal step in training.
 from .losses import LOSSES, Logistic, Loss, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
+from .plotting import plot_cv, plot_path
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
 from .tune import TuneResult, tune
@@ -39,6 +40,8 @@ __all__ = [
     "CVResult",
     "tune",
     "TuneResult",
+    "plot_path",
+    "plot_cv",
     "proximal",
     "prox_adam",
     "sparsity",

@@ -4,15 +4,29 @@ Usage::
 
     jaxl1 path [DATA.csv --target COL | --dataset diabetes|breast_cancer]
                [--loss squared|logistic] [--l1-ratio R] [--n-lambdas K] [--eps E]
-               [--standardize] [--tol T] [--max-iter N] [--out path.npz] [--plot path.png]
+               [--standardize] [--tol T] [--max-iter N] [--out path.npz] [--plot path.png|.pdf|.svg|.jpg]
                [--compile-cache DIR | --no-compile-cache]
     jaxl1 cv   [same data and path options] [--n-folds K] [--select best|1se]
                [--out cv.npz] [--plot cv.png]
 
 A CSV file has a header row with the column names and numeric values only; the
 column named by ``--target`` is the response and every other column a feature.
+Fields are separated by ``,`` (a file separated by ``;`` or tabs is read as such,
+with a warning); a first row of numbers (a file without a header) is refused.
 ``--dataset`` loads one of scikit-learn's bundled datasets (scikit-learn needed).
-``--plot`` needs matplotlib.  Everything is computed in float64.  Compiled programs
+The default grid is the Python API's: 100 strengths from ``lambda_max`` down to
+``1e-3 * lambda_max``; long tables are printed as a subsample of their rows.
+
+``path`` prints the path and the model at the strength with the smallest BIC
+(Schwarz's criterion, the number of nonzero coefficients as degrees of freedom);
+``cv`` prints the cross-validation curve and the model at ``lambda_best`` or
+``lambda_1se``.  Warnings (on stderr, ``jaxl1: warning: ...``) say when the chosen
+strength is at an edge of the grid, when feature scales differ by more than 100x
+without ``--standardize``, and when the target is constant.
+
+``--plot`` draws with :func:`jaxl1.plot_path` / :func:`jaxl1.plot_cv` (matplotlib
+needed) in the format its suffix names (``.png``, ``.pdf``, ``.svg``, ``.jpg``, ...;
+another suffix is refused).  Everything is computed in float64.  Compiled programs
 are kept in a cache directory (JAX's persistent compilation cache), so a later run
 on data of the same shape starts without compiling.
 
@@ -45,8 +59,8 @@ DATASETS = {
 }
 MAX_NAMES = 10  # feature names listed per row of the path table
 MAX_LEGEND = 12  # features named in a coefficient-path plot
-_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "black",
-           "tab:olive", "tab:cyan"]
+MAX_ROWS = 25  # rows of a table before it is subsampled
+SCALE_RATIO = 100.0  # column standard deviations further apart than this: suggest --standardize
 
 
 class CLIError(Exception):
@@ -104,8 +118,8 @@ def _parser():
                        help="data-fit term (default: logistic for breast_cancer, squared otherwise)")
     model.add_argument("--l1-ratio", type=_number(float, 0, 1, low_open=True), default=1.0, metavar="R",
                        help="elastic-net mixing in (0, 1]; 1 is the lasso (default 1)")
-    model.add_argument("--n-lambdas", type=_number(int, 1, None), default=20, metavar="K",
-                       help="number of strengths on the path (default 20)")
+    model.add_argument("--n-lambdas", type=_number(int, 1, None), default=100, metavar="K",
+                       help="number of strengths on the path (default 100, as jaxl1.fit_path)")
     model.add_argument("--eps", type=_number(float, 0, 1, low_open=True), default=1e-3, metavar="E",
                        help="smallest strength as a fraction of lambda_max (default 1e-3)")
     model.add_argument("--tol", type=_number(float, 0, None, low_open=True), default=None, metavar="T",
@@ -125,7 +139,9 @@ def _parser():
     p = sub.add_parser("path", parents=[common], help="fit a regularization path, print, save and plot it",
                        description="Fit a regularization path and print it as a table.")
     p.add_argument("--out", metavar="path.npz", help="save the path with numpy.savez")
-    p.add_argument("--plot", metavar="path.png", help="save a coefficient-path plot (needs matplotlib)")
+    p.add_argument("--plot", metavar="path.png",
+                   help="save a coefficient-path plot in the format its suffix names: .png, .pdf, .svg, .jpg, ... "
+                        "(needs matplotlib)")
     c = sub.add_parser("cv", parents=[common], help="choose the strength by K-fold cross-validation",
                        description="K-fold cross-validation over a regularization path.")
     c.add_argument("--n-folds", type=_number(int, 2, None), default=5, metavar="K",
@@ -134,7 +150,9 @@ def _parser():
                    help="the model to print: smallest CV error, or the largest strength within one "
                         "standard error of it (default best)")
     c.add_argument("--out", metavar="cv.npz", help="save the CV curve and the path with numpy.savez")
-    c.add_argument("--plot", metavar="cv.png", help="save the CV curve as a PNG (needs matplotlib)")
+    c.add_argument("--plot", metavar="cv.png",
+                   help="save the CV curve in the format its suffix names: .png, .pdf, .svg, .jpg, ... "
+                        "(needs matplotlib)")
     return parser
 
 
@@ -159,6 +177,8 @@ class Data:
     target: str
     default_loss: str = "squared"
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # printed on stderr
+    wide_scales: bool = False  # feature scales differ by more than SCALE_RATIO (and no --standardize)
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
 
@@ -167,7 +187,9 @@ def read_csv(path: str, target: str | None) -> Data:
     """Read a CSV file with a header row; every value numeric.  Raises :class:`CLIError`."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            return _parse_csv(path, csv.reader(f), target)
+            delimiter = _delimiter(f)
+            f.seek(0)
+            data = _parse_csv(path, csv.reader(f, delimiter=delimiter), target)
     except FileNotFoundError:
         raise CLIError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -178,6 +200,44 @@ def read_csv(path: str, target: str | None) -> Data:
         raise CLIError(f"{path}: cannot read: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
         raise CLIError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+    if delimiter != ",":
+        data.warnings.insert(0, f"{path}: fields are separated by {_SEPARATORS[delimiter]}, not commas: "
+                                "read as such")
+    return data
+
+
+_SEPARATORS = {";": "';'", "\t": "tabs"}
+
+
+def _delimiter(f):
+    """The field separator: ``','``, else ``';'`` or a tab where that one splits the file and ``','`` does not.
+
+    A separator splits the file when it cuts the first non-blank line into several fields and the next
+    non-blank line into as many.
+    """
+    lines = []
+    for line in f:
+        if line.strip():
+            lines.append(line)
+            if len(lines) == 2:
+                break
+
+    def splits(d):
+        counts = [len(next(csv.reader([line], delimiter=d))) for line in lines]
+        return counts[0] > 1 and len(set(counts)) == 1
+
+    if not lines or splits(","):
+        return ","
+    fits = [d for d in (";", "\t") if splits(d)]
+    return max(fits, key=lambda d: len(next(csv.reader([lines[0]], delimiter=d)))) if fits else ","
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_csv(path, rows, target):
@@ -189,6 +249,10 @@ def _parse_csv(path, rows, target):
             raise CLIError(f"{path}: empty file (expected a header row with column names)")
         names = [h.strip() or f"column {j + 1}" for j, h in enumerate(header)]
         shown = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+        numeric = all(_is_number(h.strip()) for h in header)
+        if numeric and (target is None or target not in names):
+            raise CLIError(f"{path}: the first row ({shown}) is numbers, not column names: the file seems to have "
+                           "no header row; add one naming the columns, then give the target with --target")
         if target is None:
             raise CLIError(f"{path}: give the column to predict with --target (columns: {shown})")
         if target not in names:
@@ -212,7 +276,11 @@ def _parse_csv(path, rows, target):
     table = np.array(values, dtype=np.float64)
     t = names.index(target)
     X = np.delete(table, t, axis=1)
-    return Data(X, table[:, t], names[:t] + names[t + 1:], path, target)
+    data = Data(X, table[:, t], names[:t] + names[t + 1:], path, target)
+    if numeric:
+        data.warnings.append(f"{path}: the header row ({shown}) is all numbers: if the file has no header, its "
+                             "first data row is being used as column names")
+    return data
 
 
 def _parse_value(path, line, j, name, cell):
@@ -223,7 +291,8 @@ def _parse_value(path, line, j, name, cell):
     try:
         value = float(text)
     except ValueError:
-        raise CLIError(f"{where}: cannot parse {text!r} as a number") from None
+        hint = " (decimal commas are not supported: write 1.5, not 1,5)" if _is_number(text.replace(",", ".")) else ""
+        raise CLIError(f"{where}: cannot parse {text!r} as a number{hint}") from None
     if not math.isfinite(value):
         raise CLIError(f"{where}: {text!r} is not a finite number")
     return value
@@ -265,6 +334,14 @@ def _get_data(args) -> Data:
         if not (classes[0] == 0 and classes[1] == 1):
             data.y = (data.y == classes[1]).astype(np.float64)
             data.notes.append(f"target classes {classes[0]:g} -> 0, {classes[1]:g} -> 1")
+    if np.ptp(data.y) == 0:
+        data.warnings.append(f"{data.source}: the target {data.target!r} is constant (every value is "
+                             f"{data.y[0]:g}): every coefficient is zero at every strength")
+    if not args.standardize:
+        scale_warning = _scale_warning(data)
+        if scale_warning:
+            data.warnings.append(scale_warning)
+            data.wide_scales = True
     if args.standardize:
         data.mean = data.X.mean(axis=0)
         sd = data.X.std(axis=0)
@@ -274,6 +351,25 @@ def _get_data(args) -> Data:
     if getattr(args, "n_folds", None) is not None and args.n_folds > data.X.shape[0]:
         raise CLIError(f"{data.source}: --n-folds {args.n_folds} is more than the {data.X.shape[0]} samples")
     return data
+
+
+def _scale_warning(data):
+    """A suggestion of ``--standardize`` when the column standard deviations differ by more than ``SCALE_RATIO``."""
+    sd = data.X.std(axis=0)
+    varying = np.flatnonzero(sd > 0)
+    if varying.size < 2:
+        return None
+    lo, hi = varying[np.argmin(sd[varying])], varying[np.argmax(sd[varying])]
+    ratio = sd[hi] / sd[lo]
+    if ratio <= SCALE_RATIO:
+        return None
+    return (f"{data.source}: feature scales differ by a factor of {ratio:.3g} (standard deviations from "
+            f"{sd[lo]:.3g} for {data.names[lo]!r} to {sd[hi]:.3g} for {data.names[hi]!r}): one strength penalizes "
+            "them unequally; consider --standardize")
+
+
+def _warn(message):
+    print(f"jaxl1: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -337,90 +433,32 @@ def _require_matplotlib():
         raise CLIError("--plot needs matplotlib, which is not installed (pip install matplotlib)") from None
 
 
-def _figure(figsize):
+def _plot_format(path):
+    """The image format named by the suffix of ``path``; refuse a suffix matplotlib cannot write."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    supported = FigureCanvasAgg.get_supported_filetypes()
+    suffix = os.path.splitext(path)[1].lower()
+    common = ".png, .pdf, .svg, .jpg"
+    if not suffix:
+        raise CLIError(f"{path}: --plot needs a file name ending in an image format ({common}, ...)")
+    if suffix[1:] not in supported:
+        others = ", ".join(f".{k}" for k in sorted(supported) if k not in ("png", "pdf", "svg", "jpg"))
+        raise CLIError(f"{path}: --plot cannot write a {suffix!r} file: the suffix names the image format, one of "
+                       f"{common}, {others}")
+    return suffix[1:]
+
+
+def _save_plot(filename, draw, figsize, **kwargs):
+    """Draw on a new figure's axes with ``draw(ax=ax, **kwargs)``; save it in the format ``filename`` names."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
-    return fig
-
-
-def _save_figure(path, fig):
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
-
-
-def _nonzero_axis(ax, lambdas, nnz):
-    """A top axis labelling a few strengths with their number of nonzero coefficients."""
-    from matplotlib.ticker import FixedLocator, NullLocator
-
-    top = ax.twiny()
-    top.set_xscale("log")
-    top.set_xlim(ax.get_xlim())
-    idx = np.unique(np.linspace(0, len(lambdas) - 1, min(len(lambdas), 8)).round().astype(int))
-    top.xaxis.set_major_locator(FixedLocator(lambdas[idx]))
-    top.xaxis.set_minor_locator(NullLocator())
-    top.set_xticklabels([str(int(nnz[i])) for i in idx])
-    top.set_xlabel("nonzero coefficients")
-
-
-def _x_limits(ax, lambdas):
-    lo, hi = float(lambdas.min()), float(lambdas.max())
-    if hi <= 0:
-        return
-    lo = lo if lo > 0 else hi * 1e-3
-    if lo == hi:
-        lo, hi = lo / 2, hi * 2
-    pad = (hi / lo) ** 0.03
-    ax.set_xlim(hi * pad, lo / pad)  # decreasing: the path grows to the right
-
-
-def plot_path(path, lambdas, coef, names, title, ylabel):
-    fig = _figure((8.5, 5.0))
-    ax = fig.add_subplot()
-    peak = np.abs(coef).max(axis=0)
-    order = [j for j in np.argsort(-peak, kind="stable") if peak[j] > 0][:MAX_LEGEND]
-    order.sort(key=lambda j: -coef[-1, j])  # legend top to bottom as the lines end on the right
-    others = None
-    for j in range(coef.shape[1]):
-        if j not in order:
-            (others,) = ax.plot(lambdas, coef[:, j], color="0.75", lw=0.8)
-    handles = []
-    for rank, j in enumerate(order):
-        (line,) = ax.plot(lambdas, coef[:, j], color=_COLORS[rank % len(_COLORS)], ls="-" if rank < 10 else "--",
-                          lw=1.6, label=names[j], marker="." if len(lambdas) <= 30 else None, ms=4)
-        handles.append(line)
-    ax.axhline(0.0, color="k", lw=0.6)
-    ax.set_xscale("log")
-    _x_limits(ax, lambdas)
-    ax.set_xlabel("lambda (log scale)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    _nonzero_axis(ax, lambdas, (coef != 0).sum(axis=1))
-    extra = int((peak > 0).sum()) - len(order)
-    if others is not None and extra > 0:
-        others.set_label(f"{extra} more feature{'s' if extra > 1 else ''}")
-        handles.append(others)
-    if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    _save_figure(path, fig)
-
-
-def plot_cv(path, lambdas, mean, se, nnz, lambda_best, lambda_1se, title, ylabel):
-    fig = _figure((8.0, 5.0))
-    ax = fig.add_subplot()
-    ax.errorbar(lambdas, mean, yerr=se, fmt="o", color="tab:red", ms=3.5, ecolor="0.55", elinewidth=1,
-                capsize=2.5, label="mean over folds ± 1 standard error")
-    ax.axvline(lambda_best, color="tab:blue", ls="-", lw=1.2, label=f"lambda_best = {lambda_best:.4g}")
-    ax.axvline(lambda_1se, color="tab:green", ls="--", lw=1.2, label=f"lambda_1se = {lambda_1se:.4g}")
-    ax.set_xscale("log")
-    _x_limits(ax, lambdas)
-    ax.set_xlabel("lambda (log scale)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    _nonzero_axis(ax, lambdas, nnz)
-    ax.legend(fontsize="small", loc="best")
-    _save_figure(path, fig)
+    draw(ax=fig.add_subplot(), **kwargs)
+    fmt = _plot_format(filename)
+    write_atomic(filename, lambda f: fig.savefig(f, format=fmt, dpi=120))
 
 
 # --------------------------------------------------------------------------- #
@@ -509,6 +547,87 @@ class _Out:
 # --------------------------------------------------------------------------- #
 # commands
 # --------------------------------------------------------------------------- #
+def bic(X, y, coef, intercept, loss):
+    """Schwarz's criterion of every row of ``coef``, the number of nonzeros as degrees of freedom.
+
+    Squared loss: ``n log(RSS / n) + log(n) * nonzeros`` (the noise variance estimated by ``RSS / n``
+    at each strength; ``None`` when ``n <= p + 1``, where that estimate reaches zero).  Logistic loss:
+    ``2 * sum of log-losses + log(n) * nonzeros``.
+    """
+    n, p = X.shape
+    Z = X @ coef.T + intercept  # (n, K)
+    df = (coef != 0).sum(axis=1)
+    if loss == "squared":
+        if n <= p + 1:
+            return None
+        rss = np.sum(np.square(y[:, None] - Z), axis=0)
+        with np.errstate(divide="ignore"):
+            fit = n * np.log(rss / n)
+    else:
+        fit = 2 * np.sum(np.logaddexp(0.0, -(2 * y - 1)[:, None] * Z), axis=0)
+    return fit + math.log(n) * df
+
+
+def _ordinal(k):
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _rows(K, keep):
+    """The rows of a ``K``-row table to print, and a note when they are a subsample.
+
+    Up to ``MAX_ROWS`` rows are all printed; a longer table is every ``step``-th row, the last one and
+    the rows in ``keep`` (the chosen strengths).
+    """
+    if K <= MAX_ROWS:
+        return list(range(K)), None
+    step = -(-(K - 1) // (MAX_ROWS - 1))
+    rows = sorted(set(range(0, K, step)) | {K - 1} | set(keep))
+    return rows, (f"({len(rows)} of the {K} strengths shown: every {_ordinal(step)}, the last and the chosen "
+                  f"one{'s' if len(set(keep)) > 1 else ''}; --out saves them all)")
+
+
+def _print_model(out, data, header, coef, intercept):
+    """``header: intercept ..., k nonzero coefficients:`` and one line per nonzero, largest first."""
+    chosen = [j for j in np.argsort(-np.abs(coef), kind="stable") if coef[j] != 0]
+    out(f"{header}: intercept {intercept:.6g}, {len(chosen)} nonzero coefficient{'s' if len(chosen) != 1 else ''}"
+        + (":" if chosen else ""))
+    width = max([len(data.names[j]) for j in chosen] + [8])
+    for j in chosen:
+        out(f"  {data.names[j]:<{width}} {coef[j]:>13.6g}")
+
+
+def _edge_warning(what, i, lambdas, args, data, criterion):
+    """A warning when the strength chosen by ``what`` (the minimum of ``criterion``) is an end of the grid."""
+    K = len(lambdas)
+    if K < 2:
+        return
+    if i == K - 1:
+        _warn(f"{what} = {lambdas[i]:.6g} is the smallest strength of the grid (--eps {args.eps:g}): "
+              f"{criterion} may keep falling below it; try a smaller --eps"
+              + (" or --standardize" if data.wide_scales else ""))
+    elif i == 0:
+        _warn(f"{what} = {lambdas[i]:.6g} is the largest strength of the grid, lambda_max, where every "
+              "coefficient is zero: no feature improves on the intercept alone")
+
+
+def _file_hints(args, out, what_out, what_plot):
+    """Where the results went, or where ``--out`` / ``--plot`` would put them."""
+    for name in (args.out, args.plot):
+        if name:
+            out(f"saved {os.path.abspath(name)}")
+    missing = []
+    if not args.out:
+        missing.append(f"--out FILE.npz would save {what_out}")
+    if not args.plot:
+        missing.append(f"--plot FILE.png (or .pdf, .svg, .jpg) would draw {what_plot}")
+    if missing:
+        out(f"not saved: {' and '.join(missing)}; a relative FILE is written in {os.getcwd()}")
+
+
+def _constant(y):
+    return bool(np.ptp(y) == 0)
+
+
 def run_path(args, data, out):
     import jaxl1
 
@@ -520,32 +639,50 @@ def run_path(args, data, out):
     obj = objective(data.X, data.y, coef, intercept, lambdas, loss, args.l1_ratio)
     p0 = null_objective(data.y, loss)
     rel_gap = gap / p0 if p0 > 0 else gap
+    crit = bic(data.X, data.y, coef, intercept, loss)
+    i = None if crit is None else int(np.argmin(crit))
 
     for line in _summary(data, loss, args):
         out(line)
     out(f"{'lambda':>12} {'nonzeros':>8} {'objective':>13} {'rel. gap':>10}  selected (in order of entry)")
     order = _entry_order(coef)
-    for k in range(len(lambdas)):
+    rows, note = _rows(len(lambdas), [] if i is None else [i])
+    for k in rows:
         selected = [j for j in order if coef[k, j] != 0]
         flag = " " if converged[k] else "*"
+        mark = "  <- smallest BIC" if k == i else ""
         out(f"{lambdas[k]:12.5g} {len(selected):8d} {obj[k]:13.6g} {rel_gap[k]:9.2e}{flag}  "
-            f"{_names_list(data.names, selected)}")
+            f"{_names_list(data.names, selected)}{mark}")
+    if note:
+        out(note)
     if not converged.all():
         out(f"* {int((~converged).sum())} of {len(lambdas)} strengths stopped at --max-iter {args.max_iter} "
             "before reaching the tolerance (try --standardize or a larger --max-iter)")
+    n, p = data.X.shape
+    if i is None:
+        out(f"no strength chosen: the BIC estimates the noise from the residuals, which needs more samples than "
+            f"features + 1 (here {n} and {p}); 'jaxl1 cv' chooses one by cross-validation")
+    else:
+        fit = "n log(RSS/n)" if loss == "squared" else "2 * sum of log-losses"
+        out(f"strength chosen by the BIC, {fit} + log(n) * nonzeros, smallest on the grid "
+            "('jaxl1 cv' chooses by cross-validation)")
+        _print_model(out, data, f"chosen model (lambda = {lambdas[i]:.6g}, row {i + 1} of {len(lambdas)})",
+                     coef[i], intercept[i])
+        if not _constant(data.y):
+            _edge_warning("the chosen lambda (smallest BIC)", i, lambdas, args, data, "the BIC")
 
     if args.out:
         _save_npz(args.out, dict(
             lambdas=lambdas, coef=coef, intercept=intercept, gap=gap, n_iter=n_iter, converged=converged,
             objective=obj, loss=np.array(loss), l1_ratio=np.array(args.l1_ratio), **_feature_arrays(data),
         ))
-        out(f"saved {args.out}")
     if args.plot:
         title = f"{data.source}: {'lasso' if args.l1_ratio == 1 else f'elastic net (l1_ratio={args.l1_ratio:g})'}"
         title += f" path, {loss} loss"
         ylabel = "coefficient" + (" (standardized features)" if data.mean is not None else "")
-        plot_path(args.plot, lambdas, coef, data.names, title, ylabel)
-        out(f"saved {args.plot}")
+        _save_plot(args.plot, jaxl1.plot_path, (8.5, 5.0), path=res, names=data.names, max_legend=MAX_LEGEND,
+                   title=title, ylabel=ylabel)
+    _file_hints(args, out, "the whole path (numpy .npz)", "the coefficient path")
     return 0
 
 
@@ -559,8 +696,7 @@ def run_cv(args, data, out):
         np.asarray(a) for a in (res.path.coef, res.path.intercept, res.path.gap, res.path.converged)
     )
     lam_best, lam_1se = float(res.lambda_best), float(res.lambda_1se)
-    i_best = int(np.argmin(np.abs(lambdas - lam_best)))
-    i_1se = int(np.argmin(np.abs(lambdas - lam_1se)))
+    i_best, i_1se = int(res.index("best")), int(res.index("1se"))
     nnz = (coef != 0).sum(axis=1)
     score = "mean squared error" if loss == "squared" else "deviance"
 
@@ -568,10 +704,13 @@ def run_cv(args, data, out):
         out(line)
     out(f"{args.n_folds}-fold cross-validation (contiguous folds); score: held-out {score}, lower is better")
     out(f"{'lambda':>12} {'nonzeros':>8} {'cv score':>13} {'std. error':>11}")
-    for k in range(len(lambdas)):
+    rows, note = _rows(len(lambdas), [i_best, i_1se])
+    for k in rows:
         marks = [name for name, i in (("lambda_best", i_best), ("lambda_1se", i_1se)) if i == k]
         mark = f"  <- {', '.join(marks)}" if marks else ""
         out(f"{lambdas[k]:12.5g} {nnz[k]:8d} {mean[k]:13.6g} {se[k]:11.4g}{mark}")
+    if note:
+        out(note)
     if not converged.all():
         out(f"* {int((~converged).sum())} of {len(lambdas)} strengths of the full-data path stopped at "
             f"--max-iter {args.max_iter} before reaching the tolerance")
@@ -582,13 +721,12 @@ def run_cv(args, data, out):
     out(f"lambda_best = {lam_best:.6g} (cv score {mean[i_best]:.6g}), "
         f"lambda_1se = {lam_1se:.6g} (cv score {mean[i_1se]:.6g})")
     i = i_best if args.select == "best" else i_1se
-    chosen = [j for j in np.argsort(-np.abs(coef[i]), kind="stable") if coef[i, j] != 0]
-    out(f"chosen model (lambda_{args.select} = {lambdas[i]:.6g}), refitted on all {data.X.shape[0]} samples: "
-        f"intercept {intercept[i]:.6g}, {len(chosen)} nonzero coefficient{'s' if len(chosen) != 1 else ''}"
-        + (":" if chosen else ""))
-    width = max([len(data.names[j]) for j in chosen] + [8])
-    for j in chosen:
-        out(f"  {data.names[j]:<{width}} {coef[i, j]:>13.6g}")
+    _print_model(out, data, f"chosen model (lambda_{args.select} = {lambdas[i]:.6g}), refitted on all "
+                 f"{data.X.shape[0]} samples", coef[i], intercept[i])
+    if not _constant(data.y):
+        _edge_warning("lambda_best", i_best, lambdas, args, data, "the CV score")
+        if args.select == "1se" and i_1se != i_best:
+            _edge_warning("lambda_1se", i_1se, lambdas, args, data, "the CV score")
 
     if args.out:
         _save_npz(args.out, dict(
@@ -597,13 +735,12 @@ def run_cv(args, data, out):
             coef=coef, intercept=intercept, gap=gap, converged=converged, fold_converged=fold_conv,
             loss=np.array(loss), l1_ratio=np.array(args.l1_ratio), **_feature_arrays(data),
         ))
-        out(f"saved {args.out}")
     if args.plot:
         title = f"{data.source}: {args.n_folds}-fold cross-validation, {loss} loss"
         if args.l1_ratio != 1:
             title += f", l1_ratio={args.l1_ratio:g}"
-        plot_cv(args.plot, lambdas, mean, se, nnz, lam_best, lam_1se, title, f"held-out {score}")
-        out(f"saved {args.plot}")
+        _save_plot(args.plot, jaxl1.plot_cv, (8.0, 5.0), cv=res, title=title, ylabel=f"held-out {score}")
+    _file_hints(args, out, "the CV curve and the path (numpy .npz)", "the CV curve")
     return 0
 
 
@@ -649,7 +786,11 @@ def main(argv=None) -> int:
             _check_output(args.out, "--out")
         if args.out and args.plot and os.path.abspath(args.out) == os.path.abspath(args.plot):
             raise CLIError(f"{args.out}: --out and --plot name the same file")
+        if args.plot:
+            _plot_format(args.plot)
         data = _get_data(args)
+        for warning in data.warnings:
+            _warn(warning)
 
         import jax
 

@@ -26,6 +26,7 @@ from .implicit import solution_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
+    FitResult,
     _arg,
     _check_tol_iter,
     _check_ws_size,
@@ -79,7 +80,7 @@ class PathResult:
     certificate: str = "duality_gap"
 
     def predict(self, X):
-        """Linear predictors for every strength: ``(n_new, K)``."""
+        """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic)."""
         return jnp.asarray(X, self.coef.dtype) @ self.coef.T + self.intercept
 
     @property
@@ -111,6 +112,25 @@ class CVResult:
       path: the path refitted on all the data.
       fold_converged: ``(n_folds, K)`` whether each fold's fit met ``tol`` at
         each strength (a score from a fit stopped at ``max_iter`` is less reliable).
+
+    The two selected models, refitted on all the data, are rows of ``path``:
+    :meth:`model` returns one as a :class:`jaxl1.FitResult`, ``coef_best`` /
+    ``intercept_best`` and ``coef_1se`` / ``intercept_1se`` give their coefficients,
+    and :meth:`predict` their linear predictor.  They are the very rows of ``path``
+    (``cv.coef_best`` equals ``cv.path.coef[cv.index("best")]`` exactly), and all of
+    them work under ``jit``.
+
+    Examples:
+      >>> import numpy as np, jaxl1
+      >>> from sklearn.datasets import load_diabetes
+      >>> X, y = load_diabetes(return_X_y=True)
+      >>> cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=30)
+      >>> i = cv.index("1se")
+      >>> bool(cv.lambdas[i] == cv.lambda_1se), bool((cv.coef_1se == cv.path.coef[i]).all())
+      (True, True)
+      >>> model = cv.model("best")          # a FitResult: coef, intercept, gap, converged, predict
+      >>> model.coef.shape, cv.predict(X[:3], which="1se").shape
+      ((10,), (3,))
     """
 
     lambdas: jax.Array
@@ -121,6 +141,56 @@ class CVResult:
     lambda_1se: jax.Array
     path: PathResult
     fold_converged: jax.Array
+
+    def index(self, which: str = "best") -> jax.Array:
+        """The position on the grid of ``lambda_best`` (``which="best"``) or ``lambda_1se`` (``"1se"``).
+
+        Found as :func:`cross_validate` chose them: the first smallest ``mean_score``, and the
+        first (largest) strength within one standard error of it.
+        """
+        i_best = jnp.argmin(self.mean_score)
+        if which == "best":
+            return i_best
+        if which == "1se":
+            within = self.mean_score <= self.mean_score[i_best] + self.std_score[i_best]
+            return jnp.argmax(within)  # the grid decreases: the first strength within is the largest
+        raise ValueError(f"which must be 'best' or '1se', got {which!r}")
+
+    def model(self, which: str = "best"):
+        """The model at ``lambda_best`` or ``lambda_1se``, fitted on all the data, as a :class:`jaxl1.FitResult`."""
+        i = self.index(which)
+        p = self.path
+        return FitResult(p.coef[i], p.intercept[i], p.gap[i], p.n_iter[i], p.converged[i])
+
+    @property
+    def coef_best(self) -> jax.Array:
+        """``(p,)`` coefficients at ``lambda_best``."""
+        return self.path.coef[self.index("best")]
+
+    @property
+    def intercept_best(self) -> jax.Array:
+        """The intercept at ``lambda_best``."""
+        return self.path.intercept[self.index("best")]
+
+    @property
+    def coef_1se(self) -> jax.Array:
+        """``(p,)`` coefficients at ``lambda_1se``."""
+        return self.path.coef[self.index("1se")]
+
+    @property
+    def intercept_1se(self) -> jax.Array:
+        """The intercept at ``lambda_1se``."""
+        return self.path.intercept[self.index("1se")]
+
+    def predict(self, X, which: str = "best") -> jax.Array:
+        """``(n_new,)`` linear predictor ``X @ coef + intercept`` of the model at ``lambda_best`` or ``lambda_1se``.
+
+        As :meth:`PathResult.predict` and :meth:`FitResult.predict`, this is the linear
+        predictor for every loss: for ``loss="logistic"`` the log-odds of class 1, so that
+        ``jax.nn.sigmoid(cv.predict(X))`` is its probability and ``cv.predict(X) > 0`` the class.
+        """
+        i = self.index(which)
+        return jnp.asarray(X, self.path.coef.dtype) @ self.path.coef[i] + self.path.intercept[i]
 
 
 # --------------------------------------------------------------------------- #

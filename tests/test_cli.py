@@ -354,3 +354,224 @@ def test_compile_cache_default_location(monkeypatch):
     assert cli._cache_dir(args) == "/elsewhere"
     args = cli._parser().parse_args(["path", "--dataset", "diabetes", "--compile-cache", "/here"])
     assert cli._cache_dir(args) == "/here"
+
+
+# --------------------------------------------------------------------------- #
+# the command guides: the chosen model, the default grid, warnings, formats
+# --------------------------------------------------------------------------- #
+def _chosen(text):
+    """The coefficients printed under ``chosen model ...``: {name: value}."""
+    lines = text.split("chosen model")[1].splitlines()[1:]
+    rows = [line for line in lines if line.startswith("  ")]
+    return {line.rsplit(None, 1)[0].strip(): float(line.rsplit(None, 1)[1]) for line in rows}
+
+
+def _table_lambdas(text):
+    """The strengths in the first column of a printed table."""
+    rows = [line.split() for line in text.splitlines() if line.lstrip()[:1].isdigit()]
+    return [float(row[0]) for row in rows if len(row) >= 3 and row[1].isdigit()]
+
+
+def _warnings(err):
+    return [line for line in err.splitlines() if line.startswith("jaxl1: warning: ")]
+
+
+def test_path_main_job_prints_the_bic_model_on_the_default_grid(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    import inspect
+
+    from sklearn.datasets import load_diabetes
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["path", "--dataset", "diabetes"]) == 0
+    captured = capsys.readouterr()
+    text = captured.out
+    assert _warnings(captured.err) == []  # diabetes: columns on one scale, the BIC inside the grid
+    # the Python API's default grid, printed as a subsample that says so
+    K = inspect.signature(jaxl1.fit_path).parameters["n_lambdas"].default
+    assert cli._parser().parse_args(["path"]).n_lambdas == K == 100
+    X, y = load_diabetes(return_X_y=True)
+    ref = jaxl1.fit_path(X, y)
+    lambdas, coef, intercept = (np.asarray(a) for a in (ref.lambdas, ref.coef, ref.intercept))
+    printed = _table_lambdas(text)
+    assert 10 <= len(printed) <= cli.MAX_ROWS + 2
+    assert f"({len(printed)} of the {K} strengths shown: every " in text and "--out saves them all" in text
+    shown = [int(np.argmin(np.abs(lambdas - lam))) for lam in printed]
+    np.testing.assert_allclose(printed, lambdas[shown], rtol=1e-4)
+    assert shown[0] == 0 and shown[-1] == K - 1
+    # the model at the smallest BIC (n log(RSS/n) + log(n) * nonzeros), computed here independently
+    n = len(y)
+    rss = ((y[:, None] - X @ coef.T - intercept) ** 2).sum(axis=0)
+    k = int(np.argmin(n * np.log(rss / n) + np.log(n) * (coef != 0).sum(axis=1)))
+    assert 0 < k < K - 1 and k in shown
+    assert f"chosen model (lambda = {lambdas[k]:.6g}, row {k + 1} of {K}): intercept {intercept[k]:.6g}" in text
+    assert "BIC" in text and "'jaxl1 cv' chooses by cross-validation" in text
+    expected = {load_diabetes().feature_names[j]: coef[k, j] for j in np.flatnonzero(coef[k])}
+    assert _chosen(text) == pytest.approx(expected, rel=1e-5)
+    # where --out and --plot would put files
+    (hint,) = [line for line in text.splitlines() if line.startswith("not saved:")]
+    assert "--out FILE.npz" in hint and "--plot FILE.png" in hint and str(tmp_path) in hint
+    assert os.listdir(tmp_path) == []
+
+
+def test_cv_table_subsample_keeps_the_selected_rows(capsys):
+    pytest.importorskip("sklearn")
+    assert cli.main(["cv", "--dataset", "diabetes", "--select", "1se"]) == 0
+    captured = capsys.readouterr()
+    assert _warnings(captured.err) == []
+    text = captured.out
+    rows = [line for line in text.splitlines() if line.lstrip()[:1].isdigit() and "-fold" not in line]
+    assert len(rows) <= cli.MAX_ROWS + 2 and "of the 100 strengths shown" in text
+    assert sum("<- lambda_best" in r for r in rows) == 1 and sum("lambda_1se" in r for r in rows) == 1
+    assert "not saved: --out FILE.npz would save the CV curve" in text
+
+
+def _edge_problem(tmp_path):
+    X, _ = _problem()
+    y = X @ np.linspace(1.0, -1.0, X.shape[1]) + 1e-6 * np.random.default_rng(1).normal(size=len(X))
+    return str(_write_csv(tmp_path / "exact.csv", X, y)), X, y
+
+
+def test_warning_when_the_chosen_strength_is_at_an_edge_of_the_grid(tmp_path, capsys):
+    # almost no noise: every strength on the grid is too large, the smallest is best
+    data, X, y = _edge_problem(tmp_path)
+    assert cli.main(["cv", data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+    captured = capsys.readouterr()
+    lam_min = _table_lambdas(captured.out)[-1]
+    (warning,) = _warnings(captured.err)
+    assert warning.startswith("jaxl1: warning: lambda_best = ") and "try a smaller --eps" in warning
+    assert float(warning.split()[4]) == pytest.approx(lam_min, rel=1e-4)
+    assert "is the smallest strength of the grid (--eps 0.001): the CV score may keep falling below it" in warning
+    (marked,) = [line for line in captured.out.splitlines() if "<- lambda_best" in line]
+    assert float(marked.split()[0]) == lam_min  # the last row of the table
+    assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+    captured = capsys.readouterr()
+    (warning,) = _warnings(captured.err)
+    assert "the chosen lambda (smallest BIC)" in warning and "smallest strength of the grid" in warning
+    # pure noise: nothing beats the intercept, lambda_best is lambda_max, the other end
+    noise = np.random.default_rng(2).normal(size=len(y))
+    data = str(_write_csv(tmp_path / "noise.csv", X, noise))
+    assert cli.main(["cv", data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+    (warning,) = _warnings(capsys.readouterr().err)
+    assert "lambda_best" in warning and "is the largest strength of the grid, lambda_max" in warning
+
+
+def test_features_on_different_scales_suggest_standardize(tmp_path, capsys):
+    X, y = _problem()
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+    assert not any("scales" in w for w in _warnings(capsys.readouterr().err))  # within 100x of each other
+    Xw = X.copy()
+    Xw[:, 3] *= 1e4
+    wide = str(_write_csv(tmp_path / "wide.csv", Xw, y))
+    assert cli.main(["path", wide, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+    err = capsys.readouterr().err
+    (warning,) = [w for w in _warnings(err) if "scales" in w]
+    sd = Xw.std(axis=0)
+    assert f"differ by a factor of {sd.max() / sd.min():.3g}" in warning and repr(NAMES[3]) in warning
+    assert warning.endswith("consider --standardize") and len(err.splitlines()) == len(_warnings(err))
+    assert cli.main(["path", wide, "--target", "y", "--n-lambdas", N_LAMBDAS, "--standardize"]) == 0
+    assert not any("scales" in w for w in _warnings(capsys.readouterr().err))
+
+
+def test_constant_target_warns(tmp_path, capsys):
+    X, _ = _problem(n=12)
+    data = str(_write_csv(tmp_path / "data.csv", X, np.full(12, 3.5)))
+    for command in (["path"], ["cv", "--n-folds", "3"]):
+        assert cli.main([*command, data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 0
+        captured = capsys.readouterr()
+        assert _warnings(captured.err) == [
+            f"jaxl1: warning: {data}: the target 'y' is constant (every value is 3.5): every coefficient is zero "
+            "at every strength"]
+        assert "intercept 3.5, 0 nonzero coefficients" in captured.out
+
+
+@pytest.mark.parametrize("suffix, magic", [(".jpg", b"\xff\xd8\xff"), (".JPEG", b"\xff\xd8\xff"), (".pdf", b"%PDF"),
+                                           (".svg", b"<?xml"), (".png", b"\x89PNG")])
+def test_plot_is_written_in_the_format_its_suffix_names(tmp_path, capsys, suffix, magic):
+    pytest.importorskip("matplotlib")
+    X, y = _problem()
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    plot = tmp_path / f"p{suffix}"
+    assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS, "--plot", str(plot)]) == 0
+    assert plot.read_bytes().startswith(magic)
+    assert f"saved {plot}" in capsys.readouterr().out
+
+
+def test_plot_with_an_unknown_suffix_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    X, y = _problem(n=12)
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    monkeypatch.setattr(jaxl1, "fit_path", None)  # never reached
+    for name, message in [("p.xyz", "--plot cannot write a '.xyz' file: the suffix names the image format"),
+                          ("p", "--plot needs a file name ending in an image format")]:
+        assert cli.main(["path", data, "--target", "y", "--plot", str(tmp_path / name)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.splitlines() == [
+            f"jaxl1: error: {tmp_path / name}: {message}" + captured.err.split(message, 1)[1].rstrip("\n")]
+        assert ".png, .pdf, .svg, .jpg" in captured.err
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_the_command_draws_with_the_public_plotting_functions(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    X, y = _problem(n=80)
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    calls = []
+    for name in ("plot_path", "plot_cv"):
+        original = getattr(jaxl1, name)
+        monkeypatch.setattr(jaxl1, name, lambda *a, _f=original, _n=name, **kw: calls.append((_n, a, kw)) or _f(*a, **kw))
+    assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS, "--plot", str(tmp_path / "p.png")]) == 0
+    assert cli.main(["cv", data, "--target", "y", "--n-lambdas", N_LAMBDAS, "--n-folds", "3",
+                     "--plot", str(tmp_path / "c.png")]) == 0
+    assert [c[0] for c in calls] == ["plot_path", "plot_cv"]
+    (_, _, kw_path), (_, _, kw_cv) = calls
+    assert isinstance(kw_path["path"], jaxl1.PathResult) and kw_path["names"] == NAMES
+    assert isinstance(kw_cv["cv"], jaxl1.CVResult) and kw_cv["ylabel"] == "held-out mean squared error"
+    assert _is_png(tmp_path / "p.png") and _is_png(tmp_path / "c.png")
+
+
+def test_csv_separated_by_semicolons_or_tabs(tmp_path, capsys):
+    X, y = _problem()
+    comma = _write_csv(tmp_path / "comma.csv", X, y)
+    text = comma.read_text()
+    results = {}
+    for name, sep, label in [("comma.csv", ",", None), ("semi.csv", ";", "';'"), ("tabs.csv", "\t", "tabs")]:
+        path = tmp_path / name
+        if sep != ",":
+            rows = list(csv.reader(text.splitlines()))
+            with open(path, "w", newline="") as f:
+                csv.writer(f, delimiter=sep).writerows(rows)
+        out = tmp_path / f"{name}.npz"
+        assert cli.main(["path", str(path), "--target", "y", "--n-lambdas", N_LAMBDAS, "--out", str(out)]) == 0
+        warnings = _warnings(capsys.readouterr().err)
+        if label is None:
+            assert warnings == []
+        else:
+            assert warnings == [f"jaxl1: warning: {path}: fields are separated by {label}, not commas: read as such"]
+        results[name] = _load(out)
+    for name in ("semi.csv", "tabs.csv"):
+        np.testing.assert_array_equal(results[name]["coef"], results["comma.csv"]["coef"])
+        assert results[name]["feature_names"].tolist() == NAMES
+    # a ';' file with decimal commas cannot be read: one line that says why
+    (tmp_path / "decimal.csv").write_text("a;b;y\n1,5;2;3\n2;1,25;4\n")
+    assert cli.main(["path", str(tmp_path / "decimal.csv"), "--target", "y"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [(f"jaxl1: error: {tmp_path / 'decimal.csv'}: line 2, column 1 ('a'): cannot parse '1,5' as a "
+                      "number (decimal commas are not supported: write 1.5, not 1,5)")]
+
+
+def test_csv_without_a_header_row(tmp_path, capsys):
+    X, y = _problem(n=12)
+    path = tmp_path / "noheader.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",")
+    for target in (["--target", "y"], []):
+        assert cli.main(["path", str(path), *target]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"jaxl1: error: {path}: the first row (")
+        assert "is numbers, not column names: the file seems to have no header row" in err[0]
+    # a target named by one of those numbers: it can proceed, with a warning
+    first = next(csv.reader(path.read_text().splitlines()))
+    assert cli.main(["path", str(path), f"--target={first[-1]}", "--n-lambdas", N_LAMBDAS]) == 0
+    (warning,) = _warnings(capsys.readouterr().err)
+    assert "the header row (" in warning and "is all numbers" in warning and "used as column names" in warning

@@ -2,6 +2,7 @@
 
 import warnings
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -187,6 +188,50 @@ def test_cross_validate_explicit_folds_and_logistic():
     held = y[folds == k]
     dev0 = -2 * np.mean(held * np.log(p) + (1 - held) * np.log(1 - p))
     assert float(cv.fold_scores[0, 0]) == pytest.approx(dev0, rel=1e-6)
+
+
+def test_cv_result_gives_the_selected_models(diabetes):
+    # the shapes of the tests above (one compiled program)
+    X, y = diabetes
+    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=40)
+    lambdas, mean, se = (np.asarray(a) for a in (cv.lambdas, cv.mean_score, cv.std_score))
+    coef, intercept = np.asarray(cv.path.coef), np.asarray(cv.path.intercept)
+    i_best = int(np.argmin(mean))
+    i_1se = int(np.flatnonzero(mean <= mean[i_best] + se[i_best])[0])
+    assert i_1se < i_best  # two different models on diabetes
+    assert int(cv.index()) == int(cv.index("best")) == i_best and int(cv.index("1se")) == i_1se
+    assert lambdas[i_best] == float(cv.lambda_best) and lambdas[i_1se] == float(cv.lambda_1se)
+    # exactly the rows of the refitted path
+    np.testing.assert_array_equal(cv.coef_best, coef[i_best])
+    np.testing.assert_array_equal(cv.coef_1se, coef[i_1se])
+    assert float(cv.intercept_best) == intercept[i_best] and float(cv.intercept_1se) == intercept[i_1se]
+    for which, i in (("best", i_best), ("1se", i_1se)):
+        model = cv.model(which)
+        assert isinstance(model, jaxl1.FitResult)
+        np.testing.assert_array_equal(model.coef, coef[i])
+        assert float(model.intercept) == intercept[i] and float(model.gap) == float(cv.path.gap[i])
+        assert bool(model.converged) == bool(cv.path.converged[i]) and int(model.status) == 0
+        expected = X[:50] @ coef[i] + intercept[i]  # numpy
+        np.testing.assert_allclose(cv.predict(X[:50], which=which), expected, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(model.predict(X[:50]), expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(cv.predict(X[:50]), cv.predict(X[:50], which="best"))
+    # a pytree: the same under jit
+    jitted = jax.jit(lambda cv, X: (cv.predict(X, which="1se"), cv.coef_1se))(cv, X[:50])
+    np.testing.assert_allclose(jitted[0], X[:50] @ coef[i_1se] + intercept[i_1se], rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(jitted[1], coef[i_1se])
+    with pytest.raises(ValueError, match="which must be 'best' or '1se'"):
+        cv.predict(X, which="min")
+
+
+def test_cv_result_predict_logistic_is_the_log_odds():
+    X, y = make_classification(n_samples=90, n_features=5, random_state=3)
+    cv = jaxl1.cross_validate(X, y.astype(float), folds=np.arange(90) % 3, loss="logistic", n_lambdas=8, eps=1e-2)
+    i = int(cv.index("best"))
+    z = X @ np.asarray(cv.path.coef[i]) + float(cv.path.intercept[i])
+    np.testing.assert_allclose(cv.predict(X), z, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cv.predict(X), np.asarray(cv.path.predict(X))[:, i], rtol=1e-12, atol=1e-12)
+    prob = np.asarray(jax.nn.sigmoid(cv.predict(X)))
+    assert np.all((prob > 0) & (prob < 1)) and np.mean((prob > 0.5) == y) > 0.8
 
 
 @pytest.mark.parametrize(
