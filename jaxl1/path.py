@@ -160,7 +160,7 @@ class CVResult:
         """The model at ``lambda_best`` or ``lambda_1se``, fitted on all the data, as a :class:`jaxl1.FitResult`."""
         i = self.index(which)
         p = self.path
-        return FitResult(p.coef[i], p.intercept[i], p.gap[i], p.n_iter[i], p.converged[i])
+        return FitResult(p.coef[i], p.intercept[i], p.gap[i], p.n_iter[i], p.converged[i], p.certificate)
 
     @property
     def coef_best(self) -> jax.Array:
