@@ -30,20 +30,14 @@ from .solver import (
     _arg,
     _check_tol_iter,
     _check_ws_size,
-    _choose_form,
     _concrete,
-    _init_b,
-    _intercept_out,
-    _prepare,
-    _solve_any,
-    certificate_of,
     fit,
     float0_zeros,
-    scalable,
     status_of,
     validate_data,
     warn_if_stopped,
 )
+from .solvers import certificate_of, choose_form, init_intercept, intercept_out, prepare, scalable, solve
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -313,7 +307,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     dtype = X.dtype
     p = X.shape[1]
     scale = scalable(_make_penalty(kind, lambdas[0], l1_ratio, weights))  # as _solve_any will decide
-    prob = _prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
+    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
     pad = n_chunks * chunk_size - K
@@ -322,7 +316,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
 
     def solve_lane(lam, w0, b0):
         pen = _make_penalty(kind, lam, l1_ratio, weights)
-        return _solve_any(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
+        return solve(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
                           check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
     def chunk(carry, lams):
@@ -339,12 +333,12 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
         return (last, prev), out
 
     w_init = jnp.zeros(p, dtype)
-    b_init = _init_b(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros([], dtype)
+    b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros([], dtype)
     start = (w_init, b_init, lambdas[0])
     _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start), lam_chunks)
     W = W.reshape(-1, p)[:K]
     B, gap, n_iter, conv = (a.reshape(-1)[:K] for a in (B, gap, n_iter, conv))
-    intercept = jax.vmap(lambda w, b: _intercept_out(prob, w, b, fit_intercept, squared))(W, B)
+    intercept = jax.vmap(lambda w, b: intercept_out(prob, w, b, fit_intercept, squared))(W, B)
     return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
 
 
@@ -437,7 +431,7 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    form = _choose_form(loss, n, p, form)
+    form = choose_form(loss, n, p, form)
     static = dict(
         loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form,
         kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),

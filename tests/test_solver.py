@@ -196,7 +196,7 @@ def test_max_iter_bounds_a_subproblem_solve_with_conjugate_gradients():
     # conjugate-gradient steps run, and with the iterations of the pass they must stay within the budget
     from functools import partial
 
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
 
     rng = np.random.default_rng(11)
     m = solver.POLISH_MAX + 24
@@ -205,7 +205,7 @@ def test_max_iter_bounds_a_subproblem_solve_with_conjugate_gradients():
     x0 = jnp.asarray(rng.uniform(1.0, 2.0, m))
     q = H @ x0 + 1e-3
     for max_iter in (23, 25, 31):
-        run = jax.jit(partial(solver._quad_solve, fit_b=False, check_every=10))
+        run = jax.jit(partial(solver.quad_solve, fit_b=False, check_every=10))
         _, it = run(H, q, x0, jaxl1.L1(1e-3), 0.0, max_iter)
         assert 0 < int(it) <= max_iter
 
@@ -310,7 +310,7 @@ def test_negative_strength_rejected():
 def test_support_solve_gathers_a_small_support_of_a_large_problem():
     # 150 coefficients, a solution with a support of about 20: the exact solve on the support is
     # gathered into a POLISH_MAX system and must land on scikit-learn's solution from a perturbed point
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
 
     rng = np.random.default_rng(5)
     X = rng.standard_normal((120, 150))
@@ -321,40 +321,41 @@ def test_support_solve_gathers_a_small_support_of_a_large_problem():
     assert 5 < support.sum() < solver.POLISH_MAX < X.shape[1]
     G, c = X.T @ X / len(y), X.T @ y / len(y)
     x = np.where(support, ref * (1 + 0.1 * rng.uniform(-1, 1, ref.shape)), 0.0)  # same signs, wrong values
-    out = solver._support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(x), jaxl1.L1(alpha), False)
+    out = solver.support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(x), jaxl1.L1(alpha), False)
     np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-8, atol=1e-10)
     # a support larger than POLISH_MAX is left alone
     big = np.where(np.arange(150) < solver.POLISH_MAX + 1, 1.0, 0.0)
-    out = solver._support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(big), jaxl1.L1(alpha), False)
+    out = solver.support_solve(jnp.asarray(G), jnp.asarray(c), jnp.asarray(big), jaxl1.L1(alpha), False)
     np.testing.assert_array_equal(np.asarray(out), big)
 
 
 def test_gram_matrix_blocks_equal_the_full_product():
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
 
     rng = np.random.default_rng(6)
     X = rng.standard_normal((40, solver.GRAM_BLOCK_MIN + 3))
     s = rng.uniform(0.5, 1.5, 40)
-    G = np.asarray(solver._gram(jnp.asarray(X), jnp.asarray(X * s[:, None])))
+    G = np.asarray(solver.gram(jnp.asarray(X), jnp.asarray(X * s[:, None])))
     np.testing.assert_allclose(G, X.T @ (X * s[:, None]), rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(G, G.T)
 
 
 def test_host_gram_matrix_equals_the_product(monkeypatch):
     # a large product is numpy's on a CPU host: here every product is, by lowering the threshold
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
+    from jaxl1.solvers import _problem
 
-    monkeypatch.setattr(solver, "GRAM_HOST_MIN", 0)
+    monkeypatch.setattr(_problem, "GRAM_HOST_MIN", 0)
     rng = np.random.default_rng(9)
     X = rng.standard_normal((40, 7))
     S = rng.uniform(0.0, 1.5, (3, 40))
     expected = np.stack([X.T @ (X * s[:, None]) for s in S])
-    one = np.asarray(jax.jit(solver._weighted_gram)(jnp.asarray(X), jnp.asarray(S[0])))
+    one = np.asarray(jax.jit(solver.weighted_gram)(jnp.asarray(X), jnp.asarray(S[0])))
     np.testing.assert_allclose(one, expected[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(one, one.T)
-    batched = jax.jit(jax.vmap(solver._weighted_gram, in_axes=(None, 0)))(jnp.asarray(X), jnp.asarray(S))
+    batched = jax.jit(jax.vmap(solver.weighted_gram, in_axes=(None, 0)))(jnp.asarray(X), jnp.asarray(S))
     np.testing.assert_allclose(batched, expected, rtol=1e-12, atol=1e-12)
-    text = jax.jit(solver._weighted_gram).lower(jnp.asarray(X), jnp.asarray(S[0])).as_text()
+    text = jax.jit(solver.weighted_gram).lower(jnp.asarray(X), jnp.asarray(S[0])).as_text()
     assert ("callback" in text) == (jax.default_backend() == "cpu")
 
 
@@ -370,7 +371,7 @@ def large_support_data():
 
 @pytest.mark.parametrize("form", ["gram", "data"])
 def test_large_support_matches_sklearn(large_support_data, form):
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
 
     X, y, _ = large_support_data
     alpha = 0.02
@@ -385,7 +386,7 @@ def test_large_support_matches_sklearn(large_support_data, form):
 def test_large_support_logistic_meets_optimality_conditions(large_support_data):
     # the data form's prox-Newton subproblem is matrix-free here (n > 2 p): Newton-CG on the support.
     # Reference: the optimality conditions themselves (liblinear takes minutes at this accuracy)
-    from jaxl1 import solver
+    from jaxl1 import solvers as solver
 
     X, _, w = large_support_data
     z = X @ w

@@ -1,0 +1,52 @@
+"""The solver core: a problem (:mod:`._problem`), its certificate (:mod:`._gap`), FISTA (:mod:`._fista`),
+the quadratic subproblem (:mod:`._quadratic`) and working sets (:mod:`._working_set`).
+
+:func:`solve` is the one entry point of :func:`jaxl1.fit` and :func:`jaxl1.fit_path`: it picks the
+working-set solver for separable L1-type penalties and plain FISTA for the others, and maps the
+column scaling of the problem in and out.
+"""
+
+from __future__ import annotations
+
+from ._fista import solve_fista
+from ._gap import certificate_of
+from ._problem import (
+    GRAM_BLOCK_MIN,
+    Problem,
+    choose_form,
+    column_scales,
+    default_tol,
+    default_ws_size,
+    gram,
+    init_intercept,
+    intercept_out,
+    prepare,
+    scalable,
+    weighted_gram,
+)
+from ._quadratic import POLISH_MAX, quad_solve, support_solve
+from ._working_set import solve_ws, ws_supported
+
+__all__ = [
+    "solve", "Problem", "prepare", "choose_form", "column_scales", "default_tol", "default_ws_size", "gram",
+    "weighted_gram", "init_intercept", "intercept_out", "scalable", "certificate_of", "POLISH_MAX",
+    "quad_solve", "support_solve", "solve_fista", "solve_ws", "ws_supported", "GRAM_BLOCK_MIN",
+]
+
+
+def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
+    """The working-set solver for separable L1-type penalties, plain FISTA for the others.
+
+    ``w0`` and the returned coefficients are on the user's scale; the solve runs in the scaled
+    coordinates of ``prob`` (``u = d * w``, the penalty ``pen.scaled(d)``) when the problem was scaled.
+    """
+    if scalable(pen):
+        pen = pen.scaled(prob.d)
+        w0 = w0 * prob.d
+    if ws_size and ws_supported(pen):
+        out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
+                       check_every=check_every, ws_size=ws_size, batched=batched)
+    else:
+        out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every)
+    w, b, gap, n_iter, conv = out
+    return w / prob.d, b, gap, n_iter, conv

@@ -1,0 +1,210 @@
+"""The problem a solver iterates on: centred, column-scaled data in the Gram or the data form.
+
+``prepare`` builds a :class:`Problem` once per data set (the Gram matrix ``X_c' S X_c`` for the
+quadratic loss when ``n >= p``, the design otherwise), with a Lipschitz bound ``L`` of the gradient
+by power iteration and ``P0``, the objective at ``w = 0`` that scales every tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..losses import get_loss, intercept_of, is_quadratic
+
+
+def default_tol(dtype) -> float:
+    """The default relative duality gap: ``1e-6`` in float64, ``1e-4`` in lower precision."""
+    return 1e-6 if jnp.dtype(dtype) == jnp.float64 else 1e-4
+
+
+class Problem(NamedTuple):
+    """Everything an iteration needs; a pytree of arrays (``fit_b`` marks an intercept variable)."""
+
+    A: jax.Array  # (p, p) Gram matrix, or (n, p) design (centred for the squared loss)
+    c: jax.Array  # (p,) X_c' S y_c for the Gram form; unused (zeros) otherwise
+    y: jax.Array  # (n,) targets (centred for the squared loss with intercept)
+    s: jax.Array  # (n,) normalized sample weights
+    yy: jax.Array  # 0.5 * sum s y_c^2 (Gram form)
+    x_mean: jax.Array  # (p,) weighted column means removed from X (zeros if none)
+    y_mean: jax.Array  # weighted mean removed from y (0 if none)
+    L: jax.Array  # Lipschitz constant of the gradient
+    P0: jax.Array  # objective at w = 0, intercept optimal
+    d: jax.Array  # (p,) column scales: A holds the columns divided by d (ones when not scaled)
+
+
+def power_iteration(matvec, v0, n_iter=50):
+    """Largest eigenvalue of a PSD operator (Rayleigh quotient after ``n_iter`` steps)."""
+
+    def body(v, _):
+        mv = matvec(v)
+        return mv / jnp.maximum(jnp.linalg.norm(mv), jnp.finfo(mv.dtype).tiny), None
+
+    v, _ = jax.lax.scan(body, v0 / jnp.linalg.norm(v0), None, length=n_iter)
+    return jnp.vdot(v, matvec(v))
+
+
+def start_vector(p, dtype):
+    """A fixed start for power iteration with no zero entry and no special direction (no PRNG: cheap to compile)."""
+    return 1.0 + 0.5 * jnp.sin(1.618034 * jnp.arange(1, p + 1, dtype=dtype))
+
+
+L_SAFETY = 1.05  # the Rayleigh quotient underestimates the top eigenvalue slightly
+
+
+GRAM_BLOCKS = 4  # column blocks of the Gram matrix when p >= GRAM_BLOCK_MIN
+
+
+GRAM_BLOCK_MIN = 256
+
+
+def gram(X, Xs):
+    """``X' Xs`` for a symmetric result: only the blocks on and above the diagonal are multiplied.
+
+    Block row ``i`` is one product with the columns from block ``i`` on; with 4 blocks that is 10/16 of
+    the full product's work (XLA does not exploit the symmetry of ``X' X`` itself).  The upper part
+    ``U`` (diagonal blocks halved) gives ``G = U + U'``, exactly symmetric.
+    """
+    p = X.shape[1]
+    if p < GRAM_BLOCK_MIN:
+        return X.T @ Xs
+    e = [round(i * p / GRAM_BLOCKS) for i in range(GRAM_BLOCKS + 1)]
+    rows = []
+    for i in range(GRAM_BLOCKS):
+        R = X[:, e[i]:e[i + 1]].T @ Xs[:, e[i]:]
+        half = jnp.arange(p - e[i]) < e[i + 1] - e[i]
+        rows.append(jnp.pad(jnp.where(half, 0.5 * R, R), ((0, 0), (e[i], 0))))
+    U = jnp.concatenate(rows, axis=0)
+    return U + U.T
+
+
+# from this size of product (n p^2) the Gram matrix on a CPU is numpy's ``X'X`` on the host: the BLAS's
+# symmetric rank-k update does half the work at a higher rate (20000x1000: 0.75 s with the transfer, against
+# 1.3 s for the blocks above in XLA; 2000x500: 22 ms against 35 ms).  Smaller products stay in XLA, where the
+# persistent compilation cache can keep the program (JAX does not cache programs with host callbacks).
+GRAM_HOST_MIN = 2.5e8
+
+
+def host_gram(X, s):
+    """``X' diag(s) X`` computed by numpy on the host (``s >= 0``)."""
+
+    def product(x, s):
+        x, s = np.asarray(x), np.asarray(s)
+        if np.all(s == s[0]):  # no sample weights: no weighted copy of X
+            return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
+        z = x * np.sqrt(s)[:, None]
+        return z.T @ z
+
+    out = jax.ShapeDtypeStruct((X.shape[1], X.shape[1]), X.dtype)
+    return jax.pure_callback(product, out, X, s, vmap_method="sequential")
+
+
+def weighted_gram(Xc, s):
+    """``Xc' diag(s) Xc``: in XLA, or for a large product on a CPU by the host's BLAS."""
+    n, p = Xc.shape
+    in_xla = lambda Xc, s: gram(Xc, Xc * s[:, None])
+    # chosen when tracing, for the default backend: both compute the same matrix, so a program placed on
+    # another backend is still right (lowering both branches with ``platform_dependent`` cost 0.15 s)
+    if n * p * p < GRAM_HOST_MIN or jax.default_backend() != "cpu":
+        return in_xla(Xc, s)
+    return host_gram(Xc, s)
+
+
+def column_scales(Xc, s):
+    """Weighted column norms ``sqrt(sum_i s_i Xc_ij^2)``, computed without overflow; ``1`` for a zero column.
+
+    Each column is divided by its largest entry before it is squared, so values up to the dtype's
+    largest number give a finite scale.
+    """
+    def guarded():  # two more passes over X: only when the plain sums overflowed
+        m = jnp.max(jnp.abs(Xc), axis=0)
+        m = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
+        return m * jnp.sqrt(s @ jnp.square(Xc / m))
+
+    d = jnp.sqrt(s @ jnp.square(Xc))
+    d = jax.lax.cond(jnp.all(jnp.isfinite(d)), lambda: d, guarded)
+    return jnp.where((d > 0) & jnp.isfinite(d), d, 1.0).astype(Xc.dtype)
+
+
+def scalable(pen) -> bool:
+    """The solver works on unit-norm columns for a separable penalty (one with ``scaled``)."""
+    return hasattr(pen, "scaled") and hasattr(pen, "coordinate_parts")
+
+
+def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
+    """Centre, scale the columns to unit norm (``scale``), build the Gram matrix if asked, bound ``L``.
+
+    With ``scale`` the problem is held in the coordinates ``u = d * w`` (``d`` from :func:`column_scales`):
+    column ``j`` of ``A`` is divided by ``d_j``, and the penalty is taken in the same coordinates by the
+    solver (``pen.scaled(d)``).  Every coordinate then has unit curvature in the squared loss, so the
+    step sizes, the working-set ranking and the inner tolerances do not depend on the columns' units.
+    """
+    loss = get_loss(loss)
+    dtype = X.dtype
+    p = X.shape[1]
+    zero = jnp.zeros([], dtype)
+    squared = is_quadratic(loss)
+    # with an intercept the columns are centred (the intercept absorbs x_mean . w), which keeps the
+    # problem well conditioned when features sit far from zero; the squared loss also centres y
+    x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
+    y_mean = s @ y if (squared and fit_intercept) else zero
+    Xc, yc = (X - x_mean if fit_intercept else X), y - y_mean
+    d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
+    if scale:
+        Xc = Xc / d
+    if form == "gram":
+        A = weighted_gram(Xc, s)
+        c = (s * yc) @ Xc
+        yy = 0.5 * jnp.sum(s * yc * yc)
+        L = power_iteration(lambda v: A @ v, start_vector(p, dtype)) * L_SAFETY
+        return Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d)
+    fit_b = fit_intercept and not squared
+    if fit_b:
+        def op(v):
+            z = Xc @ v[:-1] + v[-1]
+            return jnp.concatenate([(s * z) @ Xc, jnp.sum(s * z)[None]])
+
+        L0 = power_iteration(op, start_vector(p + 1, dtype))
+        b0 = intercept_of(loss, yc, jnp.zeros_like(yc), s)
+    else:
+        L0 = power_iteration(lambda v: (s * (Xc @ v)) @ Xc, start_vector(p, dtype))
+        b0 = zero
+    L = loss.curvature * L0 * L_SAFETY
+    P0 = loss.value(yc, jnp.zeros_like(yc) + b0, s)
+    return Problem(Xc, jnp.zeros(p, dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
+
+
+def choose_form(loss, n, p, form):
+    if form not in ("auto", "gram", "data"):
+        raise ValueError(f"form must be 'auto', 'gram' or 'data', got {form!r}")
+    squared = is_quadratic(get_loss(loss))
+    if form == "gram" and not squared:
+        raise ValueError("form='gram' needs a quadratic loss (loss='squared')")
+    if form == "auto":
+        return "gram" if (squared and n >= p) else "data"
+    return form
+
+
+def default_ws_size(loss, n, p, form) -> int:
+    """The working-set size used when ``ws_size=None``: every coordinate when the Gram form is used."""
+    if form == "gram":
+        return p
+    return int(min(p, max(64, 1 << int(np.ceil(np.log2(max(min(n, p), 2)))))))
+
+
+def intercept_out(prob, w, b, fit_intercept, squared):
+    if not fit_intercept:
+        return jnp.zeros_like(b)
+    if squared:
+        return prob.y_mean - jnp.vdot(prob.x_mean, w)
+    return b - jnp.vdot(prob.x_mean, w)
+
+
+def init_intercept(prob, loss, fit_b, w0):
+    loss = get_loss(loss)
+    if not fit_b:
+        return jnp.zeros([], w0.dtype)
+    return intercept_of(loss, prob.y, prob.A @ (w0 * prob.d), prob.s)

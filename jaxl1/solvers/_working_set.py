@@ -1,0 +1,200 @@
+"""The working-set solver for separable L1-type penalties (prox-Newton for non-quadratic losses)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ..losses import get_loss, is_quadratic
+from ._gap import GapInfo, gap_info
+from ._quadratic import POLISH_MAX, kkt_residual, prox_part, quad_solve, top_indices
+
+
+def ws_supported(pen) -> bool:
+    """Separable penalties with exact zeros, whose subproblem on a set of coordinates is ``pen.restrict``."""
+    return getattr(pen, "sparse", False) and all(
+        hasattr(pen, name) for name in ("coordinate_parts", "screen", "restrict"))
+
+
+WS_RESERVED = 8  # 1/8 of a working set goes to the coordinates with the largest prox-gradient residual
+
+
+def working_set(pen, w, v, L, k):
+    """``k`` coordinate indices for the next round.
+
+    First the ``k // WS_RESERVED`` coordinates (at least one) with the largest
+    prox-gradient residual ``|w_j - prox(w - v / L)_j|``, zero or not; then the
+    rest by ``pen.screen`` (nonzero coordinates, then the zero ones
+    closest to their threshold).  The reserved part makes every round work on
+    the worst violations of the optimality conditions even when the support
+    is larger than ``k``, so that the rounds converge whatever its size.
+    """
+    q = max(1, k // WS_RESERVED)
+    V = top_indices(jnp.abs(w - pen.prox(w - v / L, 1.0 / L)), q)
+    R = top_indices(pen.screen(w, v).at[V].set(-jnp.inf), k - q)
+    return jnp.concatenate([V, R])
+
+
+# inner KKT tolerance relative to the outer one: a quadratic subproblem is the restricted problem itself,
+# so it is solved closely (a round costs a gap and a new subproblem, an inner iteration little); a
+# prox-Newton model is only a model, so it is solved loosely
+INNER_RATIO_QUADRATIC = 0.01
+
+
+INNER_RATIO_NEWTON = 0.3
+
+
+NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
+
+
+class WorkingSetState(NamedTuple):
+    w: jax.Array
+    b: jax.Array
+    info: GapInfo
+    n_iter: jax.Array
+    done: jax.Array
+    stop: jax.Array
+
+
+def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
+    """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`solve_fista`.
+
+    Each round chooses ``ws_size`` coordinates (:func:`working_set`: the worst
+    violations of the optimality conditions, then the nonzero coordinates, then
+    the zero ones closest to their threshold), solves the problem restricted to
+    them with the other coordinates held fixed, and checks the duality gap of the
+    full problem.  The restricted problem is a dense quadratic of size
+    ``ws_size``: the squared loss itself, or for other losses its second-order
+    model at the current point followed by a backtracking line search
+    (prox-Newton).  With ``ws_size < p`` a round is a block-coordinate step on a
+    block that holds the worst violations, so the rounds converge even when the
+    support is larger than ``ws_size`` (more slowly: choose it larger).
+    """
+    loss = get_loss(loss)
+    kw = dict(loss=loss, form=form, fit_b=fit_b)
+    dtype = w0.dtype
+    p = w0.shape[0]
+    k = min(ws_size, p)
+    squared = is_quadratic(loss)
+    tol_abs = tol * prob.P0
+    # the subproblem as a dense matrix when it is small or no larger than the data, else by products
+    n = prob.y.shape[0]
+    matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
+
+    def subproblem(w, b, info):
+        if k < p:
+            W = working_set(pen, w, info.v, prob.L, k)
+            pen_W = pen.restrict(W)
+        else:
+            W, pen_W = None, pen
+        take = (lambda a: a) if W is None else (lambda a: a[W])
+        w_W = take(w)
+        if form == "gram":
+            if W is None:
+                H, q = prob.A, prob.c
+            else:
+                G_W = prob.A[W]
+                H = G_W[:, W]
+                q = prob.c[W] - (G_W @ w - H @ w_W)
+            return W, pen_W, H, q, w_W, None
+        X_W = prob.A if W is None else prob.A[:, W]
+        if squared:  # the restricted least-squares problem, exactly
+            z_off = info.z - X_W @ w_W
+            q = (prob.s * (prob.y - z_off)) @ X_W
+            if matrix_free:
+                return W, pen_W, lambda v: (prob.s * (X_W @ v)) @ X_W, q, w_W, None
+            return W, pen_W, X_W.T @ (X_W * prob.s[:, None]), q, w_W, None
+        # second-order model of the loss at z (prox-Newton), with the intercept as a free last coordinate
+        h = loss.hess(prob.y, info.z, prob.s)
+        g_W = take(info.v)
+        A = jnp.concatenate([X_W, jnp.ones((X_W.shape[0], 1), dtype)], axis=1) if fit_b else X_W
+        x0 = jnp.concatenate([w_W, b[None]]) if fit_b else w_W
+        g = jnp.concatenate([g_W, info.gb[None]]) if fit_b else g_W  # about 0 at the refined b
+        tiny = jnp.finfo(dtype).tiny
+        if matrix_free:
+            ridge = 1e-10 * jnp.max(h @ jnp.square(A)) + tiny
+            hvp = lambda v: (h * (A @ v)) @ A + ridge * v
+            return W, pen_W, hvp, hvp(x0) - g, x0, A
+        H = A.T @ (A * h[:, None])
+        H = H + jnp.eye(H.shape[0], dtype=dtype) * (1e-10 * jnp.max(jnp.diag(H)) + tiny)
+        return W, pen_W, H, H @ x0 - g, x0, A
+
+    def line_search(w, b, info, W, pen_W, x0, x, A):
+        """Backtracking on the true objective along ``d = x - x0`` (Armijo on the model decrease)."""
+        d = x - x0
+        Ad = A @ d
+        g = jnp.concatenate([info.v if W is None else info.v[W], info.gb[None]]) if fit_b else (
+            info.v if W is None else info.v[W])
+        pen_part = lambda xx: pen_W.value(xx[:-1] if fit_b else xx)
+        f0 = loss.value(prob.y, info.z, prob.s) + pen_part(x0)
+        decrease = jnp.vdot(g, d) + pen_part(x) - pen_part(x0)
+        ts = 0.5 ** jnp.arange(12, dtype=dtype)
+        objs = jax.vmap(lambda t: loss.value(prob.y, info.z + t * Ad, prob.s) + pen_part(x0 + t * d))(ts)
+        # near the solution the decrease is below the resolution of f0: accept steps within rounding
+        ok = objs <= f0 + 1e-4 * ts * decrease + 16 * jnp.finfo(dtype).eps * jnp.abs(f0)
+        t = jnp.where(jnp.any(ok), ts[jnp.argmax(ok)], 0.0)
+        # keep the exact zeros of the prox: blend, then zero what the full step zeroed
+        x_new = jnp.where(x == 0, jnp.where(t == 1, 0.0, x0 + t * d), x0 + t * d)
+        # no step of the direction decreases the objective (a model without curvature in some direction,
+        # as a loss with linear pieces gives): a proximal-gradient step, which always does
+        # (or one that does better than the accepted step: near rounding level it can accept a step of no use)
+        x_pg = prox_part(pen_W, x0 - g / prob.L, 1.0 / prob.L, fit_b)
+        obj_pg = loss.value(prob.y, info.z + A @ (x_pg - x0), prob.s) + pen_part(x_pg)
+        obj_t = jnp.where(jnp.any(ok), objs[jnp.argmax(ok)], jnp.inf)
+        return jnp.where(obj_pg < obj_t, x_pg, x_new)
+
+    # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
+    inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
+
+    def solve_round(w, b, info, budget):
+        """One working-set round from ``(w, b)``, whose gap and gradient are ``info``, of at most ``budget`` iterations.
+
+        Under ``vmap`` (lanes of a path chunk) the round also runs for lanes that have stopped, whose
+        result is then discarded: they get a budget of 0, so they do not hold the other lanes up.
+        """
+        # the inner tolerance follows the outer optimality (celer/skglm practice)
+        kkt_out = kkt_residual(pen, w, info.v, prob.L, False)
+        W, pen_W, H, q, x0, A = subproblem(w, b, info)
+        L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
+        if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
+            budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
+        x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
+                            fit_b=fit_b and not squared, check_every=check_every, L=L_sub, batched=batched)
+        if not squared:
+            x = line_search(w, b, info, W, pen_W, x0, x, A)
+        if fit_b and not squared:
+            x, b = x[:-1], x[-1]
+        w = x if W is None else w.at[W].set(x)
+        # a round always costs at least one iteration, so max_iter bounds the loop
+        return w, b, jnp.maximum(it, 1)
+
+    def body(st):
+        """The gap at the current point; then a round, unless it is small enough or ``max_iter`` is spent."""
+        info = gap_info(prob, pen, st.w, st.b, **kw)
+        done = info.gap <= tol_abs
+        stop = done | (st.n_iter >= max_iter)
+        budget = jnp.where(stop, 0, max_iter - st.n_iter)
+        w, b, it = jax.lax.cond(stop, lambda: (st.w, info.b, jnp.zeros([], jnp.int32)),
+                                lambda: solve_round(st.w, info.b, info, budget))
+        return WorkingSetState(w, b, info, st.n_iter + it, done, stop)
+
+    false = jnp.zeros([], bool)
+    if batched:  # under vmap: a round, then the gap (a cond on a batched predicate becomes a select)
+        def batched_body(st):
+            # lanes that are done run too (their result is dropped): no budget, so they end at once
+            w, b, it = solve_round(st.w, st.b, st.info, jnp.where(st.done, 0, max_iter - st.n_iter))
+            info = gap_info(prob, pen, w, b, **kw)
+            return WorkingSetState(w, info.b, info, st.n_iter + it, info.gap <= tol_abs, false)
+
+        info0 = gap_info(prob, pen, w0, b0, **kw)
+        st = WorkingSetState(w0, info0.b, info0, jnp.zeros([], jnp.int32), info0.gap <= tol_abs, false)
+        st = jax.lax.while_loop(lambda st: ~st.done & (st.n_iter < max_iter), batched_body, st)
+        return st.w, st.b, st.info.gap, st.n_iter, st.done
+
+    z0 = jnp.zeros(0 if form == "gram" else n, dtype)
+    info0 = GapInfo(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0, jnp.zeros([], dtype))
+    st = WorkingSetState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
+    st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
+    return st.w, st.b, st.info.gap, st.n_iter, st.done
