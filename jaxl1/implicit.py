@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .losses import get_loss
 
-__all__ = ["solution_tangent", "DENSE_MAX"]
+__all__ = ["solution_tangent", "differentiable_solve", "zero_tangent", "DENSE_MAX"]
 
 DENSE_MAX = 2048
 
@@ -75,6 +76,33 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     rhs = -M * rhs
     dtheta = _masked_solve(lambda v: jax.jvp(lambda t: grad_phi(t, X, y, s, pen), (theta,), (v,))[1], M, rhs)
     return dtheta[:p], dtheta[p]
+
+
+def zero_tangent(result):
+    """A zero tangent for a result pytree: zeros for its floating arrays, ``float0`` for integers and booleans."""
+    def zero(a):
+        if jnp.issubdtype(jnp.result_type(a), jnp.inexact):
+            return jnp.zeros_like(a)
+        return np.zeros(np.shape(a), dtype=jax.dtypes.float0)
+    return jax.tree.map(zero, result)
+
+
+def differentiable_solve(impl, tangent):
+    """``impl(cfg, *inputs) -> result`` made differentiable by implicit differentiation.
+
+    The solve itself is never differentiated: forward mode runs ``impl`` and then
+    ``tangent(cfg, result, inputs, input_tangents)``, which returns the result's tangent (a pytree
+    like ``result``; start from :func:`zero_tangent`); reverse mode is its transpose.  ``cfg``
+    (static options) is not differentiated.  ``fit`` and ``fit_path`` are both built this way.
+    """
+    f = jax.custom_jvp(impl, nondiff_argnums=(0,))
+
+    @f.defjvp
+    def jvp(cfg, primals, tangents):
+        result = impl(cfg, *primals)
+        return result, tangent(cfg, result, primals, tangents)
+
+    return f
 
 
 def _masked_solve(hvp, M, rhs):

@@ -14,6 +14,7 @@ compiled call, folds mapped one after the other) and scores the held-out parts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._jit import jit
-from .implicit import solution_tangent
+from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
 from .penalties import L1, ElasticNet, NonNegativeL1
 from .solver import (
@@ -32,7 +33,6 @@ from .solver import (
     _check_ws_size,
     _concrete,
     fit,
-    float0_zeros,
     status_of,
     validate_data,
     warn_if_stopped,
@@ -360,18 +360,11 @@ def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
 _STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size")
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _path_diff(cfg, X, y, s, lambdas, weights, l1_ratio, tol, max_iter):
-    return _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **dict(zip(_STATIC, cfg)))
-
-
-@_path_diff.defjvp
-def _path_diff_jvp(cfg, primals, tangents):
+def _path_tangent(cfg, path, primals, tangents):
     """Implicit differentiation at every solution of the path, one strength after the other."""
-    X, y, s, lambdas, weights, l1_ratio, tol, max_iter = primals
+    X, y, s, lambdas, weights, l1_ratio = primals[:6]
     dX, dy, ds, dlam, dweights, dl1 = tangents[:6]
     kw = dict(zip(_STATIC, cfg))
-    path = _path_impl(*primals, **kw)
 
     def one(args):
         w, b, lam, dl = args
@@ -381,9 +374,10 @@ def _path_diff_jvp(cfg, primals, tangents):
                                 fit_intercept=kw["fit_intercept"])
 
     dW, dB = jax.lax.map(one, (path.coef, path.intercept, lambdas, dlam))
-    zero = jnp.zeros_like(path.gap)
-    return path, PathResult(dlam, dW, dB, zero, float0_zeros(path.n_iter), float0_zeros(path.converged),
-                            path.certificate)
+    return dataclasses.replace(zero_tangent(path), lambdas=dlam, coef=dW, intercept=dB)
+
+
+_path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC, cfg))), _path_tangent)
 
 
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):

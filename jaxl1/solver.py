@@ -42,6 +42,7 @@ warning); the solvers themselves live in :mod:`jaxl1.solvers`, one idea per file
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -52,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._jit import jit
-from .implicit import solution_tangent
+from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
 from .solvers import (
     certificate_of,
@@ -161,31 +162,20 @@ def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, che
                      certificate_of(loss_c))
 
 
-def float0_zeros(x):
-    """A zero tangent for an integer or boolean output."""
-    return np.zeros(np.shape(x), dtype=jax.dtypes.float0)
-
-
 _CFG = ("loss", "fit_intercept", "form", "check_every", "ws_size")
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _fit_diff(cfg, X, y, s, pen, w0, tol, max_iter):
-    return _fit_impl(X, y, s, pen, w0, tol, max_iter, **dict(zip(_CFG, cfg)))
-
-
-@_fit_diff.defjvp
-def _fit_diff_jvp(cfg, primals, tangents):
+def _fit_tangent(cfg, res, primals, tangents):
     """Implicit differentiation at the solution (see :mod:`jaxl1.implicit`); the loop is not differentiated."""
-    X, y, s, pen, w0, tol, max_iter = primals
+    X, y, s, pen = primals[:4]
     dX, dy, ds, dpen = tangents[:4]
     kw = dict(zip(_CFG, cfg))
-    res = _fit_impl(X, y, s, pen, w0, tol, max_iter, **kw)
     dw, db = solution_tangent(res.coef, res.intercept, X, y, s, pen, dX, dy, ds, dpen,
                               loss=kw["loss"], fit_intercept=kw["fit_intercept"])
-    tangent = FitResult(dw, db, jnp.zeros_like(res.gap), float0_zeros(res.n_iter), float0_zeros(res.converged),
-                        res.certificate)
-    return res, tangent
+    return dataclasses.replace(zero_tangent(res), coef=dw, intercept=db)
+
+
+_fit_diff = differentiable_solve(lambda cfg, *args: _fit_impl(*args, **dict(zip(_CFG, cfg))), _fit_tangent)
 
 
 @partial(jit, static_argnames=_CFG)
