@@ -141,7 +141,8 @@ def _check_nonneg(name: str, value, hi: float | None = None) -> None:
     arr = np.asarray(value)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or (hi is not None and np.any(arr >= hi)):
         bound = f"in [0, {hi})" if hi is not None else "finite and >= 0"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
+        shown = arr.item() if arr.ndim == 0 else value
+        raise ValueError(f"{name} must be {bound}, got {shown!r}")
 
 
 def _as_penalty(penalty):
