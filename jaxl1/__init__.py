@@ -5,6 +5,7 @@ solver for whole regularization paths certified by a duality gap, and an optax
 transformation that applies the proximal step in training.
 """
 
+from ._validation import InvalidParameterError
 from .losses import LOSSES, Logistic, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
@@ -28,6 +29,7 @@ __all__ = [
     "fit",
     "FitResult",
     "ConvergenceWarning",
+    "InvalidParameterError",
     "STATUS",
     "default_tol",
     "lambda_max",

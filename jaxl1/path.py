@@ -542,6 +542,12 @@ def cross_validate(
       A :class:`CVResult` (``mean_score`` is the held-out mean squared error for the
       squared loss and the mean deviance for the logistic loss).
 
+    Raises:
+      ValueError: as :func:`fit_path`; and, naming ``sample_weight``, a fold whose training
+        samples all have zero weight (nothing to fit) or whose held-out samples all have zero
+        weight (no score: such a fold is refused rather than averaged in as a score of 0);
+        for the logistic loss, a fold whose training samples hold a single class.
+
     Examples:
       >>> import jaxl1
       >>> from sklearn.datasets import load_diabetes

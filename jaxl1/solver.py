@@ -1061,7 +1061,12 @@ def fit(
 
     Raises:
       ValueError: bad shapes, NaN/inf, negative weights, unknown ``loss``, labels
-        outside {0, 1} for the logistic loss, a negative ``tol``.
+        outside {0, 1} for the logistic loss, a single class among the samples of
+        positive weight (logistic), a negative ``tol``, a bool for a number, values
+        of ``X`` or ``y`` beyond what the solver handles in their dtype (about 1e151
+        in float64 and 1e16 in float32; 1e75 and 4e7 for a penalty without
+        ``scaled``, such as ``GroupL1``).  A hyperparameter of the wrong type raises
+        :class:`jaxl1.InvalidParameterError`, both a ``ValueError`` and a ``TypeError``.
 
     Examples:
       >>> import numpy as np, jaxl1

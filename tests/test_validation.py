@@ -12,7 +12,8 @@ import optax
 import pytest
 
 import jaxl1
-from jaxl1._validation import InvalidParameterError, magnitude_limit
+from jaxl1 import InvalidParameterError
+from jaxl1._validation import magnitude_limit
 
 N, P = 40, 5
 
