@@ -5,6 +5,7 @@ solver for whole regularization paths certified by a duality gap, and an optax
 transformation that applies the proximal step in training.
 """
 
+from ._validation import InvalidParameterError
 from .losses import LOSSES, Logistic, Loss, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
@@ -30,6 +31,7 @@ __all__ = [
     "fit",
     "FitResult",
     "ConvergenceWarning",
+    "InvalidParameterError",
     "STATUS",
     "default_tol",
     "lambda_max",

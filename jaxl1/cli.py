@@ -35,7 +35,9 @@ column, a non-binary target for the logistic loss, bad option values) is reporte
 as one line on stderr naming the file and the problem, with exit status 2.
 Output files are written atomically: to a temporary file in the same directory,
 then renamed over the destination, so a failed run leaves no partial file (a
-write that fails, e.g. on a full disk, exits with status 1).
+write that fails, e.g. on a full disk, exits with status 1).  The temporary file
+is also removed when the run is interrupted (Ctrl-C, status 130) or terminated
+(SIGTERM or SIGHUP, status 128 + the signal's number).
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ import contextlib
 import csv
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -344,7 +348,7 @@ def _get_data(args) -> Data:
             data.wide_scales = True
     if args.standardize:
         data.mean = data.X.mean(axis=0)
-        sd = data.X.std(axis=0)
+        sd = _column_std(data.X, data.mean)
         data.scale = np.where(sd > 0, sd, 1.0)
         data.X = (data.X - data.mean) / data.scale
         data.notes.append("features standardized (coefficients are per standard deviation)")
@@ -372,6 +376,69 @@ def _warn(message):
     print(f"jaxl1: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
+def _column_std(X, mean):
+    """Column standard deviations (ddof=0) without overflow: each centred column is divided by its
+    largest magnitude before it is squared (a column of values near 1e200 has a finite std)."""
+    Xc = X - mean
+    m = np.max(np.abs(Xc), axis=0)
+    m = np.where((m > 0) & np.isfinite(m), m, 1.0)
+    return m * np.sqrt(np.mean(np.square(Xc / m), axis=0))
+
+
+# --------------------------------------------------------------------------- #
+# termination signals
+# --------------------------------------------------------------------------- #
+_TERMINATION = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_TEMPORARY = set()  # temporary files being written: removed if the process is terminated
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM or SIGHUP (a ``BaseException``, as ``KeyboardInterrupt``),
+    so that ``finally`` blocks and the cleanup of temporary files run."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_termination(signum, frame):
+    for tmp in list(_TEMPORARY):
+        _remove(tmp)
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _termination_handled():
+    """While the command runs, SIGTERM and SIGHUP raise :class:`_Terminated` (where their handler is the
+    default one: a signal the caller ignores, as ``nohup`` does for SIGHUP, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in _TERMINATION:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _on_termination)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _termination_deferred():
+    """Hold SIGTERM and SIGHUP back (delivered on leaving) so that no signal falls between creating a
+    temporary file and recording it in :data:`_TEMPORARY`."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _TERMINATION)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 # --------------------------------------------------------------------------- #
 # output files
 # --------------------------------------------------------------------------- #
@@ -395,13 +462,16 @@ def _umask():
 def write_atomic(path: str, write) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then rename it to ``path``.
 
-    On any failure the temporary file is removed and ``path`` is left as it was.
+    On any failure, and on SIGTERM or SIGHUP while :func:`_termination_handled` is in effect, the
+    temporary file is removed and ``path`` is left as it was.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise CLIError(f"{path}: cannot write: {err.strerror or err}", status=1) from None
+    with _termination_deferred():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+        except OSError as err:
+            raise CLIError(f"{path}: cannot write: {err.strerror or err}", status=1) from None
+        _TEMPORARY.add(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -415,6 +485,8 @@ def write_atomic(path: str, write) -> None:
     except BaseException:
         _remove(tmp)
         raise
+    finally:
+        _TEMPORARY.discard(tmp)
 
 
 def _remove(path):
@@ -778,25 +850,8 @@ def main(argv=None) -> int:
     """Run the ``jaxl1`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     out = _Out()
     try:
-        args = _parser().parse_args(argv)
-        if args.plot:
-            _require_matplotlib()
-            _check_output(args.plot, "--plot")
-        if args.out:
-            _check_output(args.out, "--out")
-        if args.out and args.plot and os.path.abspath(args.out) == os.path.abspath(args.plot):
-            raise CLIError(f"{args.out}: --out and --plot name the same file")
-        if args.plot:
-            _plot_format(args.plot)
-        data = _get_data(args)
-        for warning in data.warnings:
-            _warn(warning)
-
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
-        _use_compile_cache(args)
-        return (run_path if args.command == "path" else run_cv)(args, data, out)
+        with _termination_handled():
+            return _main(argv, out)
     except CLIError as err:
         message = " ".join(str(err).split())  # one line, whatever the message holds
         print(f"jaxl1: error: {message}", file=sys.stderr)
@@ -804,6 +859,32 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("jaxl1: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as sig:
+        print(f"jaxl1: terminated by {signal.Signals(sig.signum).name}", file=sys.stderr)
+        return 128 + sig.signum
+
+
+def _main(argv, out):
+    """The command itself; :func:`main` turns its exceptions into messages and exit statuses."""
+    args = _parser().parse_args(argv)
+    if args.plot:
+        _require_matplotlib()
+        _check_output(args.plot, "--plot")
+    if args.out:
+        _check_output(args.out, "--out")
+    if args.out and args.plot and os.path.abspath(args.out) == os.path.abspath(args.plot):
+        raise CLIError(f"{args.out}: --out and --plot name the same file")
+    if args.plot:
+        _plot_format(args.plot)
+    data = _get_data(args)
+    for warning in data.warnings:
+        _warn(warning)
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    _use_compile_cache(args)
+    return (run_path if args.command == "path" else run_cv)(args, data, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

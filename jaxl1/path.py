@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _validation
 from ._jit import jit
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
@@ -257,6 +258,7 @@ def lambda_max(
       1.0
     """
     Xj, yj, s = validate_data(X, y, sample_weight, loss)
+    _validation.reject_bools(l1_ratio=l1_ratio)
     l1_ratio = _check_l1_ratio(l1_ratio)
     if l1_ratio == 0:
         raise ValueError("l1_ratio must be > 0 for lambda_max (a pure ridge path has no finite lambda_max)")
@@ -283,6 +285,7 @@ def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
       >>> jaxl1.lambda_grid(1.0, n_lambdas=3, eps=1e-2)
       Array([1.  , 0.1 , 0.01], dtype=float32)
     """
+    _validation.reject_bools(n_lambdas=n_lambdas, eps=eps)
     if not isinstance(n_lambdas, (int, np.integer)) or n_lambdas < 1:
         raise ValueError(f"n_lambdas must be a positive integer, got {n_lambdas!r}")
     if not (np.isfinite(eps) and 0 < eps <= 1):
@@ -306,7 +309,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
-    scale = scalable(_make_penalty(kind, lambdas[0], l1_ratio, weights))  # as _solve_any will decide
+    scale = scalable(_make_penalty(kind, lambdas[0], l1_ratio, weights))  # as solvers.solve will decide
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
@@ -396,6 +399,11 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     """Validate the shared arguments of ``fit_path`` and ``cross_validate``."""
     Xj, yj, s = validate_data(X, y, sample_weight, loss)
     n, p = Xj.shape
+    _validation.reject_bools(l1_ratio=l1_ratio, n_lambdas=n_lambdas, eps=eps, tol=tol, max_iter=max_iter,
+                             chunk_size=chunk_size, check_every=check_every, ws_size=ws_size)
+    _validation.check_lambdas_shape(lambdas)
+    _validation.check_magnitude(Xj, yj)
+    _validation.check_two_classes(yj, s, get_loss(loss).name)
     l1_ratio = _check_l1_ratio(l1_ratio)
     kind = _penalty_kind(l1_ratio, positive)
     w = _check_weights(weights, p, Xj.dtype)
@@ -591,6 +599,12 @@ def cross_validate(
       A :class:`CVResult` (``mean_score`` is the held-out mean squared error for the
       squared loss and the mean deviance for the logistic loss).
 
+    Raises:
+      ValueError: as :func:`fit_path`; and, naming ``sample_weight``, a fold whose training
+        samples all have zero weight (nothing to fit) or whose held-out samples all have zero
+        weight (no score: such a fold is refused rather than averaged in as a score of 0);
+        for the logistic loss, a fold whose training samples hold a single class.
+
     Examples:
       >>> import jaxl1
       >>> from sklearn.datasets import load_diabetes
@@ -602,10 +616,12 @@ def cross_validate(
     dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
                              max_iter, weights, positive, form, chunk_size, check_every, ws_size)
     Xj, yj, s = dyn[:3]
+    _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _check_folds(folds, n_folds, Xj.shape[0])
     counts = np.bincount(fold_ids, minlength=k)
     if np.any(counts == len(fold_ids)):
         raise ValueError("every fold must leave training samples")
+    _validation.check_cv_folds(fold_ids, s, k, yj, static["loss"])
     devices = _check_devices(devices)
     scores, fold_conv, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, devices=devices, **static)
     mean = jnp.mean(scores, axis=0)

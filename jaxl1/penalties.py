@@ -44,6 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._validation import check_hyperparameter
+
 __all__ = [
     "soft_threshold",
     "L1",
@@ -60,26 +62,9 @@ PyTree = Any
 # --------------------------------------------------------------------------- #
 # helpers
 # --------------------------------------------------------------------------- #
-def _is_concrete(x) -> bool:
-    """True for Python numbers and concrete arrays (not tracers, not placeholders)."""
-    if isinstance(x, jax.core.Tracer):
-        return False
-    return isinstance(x, (int, float, np.ndarray, np.generic, jax.Array)) and not isinstance(x, bool)
-
-
 def _check_scalar_or_array(name: str, value, *, lo: float | None = 0.0, hi: float | None = None) -> None:
-    """Raise ``ValueError`` naming ``name`` if a concrete ``value`` is non-finite or out of range."""
-    if not _is_concrete(value):
-        return
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lo is not None and np.any(arr < lo):
-        raise ValueError(f"{name} must be >= {lo}, got {value!r}")
-    if hi is not None and np.any(arr > hi):
-        raise ValueError(f"{name} must be <= {hi}, got {value!r}")
+    """Raise naming ``name`` unless ``value`` is a number or numeric array, finite and in range when concrete."""
+    check_hyperparameter(name, value, lo=lo, hi=hi)
 
 
 def _check_weights(weights) -> None:

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _validation
 from ._jit import jit
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
@@ -212,6 +213,7 @@ def validate_data(X, y, sample_weight, loss):
     inputs (under a user's ``jit`` the shapes are still checked).
     """
     loss = get_loss(loss)
+    X, y, sample_weight = _validation.prepare_inputs(X, y, sample_weight)
     if isinstance(X, jax.core.Tracer) or isinstance(X, jax.Array):
         Xdt = X.dtype
     else:
@@ -363,7 +365,12 @@ def fit(
 
     Raises:
       ValueError: bad shapes, NaN/inf, negative weights, unknown ``loss``, labels
-        outside {0, 1} for the logistic loss, a negative ``tol``.
+        outside {0, 1} for the logistic loss, a single class among the samples of
+        positive weight (logistic), a negative ``tol``, a bool for a number, values
+        of ``X`` or ``y`` beyond what the solver handles in their dtype (about 1e151
+        in float64 and 1e16 in float32; 1e75 and 4e7 for a penalty without
+        ``scaled``, such as ``GroupL1``).  A hyperparameter of the wrong type raises
+        :class:`jaxl1.InvalidParameterError`, both a ``ValueError`` and a ``TypeError``.
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -375,10 +382,12 @@ def fit(
     """
     X, y, s = validate_data(X, y, sample_weight, loss)
     n, p = X.shape
+    _validation.reject_bools(tol=tol, max_iter=max_iter, ws_size=ws_size)
     tol = _check_tol_iter(tol, max_iter, X.dtype)
     _check_penalty(penalty, p)
-    if not isinstance(check_every, int) or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    check_every = _validation.check_positive_int("check_every", check_every)
+    _validation.check_magnitude(X, y, scaled=scalable(penalty))
+    _validation.check_two_classes(y, s, get_loss(loss).name)
     form = choose_form(loss, n, p, form)
     ws_size = _check_ws_size(ws_size, loss, n, p, form)
     w0 = _init_coef(init, p, X.dtype)

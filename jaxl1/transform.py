@@ -84,6 +84,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._validation import InvalidParameterError
 from .penalties import L1, L2, ElasticNet, NonNegativeL1
 
 __all__ = ["proximal", "prox_adam", "sparsity", "ProximalState", "ProxAdamState", "Sparsity"]
@@ -133,12 +134,15 @@ def _is_number(x) -> bool:
 
 def _check_nonneg(name: str, value, hi: float | None = None) -> None:
     """Raise ``ValueError`` for a concrete ``value`` that is negative, not finite or ``>= hi``."""
-    if callable(value) or isinstance(value, jax.core.Tracer) or not _is_number(value):
+    if value is None or callable(value) or isinstance(value, jax.core.Tracer):
         return
+    if not _is_number(value):
+        raise InvalidParameterError(f"{name} must be a number or a schedule, got {value!r}")
     arr = np.asarray(value)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or (hi is not None and np.any(arr >= hi)):
         bound = f"in [0, {hi})" if hi is not None else "finite and >= 0"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
+        shown = arr.item() if arr.ndim == 0 else value
+        raise ValueError(f"{name} must be {bound}, got {shown!r}")
 
 
 def _as_penalty(penalty):
@@ -171,13 +175,24 @@ def _lr_at(learning_rate, count, params):
     promotion a threshold ``lr * strength`` would be rounded to float32.)
     """
     lr = _at(learning_rate, count)
+    if callable(learning_rate) and not isinstance(lr, jax.core.Tracer):
+        # a schedule's value is known here only when update runs outside jit
+        step = "" if isinstance(count, jax.core.Tracer) else f" at step {int(count)}"
+        _check_nonneg(f"learning_rate (the schedule's value{step})", lr)
     if isinstance(lr, (int, float)):
         return lr
     return jnp.asarray(lr, jnp.result_type(lr, *jax.tree.leaves(params)))
 
 
 def _mask_tree(mask, params):
-    return mask(params) if callable(mask) else mask
+    tree = mask(params) if callable(mask) else mask
+    try:
+        jax.tree.map(lambda keep, sub: None, tree, params)
+    except (ValueError, TypeError) as err:
+        detail = str(err).splitlines()[0]
+        raise ValueError(f"mask must be a pytree of booleans with the structure of the parameters (or a prefix "
+                         f"of it), as in optax.masked; {detail}") from None
+    return tree
 
 
 _EMPTY = optax.MaskedNode()

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import _validation
 from ._jit import jit
 from .losses import get_loss, heldout_scores
 from .path import lambda_max
@@ -102,8 +103,13 @@ def tune(
       >>> bool(res.score_best <= 1.01 * best_grid)
       True
     """
-    Xt, yt, _ = validate_data(X_train, y_train, None, loss)
-    Xv, yv, _ = validate_data(X_val, y_val, None, loss)
+    with _validation.renamed(X="X_train", y="y_train"):
+        Xt, yt, st = validate_data(X_train, y_train, None, loss)
+        _validation.check_magnitude(Xt, yt)
+        _validation.check_two_classes(yt, st, get_loss(loss).name)
+    with _validation.renamed(X="X_val", y="y_val"):
+        Xv, yv, _ = validate_data(X_val, y_val, None, loss)
+    _validation.reject_bools(init_lambda=init_lambda, l1_ratio=l1_ratio, n_steps=n_steps, tol=tol)
     if Xt.shape[1] != Xv.shape[1]:
         raise ValueError(f"X_val has {Xv.shape[1]} features, X_train has {Xt.shape[1]}")
     if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:

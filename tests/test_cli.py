@@ -7,6 +7,7 @@ the test process and the subprocesses (they share the compilation cache).
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 
@@ -21,14 +22,19 @@ N_LAMBDAS = "5"
 NAMES = ["x1", "x2", "noise, with a comma", 'quoted "name"'] + [f"z{j}" for j in range(6)]
 
 
-def _run(*args, tmp_path):
-    """Run ``python -m jaxl1 ARGS`` in ``tmp_path``; the subprocess shares the tests' compilation cache."""
+def _env():
+    """The environment of a subprocess that shares the tests' compilation cache."""
     env = dict(os.environ)
     cache = jax.config.jax_compilation_cache_dir
     if cache:
         env["JAX_COMPILATION_CACHE_DIR"] = cache
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
-    return subprocess.run([sys.executable, "-m", "jaxl1", *args], cwd=tmp_path, env=env, capture_output=True,
+    return env
+
+
+def _run(*args, tmp_path):
+    """Run ``python -m jaxl1 ARGS`` in ``tmp_path``; the subprocess shares the tests' compilation cache."""
+    return subprocess.run([sys.executable, "-m", "jaxl1", *args], cwd=tmp_path, env=_env(), capture_output=True,
                           text=True)
 
 
@@ -575,3 +581,107 @@ def test_csv_without_a_header_row(tmp_path, capsys):
     assert cli.main(["path", str(path), f"--target={first[-1]}", "--n-lambdas", N_LAMBDAS]) == 0
     (warning,) = _warnings(capsys.readouterr().err)
     assert "the header row (" in warning and "is all numbers" in warning and "used as column names" in warning
+
+
+# termination signals and huge values (issue 19)
+# --------------------------------------------------------------------------- #
+# the command, with numpy.savez made to stop half-way through the file until the process is signalled:
+# the test waits for "writing" (so the signal falls inside the write, whatever the machine's speed)
+_BLOCKING_WRITE = r"""
+import sys
+import numpy as np
+from jaxl1 import cli
+
+real = np.savez
+
+def blocking(f, **arrays):
+    real(f, **arrays)
+    print("writing", flush=True)
+    sys.stdin.readline()  # blocks until the test signals this process
+    raise SystemExit("not signalled")
+
+np.savez = blocking
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_the_write_leaves_no_partial_file(tmp_path):
+    X, y = _problem()
+    _write_csv(tmp_path / "data.csv", X, y)
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKING_WRITE, "path", "data.csv", "--target", "y",
+                             "--n-lambdas", N_LAMBDAS, "--out", "p.npz"], cwd=tmp_path, env=_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.strip() == "writing":
+                break
+        else:
+            pytest.fail(f"the command ended before writing: {proc.communicate()[1]}")
+        partial = [name for name in os.listdir(tmp_path) if name.startswith(".p.npz.") and name.endswith(".tmp")]
+        assert len(partial) == 1  # the write is under way
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.splitlines()[-1] == "jaxl1: terminated by SIGTERM"
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_termination_signal_in_process(tmp_path, capsys, monkeypatch, name):
+    signum = getattr(signal, name)
+    X, y = _problem()
+    data = str(_write_csv(tmp_path / "data.csv", X, y))
+    out = tmp_path / "p.npz"
+
+    def savez_then_signal(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        signal.raise_signal(signum)
+        for _ in range(1_000_000):  # the handler runs here, between two bytecodes
+            pass
+        raise AssertionError("the signal was not handled")
+
+    monkeypatch.setattr(cli.np, "savez", savez_then_signal)
+    previous = signal.signal(signum, signal.SIG_DFL)
+    try:
+        assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS, "--out", str(out)]) == 128 + signum
+        assert signal.getsignal(signum) is signal.SIG_DFL  # put back as it was
+    finally:
+        signal.signal(signum, previous)
+    assert capsys.readouterr().err.splitlines() == [f"jaxl1: terminated by {name}"]
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+    assert not cli._TEMPORARY
+
+
+def test_an_ignored_signal_stays_ignored(monkeypatch):
+    # under nohup SIGHUP is ignored: the command must not make it fatal again
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with cli._termination_handled():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is cli._on_termination
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_huge_values_in_a_csv(tmp_path, capsys):
+    # a feature in units of 1e200: refused with one line naming X (not a NaN objective with status 0), and
+    # with --standardize (scaled without overflow) the path of the standardized data
+    X, y = _problem()
+    big = X.copy()
+    big[:, 1] *= 1e200
+    data = str(_write_csv(tmp_path / "data.csv", big, y))
+    assert cli.main(["path", data, "--target", "y", "--n-lambdas", N_LAMBDAS]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1].startswith(f"jaxl1: error: {data}: X has values of magnitude up to")
+    out = tmp_path / "p.npz"
+    assert cli.main(["path", data, "--target", "y", "--standardize", "--n-lambdas", N_LAMBDAS,
+                     "--out", str(out)]) == 0
+    assert "nan" not in capsys.readouterr().out.lower()
+    saved = _load(out)
+    _assert_path_matches(saved, (X - X.mean(0)) / X.std(0), y)
+    np.testing.assert_allclose(saved["feature_scale"][1], 1e200 * X[:, 1].std(), rtol=1e-12)

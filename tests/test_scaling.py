@@ -259,3 +259,58 @@ def test_column_scaled_is_the_penalty_in_scaled_coordinates():
             one = jax.vmap(lambda g, j=j, dj=dj: pen.restrict(jnp.array([j])).value(jnp.array([g / dj])))(grid)
             obj = 0.5 * (grid - u[j]) ** 2 + 0.7 * one
             assert abs(float(z[j]) - float(grid[jnp.argmin(obj)])) <= 2e-5
+
+
+# --------------------------------------------------------------------------- #
+# one feature in other units beside unit-scale ones (issue 19)
+# --------------------------------------------------------------------------- #
+OTHER_UNITS = ["std 1e4", "std 1e5", "std 1e6", "timestamp"]
+
+
+def _one_column_in_other_units(Z, which):
+    X = Z.copy()
+    X[:, 3] = 1.7e9 + 3e7 * Z[:, 3] if which == "timestamp" else float(which.split()[1]) * Z[:, 3]
+    return X
+
+
+@pytest.mark.parametrize("which", OTHER_UNITS)
+def test_fit_with_one_column_in_other_units(design, which):
+    # before the scale-invariant steps the default solver ran to max_iter here, 40-95% of P0 above the optimum
+    Z, y, _ = design
+    X = _one_column_in_other_units(Z, which)
+    col = X.std(0)
+    for lam in (0.1, 0.01, 1e-3):
+        sk = _sk_lasso(X, y, lam)
+        theirs = _lasso_objective(X, y, sk.coef_, sk.intercept_, lam)
+        null = _lasso_objective(X, y, 0 * sk.coef_, y.mean(), lam)
+        for form in ("gram", "data"):
+            res = jaxl1.fit(X, y, jaxl1.L1(lam), form=form)  # the defaults: tol, max_iter, ws_size
+            assert bool(res.converged) and int(res.n_iter) <= 100
+            ours = _lasso_objective(X, y, np.asarray(res.coef), float(res.intercept), lam)
+            assert ours <= theirs + 1e-12 * null
+            np.testing.assert_allclose(np.asarray(res.coef) * col, sk.coef_ * col, atol=1e-8)
+        path = jaxl1.fit_path(X, y, lambdas=[10 * lam, lam])
+        assert bool(np.all(path.converged))
+        ours = _lasso_objective(X, y, np.asarray(path.coef[1]), float(path.intercept[1]), lam)
+        assert ours <= theirs + 1e-12 * null
+
+
+@pytest.mark.parametrize("which", ["std 1e6", "timestamp"])
+def test_estimators_with_one_column_in_other_units(design, which):
+    # jaxl1.sklearn's Lasso and ElasticNet return scikit-learn's coefficients (they were ~10x off)
+    from jaxl1.sklearn import ElasticNet as JElasticNet
+    from jaxl1.sklearn import Lasso as JLasso
+
+    Z, y, _ = design
+    X = _one_column_in_other_units(Z, which)
+    col = X.std(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no convergence warning either
+        ours = [JLasso(alpha=0.01).fit(X, y), JElasticNet(alpha=0.01, l1_ratio=0.5).fit(X, y)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = [Lasso(alpha=0.01, tol=1e-14, max_iter=1_000_000).fit(X, y),
+                  ElasticNet(alpha=0.01, l1_ratio=0.5, tol=1e-14, max_iter=1_000_000).fit(X, y)]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.coef_ * col, b.coef_ * col, atol=1e-8)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-8)

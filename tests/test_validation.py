@@ -1,0 +1,326 @@
+"""Bad inputs refused at the public boundary, each error naming its argument (issue 19).
+
+Every fit here is on data of one shape (40 x 5), so the solver compiles a few times only.
+"""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxl1
+from jaxl1 import InvalidParameterError
+from jaxl1._validation import magnitude_limit
+
+N, P = 40, 5
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, P))
+    y = X @ np.array([1.0, -0.5, 0.0, 0.0, 0.25]) + 0.1 * rng.standard_normal(N)
+    labels = (X[:, 0] + 0.5 * rng.standard_normal(N) > 0).astype(float)
+    return X, y, labels
+
+
+# --------------------------------------------------------------------------- #
+# penalties' numbers (item 3)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("make, name", [
+    (lambda: jaxl1.L1("-1"), "strength"),
+    (lambda: jaxl1.L1("nan"), "strength"),
+    (lambda: jaxl1.L1("0.1"), "strength"),
+    (lambda: jaxl1.L1(None), "strength"),
+    (lambda: jaxl1.L1(True), "strength"),
+    (lambda: jaxl1.L1(np.bool_(False)), "strength"),
+    (lambda: jaxl1.L1(0.1, weights="1"), "weights"),
+    (lambda: jaxl1.L1(0.1, weights=[True, False]), "weights"),
+    (lambda: jaxl1.ElasticNet(0.1, "2"), "l1_ratio"),
+    (lambda: jaxl1.ElasticNet("0.1", 0.5), "alpha"),
+    (lambda: jaxl1.ElasticNet(0.1, None), "l1_ratio"),
+    (lambda: jaxl1.L2("1"), "strength"),
+    (lambda: jaxl1.NonNegativeL1(None), "strength"),
+    (lambda: jaxl1.GroupL1(False), "strength"),
+])
+def test_penalty_numbers_must_be_numbers(make, name):
+    with pytest.raises(InvalidParameterError, match=name) as info:
+        make()
+    # both kinds of error a caller may catch
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+
+
+def test_penalty_numbers_still_checked_for_range():
+    with pytest.raises(ValueError, match="strength must be >= 0"):
+        jaxl1.L1(-1.0)
+    with pytest.raises(ValueError, match="l1_ratio must be <= 1"):
+        jaxl1.ElasticNet(0.1, 2)
+    with pytest.raises(ValueError, match="strength must be finite"):
+        jaxl1.L1(np.array([0.1, np.nan]))
+    # numbers of every numeric kind, lists of numbers included
+    for ok in (1, 0.5, np.float32(0.1), np.int64(2), jnp.asarray(0.3), [0.1, 0.2], np.ones(3)):
+        jaxl1.L1(ok)
+
+
+def test_traced_strengths_still_work(data):
+    X, y, _ = data
+    lams = jnp.asarray([0.2, 0.05])
+    vmapped = jax.vmap(lambda lam: jaxl1.fit(X, y, jaxl1.L1(lam), tol=1e-10).coef)(lams)
+    loop = [jaxl1.fit(X, y, jaxl1.L1(float(lam)), tol=1e-10).coef for lam in lams]
+    np.testing.assert_allclose(vmapped, np.stack(loop), atol=1e-8)
+    jitted = jax.jit(lambda a, r: jaxl1.fit(X, y, jaxl1.ElasticNet(a, r), tol=1e-10).coef)(0.05, 0.5)
+    np.testing.assert_allclose(jitted, jaxl1.fit(X, y, jaxl1.ElasticNet(0.05, 0.5), tol=1e-10).coef, atol=1e-8)
+    g = jax.grad(lambda lam: jnp.sum(jaxl1.fit(X, y, jaxl1.L1(lam), tol=1e-10).coef ** 2))(0.05)
+    assert np.isfinite(float(g)) and float(g) < 0  # a larger strength shrinks the coefficients
+    # an abstract penalty (jax.eval_shape builds it from ShapeDtypeStructs) is not refused either
+    out = jax.eval_shape(lambda lam: jaxl1.L1(lam).prox(jnp.ones(3), 1.0), jax.ShapeDtypeStruct((), jnp.float32))
+    assert out.shape == (3,)
+
+
+# --------------------------------------------------------------------------- #
+# numeric options (items 3 and 8)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("call, name", [
+    (lambda X, y: jaxl1.fit(X, y, jaxl1.L1(0.1), max_iter=True), "max_iter"),
+    (lambda X, y: jaxl1.fit(X, y, jaxl1.L1(0.1), tol=True), "tol"),
+    (lambda X, y: jaxl1.fit(X, y, jaxl1.L1(0.1), check_every=True), "check_every"),
+    (lambda X, y: jaxl1.fit(X, y, jaxl1.L1(0.1), ws_size=True), "ws_size"),
+    (lambda X, y: jaxl1.fit_path(X, y, max_iter=True), "max_iter"),
+    (lambda X, y: jaxl1.fit_path(X, y, n_lambdas=True), "n_lambdas"),
+    (lambda X, y: jaxl1.fit_path(X, y, l1_ratio=True), "l1_ratio"),
+    (lambda X, y: jaxl1.fit_path(X, y, chunk_size=True), "chunk_size"),
+    (lambda X, y: jaxl1.cross_validate(X, y, n_folds=True), "n_folds"),
+    (lambda X, y: jaxl1.lambda_max(X, y, l1_ratio=True), "l1_ratio"),
+    (lambda X, y: jaxl1.lambda_grid(1.0, n_lambdas=True), "n_lambdas"),
+    (lambda X, y: jaxl1.tune(X, y, X, y, n_steps=True), "n_steps"),
+])
+def test_bools_are_not_numbers(data, call, name):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=name):
+        call(X, y)
+
+
+def test_numpy_integer_check_every(data):
+    X, y, _ = data
+    a = jaxl1.fit(X, y, jaxl1.L1(0.05), check_every=np.int64(5), tol=1e-10)
+    b = jaxl1.fit(X, y, jaxl1.L1(0.05), check_every=5, tol=1e-10)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    for bad in (0, 2.0, "5"):
+        with pytest.raises(ValueError, match="check_every"):
+            jaxl1.fit(X, y, jaxl1.L1(0.05), check_every=bad)
+
+
+def test_two_dimensional_lambdas_refused(data):
+    X, y, _ = data
+    for lams in (np.array([[0.1, 0.01]]), np.array([[0.1], [0.01]])):
+        with pytest.raises(ValueError, match="lambdas must be a 1-D"):
+            jaxl1.fit_path(X, y, lambdas=lams)
+        with pytest.raises(ValueError, match="lambdas must be a 1-D"):
+            jaxl1.cross_validate(X, y, lambdas=lams)
+    assert jaxl1.fit_path(X, y, lambdas=0.1).coef.shape == (1, P)  # a scalar is one strength
+
+
+# --------------------------------------------------------------------------- #
+# cross-validation with degenerate folds (item 4)
+# --------------------------------------------------------------------------- #
+def test_cv_fold_without_training_weight(data):
+    X, y, _ = data
+    sw = np.zeros(N)
+    sw[:8] = 1.0  # the weight is all in fold 0: the training set of fold 0 weighs nothing
+    with pytest.raises(ValueError, match="sample_weight is zero on every training sample of fold 0"):
+        jaxl1.cross_validate(X, y, n_folds=5, sample_weight=sw, n_lambdas=5)
+
+
+def test_cv_fold_without_held_out_weight(data):
+    # a fold with no held-out weight has no score: refused rather than averaged in as 0
+    X, y, _ = data
+    sw = np.ones(N)
+    sw[16:24] = 0.0  # fold 2 of 5
+    with pytest.raises(ValueError, match="sample_weight is zero on every held-out sample of fold 2"):
+        jaxl1.cross_validate(X, y, n_folds=5, sample_weight=sw, n_lambdas=5)
+    folds = np.repeat(np.arange(5), 8)
+    with pytest.raises(ValueError, match="fold 2"):
+        jaxl1.cross_validate(X, y, folds=folds, sample_weight=sw, n_lambdas=5)
+    # the same samples given to the other folds: four folds, each with a score
+    folds[16:24] = [0, 1, 3, 4, 0, 1, 3, 4]
+    cv = jaxl1.cross_validate(X, y, folds=folds, sample_weight=sw, n_lambdas=5)
+    assert cv.fold_scores.shape == (4, 5) and np.all(np.asarray(cv.fold_scores) > 0)
+
+
+def test_cv_logistic_fold_with_one_training_class(data):
+    X, _, _ = data
+    labels = np.zeros(N)
+    labels[:8] = 1.0  # every positive in fold 0: its training samples are all 0
+    with pytest.raises(ValueError, match="y has a single class .* training samples of fold 0"):
+        jaxl1.cross_validate(X, labels, n_folds=5, loss="logistic", n_lambdas=3)
+
+
+# --------------------------------------------------------------------------- #
+# subnormal sample weights (item 5)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("tiny", [1e-310, 5e-324])
+def test_subnormal_sample_weights(data, tiny):
+    X, y, labels = data
+    ref = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-10)
+    res = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-10, sample_weight=np.full(N, tiny))
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-10)
+    # relative sizes are kept: subnormal weights 1 and 2 units apart act as weights 1 and 2
+    w = np.where(np.arange(N) % 2, 2.0, 1.0)
+    ref = jaxl1.fit_path(X, labels, loss="logistic", lambdas=[0.05, 0.01], sample_weight=w, tol=1e-10)
+    res = jaxl1.fit_path(X, labels, loss="logistic", lambdas=[0.05, 0.01], sample_weight=w * 1e-310, tol=1e-10)
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-8)
+    cv = jaxl1.cross_validate(X, y, n_folds=5, n_lambdas=5, sample_weight=np.full(N, tiny))
+    assert np.all(np.isfinite(np.asarray(cv.mean_score)))
+
+
+def test_huge_sample_weights(data):
+    # weights whose sum overflows: the same fit as unit weights
+    X, y, _ = data
+    res = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-10, sample_weight=np.full(N, 1e307))
+    np.testing.assert_allclose(res.coef, jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-10).coef, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- #
+# the logistic loss with one class (item 6)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_logistic_single_class(data, label):
+    X, _, labels = data
+    y = np.full(N, label)
+    for call in (lambda: jaxl1.fit(X, y, jaxl1.L1(0.01), loss="logistic"),
+                 lambda: jaxl1.fit_path(X, y, loss="logistic", n_lambdas=3),
+                 lambda: jaxl1.cross_validate(X, y, loss="logistic", n_lambdas=3)):
+        with pytest.raises(ValueError, match=r"y has a single class"):
+            call()
+    # the same when sample weights leave only one class
+    with pytest.raises(ValueError, match=r"y has a single class \(1\)"):
+        jaxl1.fit(X, labels, jaxl1.L1(0.01), loss="logistic", sample_weight=labels)
+
+
+# --------------------------------------------------------------------------- #
+# data beyond the solver's range (item 2)
+# --------------------------------------------------------------------------- #
+def test_data_beyond_range_refused(data):
+    X, y, _ = data
+    Xb = X.copy()
+    Xb[:, 1] *= 1e200
+    with pytest.raises(ValueError, match="X has values of magnitude up to"):
+        jaxl1.fit(Xb, y, jaxl1.L1(0.1))
+    with pytest.raises(ValueError, match="X has values"):
+        jaxl1.fit_path(Xb, y, n_lambdas=3)
+    with pytest.raises(ValueError, match="y has values"):
+        jaxl1.fit(X, y * 1e160, jaxl1.L1(0.1))
+    with pytest.raises(ValueError, match="X has values .* float32"):
+        jaxl1.fit((X * 1e18).astype(np.float32), y.astype(np.float32), jaxl1.L1(0.1))
+    # without a separable penalty the solver's products are of four values: a lower limit
+    assert magnitude_limit(np.float64, scaled=False) < 1e77 < magnitude_limit(np.float64)
+    with pytest.raises(ValueError, match="X has values"):
+        jaxl1.fit(X * 1e80, y, jaxl1.GroupL1(0.1))
+    with pytest.raises(ValueError, match="X_train has values"):
+        jaxl1.tune(Xb, y, X, y, n_steps=1)
+
+
+def test_group_penalty_at_large_values_is_finite(data):
+    X, y, _ = data
+    size = 1e70  # below its limit: finite and right
+    res = jaxl1.fit(X * size, y, jaxl1.GroupL1(0.05 * size), tol=1e-10)
+    ref = jaxl1.fit(X, y, jaxl1.GroupL1(0.05), tol=1e-10)
+    np.testing.assert_allclose(np.asarray(res.coef) * size, ref.coef, rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- #
+# smaller items (item 8)
+# --------------------------------------------------------------------------- #
+def test_pandas_bool_and_nullable_columns(data):
+    pd = pytest.importorskip("pandas")
+    X, y, labels = data
+    Xd = X.copy()
+    Xd[:, 1] = X[:, 1] > 0
+    Xd[:, 2] = np.round(3 * X[:, 2])
+    frame = pd.DataFrame(X, columns=list("abcde"))
+    frame["b"] = X[:, 1] > 0
+    frame["c"] = pd.array(Xd[:, 2].astype(int), dtype="Int64")
+    frame["d"] = pd.array(X[:, 3], dtype="Float64")
+    ref = jaxl1.fit(Xd, y, jaxl1.L1(0.01), tol=1e-10)
+    np.testing.assert_allclose(jaxl1.fit(frame, y, jaxl1.L1(0.01), tol=1e-10).coef, ref.coef, atol=1e-12)
+    path = jaxl1.fit_path(frame, pd.Series(y), lambdas=[0.1, 0.01], tol=1e-10)
+    np.testing.assert_allclose(path.coef[1], ref.coef, atol=1e-9)
+    # labels as a nullable boolean series
+    res = jaxl1.fit(frame, pd.Series(labels.astype(bool), dtype="boolean"), jaxl1.L1(0.01), loss="logistic")
+    assert np.all(np.isfinite(np.asarray(res.coef)))
+    # a missing value is reported as one, naming the argument
+    frame.loc[3, "c"] = pd.NA
+    with pytest.raises(ValueError, match="X contains NaN"):
+        jaxl1.fit(frame, y, jaxl1.L1(0.01))
+    # text stays refused
+    frame["c"] = "text"
+    with pytest.raises(ValueError, match="X must be numeric"):
+        jaxl1.fit(frame, y, jaxl1.L1(0.01))
+
+
+def test_tune_names_its_arguments(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="X_val must be a 2-D array"):
+        jaxl1.tune(X, y, X.ravel(), y, n_steps=1)
+    with pytest.raises(ValueError, match="X_val and y_val have inconsistent"):
+        jaxl1.tune(X, y, X, y[:5], n_steps=1)
+    with pytest.raises(ValueError, match="y_val contains NaN"):
+        jaxl1.tune(X, y, X, np.full(N, np.nan), n_steps=1)
+    with pytest.raises(ValueError, match="X_train must be a 2-D array"):
+        jaxl1.tune(X.ravel(), y, X, y, n_steps=1)
+
+
+_PARAMS = {"w": jnp.array([1.0, -0.5, 0.25]), "b": jnp.array([0.5])}
+
+
+@pytest.mark.parametrize("mask", [{"w": True}, [True, False], {"w": {"x": True}, "b": False},
+                                  lambda p: {"v": True}])
+@pytest.mark.parametrize("make", [lambda m: jaxl1.proximal(jaxl1.L1(0.1), 0.1, mask=m),
+                                  lambda m: jaxl1.prox_adam(0.1, jaxl1.L1(0.1), mask=m)])
+def test_mask_of_the_wrong_structure(make, mask):
+    tx = make(mask)
+    with pytest.raises(ValueError, match="mask must be a pytree of booleans with the structure of the parameters"):
+        tx.update(_PARAMS, tx.init(_PARAMS), _PARAMS)
+
+
+@pytest.mark.parametrize("schedule, good_steps, bad", [(optax.constant_schedule(float("nan")), 0, "nan"),
+                                                       (lambda count: -0.1 + 0.0 * count, 0, "-0.1"),
+                                                       (optax.linear_schedule(0.1, -0.1, 1), 1, "-0.1")])
+@pytest.mark.parametrize("make", [lambda lr: jaxl1.proximal(jaxl1.L1(0.1), lr),
+                                  lambda lr: jaxl1.prox_adam(lr, jaxl1.L1(0.1))])
+def test_learning_rate_schedule_checked_outside_jit(make, schedule, good_steps, bad):
+    tx = make(schedule)
+    state = tx.init(_PARAMS)
+    for _ in range(good_steps):
+        _, state = tx.update(_PARAMS, state, _PARAMS)
+    with pytest.raises(ValueError, match=f"learning_rate .*schedule.* at step {good_steps}.* got {bad}"):
+        tx.update(_PARAMS, state, _PARAMS)
+    # under jit a value that depends on the step is traced: nothing raises
+    if good_steps:
+        jax.jit(tx.update)(_PARAMS, state, _PARAMS)
+
+
+@pytest.mark.parametrize("bad", [True, "0.1"])
+@pytest.mark.parametrize("make", [lambda lr: jaxl1.proximal(jaxl1.L1(0.1), lr),
+                                  lambda lr: jaxl1.prox_adam(lr, jaxl1.L1(0.1))])
+def test_learning_rate_must_be_a_number(make, bad):
+    with pytest.raises(InvalidParameterError, match="learning_rate must be a number or a schedule"):
+        make(bad)
+
+
+def test_strength_schedule_checked():
+    tx = jaxl1.proximal(jaxl1.L1(0.1), 0.1, strength=lambda count: jnp.nan + count)
+    with pytest.raises(ValueError, match="strength must be finite"):
+        tx.update(_PARAMS, tx.init(_PARAMS), _PARAMS)
+
+
+def test_no_warning_from_checks_on_good_input(data):
+    X, y, _ = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jaxl1.fit(X, y, jaxl1.L1(0.05))
+        jaxl1.cross_validate(X, y, n_folds=4, n_lambdas=5, sample_weight=np.linspace(0.5, 1.5, N))
