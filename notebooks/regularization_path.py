@@ -141,7 +141,8 @@ for label, lam in [("lambda_best", lam_best), ("lambda_1se", lam_1se)]:
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.6))
 mean, se = np.asarray(cv.mean_score), np.asarray(cv.std_score)
-ax.errorbar(cv_lams, mean, yerr=se, fmt="o", ms=2.5, color="tab:red", ecolor="0.65", elinewidth=0.8)
+ax.errorbar(cv_lams, mean, yerr=se, fmt="o", ms=2.5, color="tab:red", ecolor="0.65", elinewidth=0.8,
+            label="jaxl1.cross_validate mean MSE ± 1 SE")
 ax.plot(sk_cv.alphas_, sk_cv.mse_path_.mean(axis=1), "k-", lw=0.8, label="scikit-learn LassoCV mean MSE")
 ax.axvline(lam_best, color="tab:blue", ls="--", label=rf"$\lambda_{{best}}$ = {lam_best:.3g}")
 ax.axvline(lam_1se, color="tab:green", ls="--", label=rf"$\lambda_{{1se}}$ = {lam_1se:.3g}")

@@ -1,19 +1,33 @@
-"""Every notebook is a jupytext percent-format ``.py`` paired with an executed ``.ipynb``.
+"""The notebooks: paired with their jupytext twins, executed, and the numbers they print checked.
 
-nbmake (``--nbmake`` in pyproject's addopts) executes the ``.ipynb`` files; this
-checks that each one holds the same cells as its ``.py`` twin, so that the code
-reviewed and the code run are the same.  Regenerate a notebook after editing its
-``.py`` with ``jupytext --to notebook notebooks/NAME.py`` and execute it in place
-with ``python -m pytest --nbmake --overwrite notebooks/NAME.ipynb``.
+Every notebook is a jupytext percent-format ``.py`` paired with an executed ``.ipynb``.
+``test_notebook_matches_its_py`` checks that the two hold the same cells, so that the
+code reviewed and the code run are the same.  ``test_notebook_runs_and_prints`` executes
+each notebook's cells in a fresh kernel (with this checkout's ``jaxl1`` first on the
+path) and checks what it prints against an independent computation (scikit-learn) or a
+bound that must hold whatever the machine; nothing here depends on timings.  Each
+notebook runs once, in one test, so that pytest-xdist never runs one twice.
+
+Regenerate a notebook after editing its ``.py`` and execute it in place with::
+
+    jupytext --to notebook notebooks/NAME.py
+    python -m jupyter execute --inplace notebooks/NAME.ipynb
 """
 
+import os
+import re
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 jupytext = pytest.importorskip("jupytext")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(p for p in NOTEBOOKS.glob("*.py") if p.name != "conftest.py")
 
 
@@ -35,3 +49,151 @@ def test_notebook_matches_its_py(source):
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert all(cell.get("outputs") for cell in code if "plt.show()" in cell.source), (
         f"{executed.name} was not executed: its figures are missing")
+
+
+# --------------------------------------------------------------------------- #
+# running them
+# --------------------------------------------------------------------------- #
+def _execute(source, monkeypatch):
+    """Run the notebook's cells in a fresh kernel; return everything they print to stdout."""
+    # the kernel is `python -m ipykernel_launcher`: this interpreter, and this checkout's jaxl1
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    nb = jupytext.read(source)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for out in cell.get("outputs", []) if out.get("name") == "stdout")
+
+
+def _find(pattern, text):
+    """The groups of the first match of ``pattern``; fails if the notebook no longer prints it."""
+    match = re.search(pattern, text, flags=re.MULTILINE)
+    assert match, f"the notebook no longer prints a line matching {pattern!r}:\n{text}"
+    return match.groups()
+
+
+NUM = r"([-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
+
+
+def check_regularization_path(out):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Lasso, LassoCV
+
+    data = load_diabetes()
+    X, y, names = data.data, data.target, np.array(data.feature_names)
+    n = X.shape[0]
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+
+    converged, gap = _find(rf"all strengths converged: (\w+) \| largest gap / P\(0\): {NUM}", out)
+    assert converged == "True" and float(gap) <= 1e-10
+    (lam_max,) = _find(rf"^lambda_max: {NUM}", out)
+    assert float(lam_max) == pytest.approx(np.abs(Xc.T @ yc).max() / n, rel=1e-12)
+    (rel_diff,) = _find(rf"over the path: .*: {NUM}\)", out)
+    assert float(rel_diff) < 1e-6
+
+    # cross-validation: the same folds and grid as LassoCV, so the same choice and the same scores
+    sk = LassoCV(cv=5, tol=1e-10, max_iter=100_000).fit(X, y)
+    (lam_best,) = _find(rf"^lambda_best = {NUM}", out)
+    assert abs(float(lam_best) - sk.alpha_) <= 0.6e-5  # printed to 5 decimals
+    (mse_best,) = _find(rf"^lambda_best: \d+ features, mean CV MSE {NUM}", out)
+    k = int(np.argmin(np.abs(sk.alphas_ - sk.alpha_)))
+    assert abs(float(mse_best) - sk.mse_path_[k].mean()) <= 1.0  # printed to units
+
+    # the model at lambda_1se, refitted on all the data, against scikit-learn's Lasso there
+    (lam_1se,) = _find(rf"^lambda_1se  = {NUM}", out)
+    assert float(lam_1se) > float(lam_best)
+    (coefs,) = _find(r"^lambda_1se: \d+ features, mean CV MSE \d+: (.*)$", out)
+    printed = {name: float(v) for name, v in (item.split("=") for item in coefs.split(", "))}
+    ref = Lasso(alpha=float(lam_1se), tol=1e-12, max_iter=100_000).fit(X, y).coef_
+    assert set(printed) == set(names[ref != 0])
+    for j, name in enumerate(names):
+        if name in printed:
+            assert abs(printed[name] - ref[j]) <= 1.0, (name, printed[name], ref[j])
+
+
+def check_hyperparameter_gradients(out):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Lasso
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    # the notebook's data, built here again
+    data = load_diabetes()
+    poly = PolynomialFeatures(2, include_bias=False).fit(data.data)
+    keep = poly.get_feature_names_out(data.feature_names) != "sex^2"
+    X = poly.transform(data.data)[:, keep]
+    X_train, X_val, y_train, y_val = train_test_split(X, data.target, test_size=0.33, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
+
+    def val_mse(lam):
+        model = Lasso(alpha=lam, tol=1e-12, max_iter=1_000_000).fit(X_train, y_train)
+        return np.mean((y_val - model.predict(X_val)) ** 2), int((model.coef_ != 0).sum())
+
+    lam, mse, nnz = _find(rf"^grid minimum: lambda = {NUM}, validation MSE = {NUM}, (\d+) nonzero", out)
+    ref_mse, ref_nnz = val_mse(float(lam))
+    assert float(mse) == pytest.approx(ref_mse, abs=0.5) and int(nnz) == ref_nnz
+
+    tuned = re.findall(rf"^start at .*: best lambda = {NUM}, validation MSE = {NUM}", out, flags=re.MULTILINE)
+    assert len(tuned) == 2
+    for lam_t, mse_t in tuned:
+        assert float(mse_t) <= float(mse) + 0.5  # gradient steps find the grid's minimum
+        assert float(mse_t) == pytest.approx(val_mse(float(lam_t))[0], abs=0.5)
+
+    (weighted,) = _find(rf"^weighted lasso: validation MSE {NUM}", out)
+    assert float(weighted) < float(mse)  # started at the grid's best strength, tuned on the same split
+
+
+def check_gpu_paths(out):
+    import jax
+
+    (device,) = _find(r"^device: (\w+)", out)
+    assert device == jax.devices()[0].platform.upper()
+    rows = re.findall(rf"^\s*(\d+)\s+(\d+) \|.*\|\s+{NUM} \| (\w+)$", out, flags=re.MULTILINE)
+    assert len(rows) == 4
+    for _, _, rel_diff, converged in rows:
+        assert converged == "True" and float(rel_diff) < 1e-4
+
+
+def check_sparse_mlp(out):
+    runs = {}
+    for name in ("naive", "proximal"):
+        acc, zeros, small = _find(
+            rf"^{name} +\(.*\): +test accuracy {NUM}, exactly zero weights {NUM}%, \|w\| < 1e-6: {NUM}%", out)
+        runs[name] = float(acc), float(zeros) / 100, float(small) / 100
+    for acc, _, _ in runs.values():
+        assert acc > 0.9
+    assert runs["naive"][1] < 0.01  # a gradient step lands on zero only by accident
+    assert runs["proximal"][1] > runs["naive"][1]
+    # weights leaving blank pixels: no loss gradient, the threshold pulls them in by lr * lam per step
+    (reachable,) = _find(r"^\d+ blank pixels, \d+ weights leaving them; (\d+) started within", out)
+    (zeroed,) = _find(r"^proximal: (\d+) of them are exactly zero", out)
+    assert int(reachable) > 0 and abs(int(zeroed) - int(reachable)) <= 1
+
+    # the Adam sweep: the loss term gives (almost) no zeros, prox_adam gives many at small strengths
+    table = re.findall(rf"^\s*{NUM} \| +{NUM} +{NUM}% +\| +{NUM} +{NUM}% +\| +{NUM} +{NUM}%", out, flags=re.MULTILINE)
+    assert len(table) == 10
+    sweep = {float(r[0]): [float(x) for x in r[1:]] for r in table}
+    assert all(row[1] < 1.0 for row in sweep.values())  # loss term + adam: exact zeros (%)
+    unpenalized_acc = sweep[0.0][4]
+    acc, zeros = sweep[1e-3][4], sweep[1e-3][5]
+    assert zeros > 50 and acc > unpenalized_acc - 0.03  # prox_adam at lam = 1e-3, as the text says
+
+
+CHECKS = {
+    "regularization_path": check_regularization_path,
+    "hyperparameter_gradients": check_hyperparameter_gradients,
+    "gpu_paths": check_gpu_paths,
+    "sparse_mlp": check_sparse_mlp,
+}
+
+
+def test_every_notebook_is_checked():
+    assert sorted(CHECKS) == sorted(p.stem for p in SOURCES)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_runs_and_prints(source, monkeypatch):
+    out = _execute(source, monkeypatch)
+    CHECKS[source.stem](out)
