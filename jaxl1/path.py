@@ -249,7 +249,10 @@ def lambda_max(
     positive penalty factor :math:`c_j` (``weights``), :math:`\rho` = ``l1_ratio``;
     with ``positive=True`` only :math:`-g_j > 0` counts.  For the squared loss this
     is scikit-learn's ``alpha_max``.  If some ``weights`` are zero, those
-    coordinates are first fitted without penalty.
+    coordinates are first fitted without penalty.  The formula is the penalty's own
+    (``max_strength`` of the path's penalty at unit strength), so ``weights`` go with
+    ``l1_ratio=1`` and ``positive=False``, as in :func:`fit_path`; ``positive=True``
+    needs ``l1_ratio=1``.
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -264,6 +267,9 @@ def lambda_max(
         raise ValueError("l1_ratio must be > 0 for lambda_max (a pure ridge path has no finite lambda_max)")
     p = Xj.shape[1]
     w = _check_weights(weights, p, Xj.dtype)
+    kind = _penalty_kind(l1_ratio, positive)
+    if w is not None and kind != "l1":
+        raise ValueError("weights are supported with l1_ratio=1 and positive=False")
     name = get_loss(loss)
     g = _null_gradient(Xj, yj, s, loss=name, fit_intercept=bool(fit_intercept))
     if w is not None and bool(jnp.any(w == 0)):
@@ -272,9 +278,8 @@ def lambda_max(
         res = fit(Xj, yj, L1(big, w), loss=name, fit_intercept=fit_intercept, sample_weight=sample_weight)
         z = Xj @ res.coef + res.intercept
         g = name.grad(yj, z, s) @ Xj
-    g = -g if positive else jnp.abs(g)
-    ratio = jnp.where(w > 0, g / jnp.where(w > 0, w, 1.0), 0.0) if w is not None else g
-    return jnp.maximum(jnp.max(ratio), 0.0) / l1_ratio
+    # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
+    return _make_penalty(kind, 1.0, l1_ratio, w).max_strength(g)
 
 
 def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:

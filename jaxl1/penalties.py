@@ -37,6 +37,7 @@ the built-in ones.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,6 +263,15 @@ class L1:
         return _rebuild(self, strength=_restrict_vector(self.strength, idx),
                         weights=_restrict_vector(self.weights, idx))
 
+    def with_strength(self, strength):
+        return dataclasses.replace(self, strength=strength)
+
+    def max_strength(self, g):
+        """The smallest ``strength`` at which ``w = 0`` is optimal, ``g`` the loss's gradient at ``w = 0``
+        (coordinates with weight 0 are left out: they are free)."""
+        c = jnp.ones_like(g) if self.weights is None else jnp.asarray(self.weights, g.dtype)
+        return jnp.maximum(jnp.max(jnp.where(c > 0, jnp.abs(g) / jnp.where(c > 0, c, 1.0), 0.0)), 0.0)
+
     def scaled(self, d):
         return ColumnScaled(self, d)
 
@@ -312,6 +322,9 @@ class L2:
 
     def restrict(self, idx):
         return _rebuild(self, strength=_restrict_vector(self.strength, idx))
+
+    def with_strength(self, strength):
+        return dataclasses.replace(self, strength=strength)
 
     def scaled(self, d):
         return ColumnScaled(self, d)
@@ -388,6 +401,13 @@ class ElasticNet:
     def restrict(self, idx):
         return _rebuild(self, alpha=_restrict_vector(self.alpha, idx), l1_ratio=_restrict_vector(self.l1_ratio, idx))
 
+    def with_strength(self, strength):
+        return dataclasses.replace(self, alpha=strength)
+
+    def max_strength(self, g):
+        """The smallest ``alpha`` at which ``w = 0`` is optimal (``g``: the loss's gradient at ``w = 0``)."""
+        return jnp.max(jnp.abs(g)) / self.l1_ratio
+
     def scaled(self, d):
         return ColumnScaled(self, d)
 
@@ -456,6 +476,13 @@ class NonNegativeL1:
 
     def restrict(self, idx):
         return _rebuild(self, strength=_restrict_vector(self.strength, idx))
+
+    def with_strength(self, strength):
+        return dataclasses.replace(self, strength=strength)
+
+    def max_strength(self, g):
+        """The smallest ``strength`` at which ``w = 0`` is optimal: only ``-g_j > 0`` can leave zero."""
+        return jnp.maximum(jnp.max(-g), 0.0)
 
     def scaled(self, d):
         return ColumnScaled(self, d)
@@ -564,6 +591,9 @@ class GroupL1:
         return jax.tree.map(lambda leaf: jnp.broadcast_to(self.strength <= 0, leaf.shape), w)
 
     sparse = True
+
+    def with_strength(self, strength):
+        return dataclasses.replace(self, strength=strength)
 
     def dual_free(self, w, v):
         return self.free(w)

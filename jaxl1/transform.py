@@ -85,15 +85,12 @@ import numpy as np
 import optax
 
 from ._validation import InvalidParameterError
-from .penalties import L1, L2, ElasticNet, NonNegativeL1
+from .penalties import L1
 
 __all__ = ["proximal", "prox_adam", "sparsity", "ProximalState", "ProxAdamState", "Sparsity"]
 
 PyTree = Any
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], jax.Array]
-
-_SEPARABLE = (L1, L2, ElasticNet, NonNegativeL1)
-
 
 # --------------------------------------------------------------------------- #
 # states and results
@@ -154,13 +151,19 @@ def _as_penalty(penalty):
     return penalty
 
 
-def _strength_field(penalty) -> str:
-    if dataclasses.is_dataclass(penalty):
-        names = {f.name for f in dataclasses.fields(penalty)}
-        for name in ("strength", "alpha"):
-            if name in names:
-                return name
-    raise TypeError(f"strength= needs a penalty with a `strength` or `alpha` field, got {penalty!r}")
+def _check_strength_settable(penalty):
+    if not hasattr(penalty, "with_strength"):
+        raise TypeError(f"strength= needs a penalty with a with_strength method (as every jaxl1 penalty has), "
+                        f"got {penalty!r}")
+
+
+def _separable(penalty) -> bool:
+    """A penalty whose prox acts coordinate by coordinate (so an array step is a per-coordinate step)."""
+    return hasattr(penalty, "coordinate_parts")
+
+
+def _has_leaf_weights(penalty) -> bool:
+    return getattr(penalty, "weights", None) is not None
 
 
 def _at(value, count):
@@ -210,7 +213,7 @@ def _merge(mask_tree, chosen, other):
 
 def _select_penalty(penalty, mask_tree, params):
     """Restrict an ``L1``'s per-coordinate ``weights`` given for all of ``params`` to the masked leaves."""
-    if isinstance(penalty, L1) and penalty.weights is not None:
+    if _has_leaf_weights(penalty):
         if jax.tree.structure(penalty.weights) == jax.tree.structure(params):
             return dataclasses.replace(penalty, weights=_select(penalty.weights, mask_tree))
     return penalty
@@ -225,7 +228,7 @@ def _diag_prox(penalty, tree, steps):
     """Prox of a coordinate-separable penalty with a per-coordinate step (same structure as ``tree``)."""
     leaves, treedef = jax.tree.flatten(tree)
     step_leaves = treedef.flatten_up_to(steps)
-    if isinstance(penalty, L1) and penalty.weights is not None:
+    if _has_leaf_weights(penalty):
         weights = jax.tree.leaves(penalty.weights)
         if len(weights) != len(leaves):
             raise ValueError(f"weights has {len(weights)} leaves for {len(leaves)} penalized parameters")
@@ -307,14 +310,14 @@ def proximal(
     _check_nonneg("learning_rate", learning_rate)
     _check_nonneg("strength", strength)
     if strength is not None:
-        field = _strength_field(penalty)
+        _check_strength_settable(penalty)
         if not callable(strength):
-            penalty = dataclasses.replace(penalty, **{field: strength})
+            penalty = penalty.with_strength(strength)
 
     def current_penalty(count):
         if strength is None or not callable(strength):
             return penalty
-        return dataclasses.replace(penalty, **{field: strength(count)})
+        return penalty.with_strength(strength(count))
 
     def init_fn(params):
         del params
@@ -423,20 +426,20 @@ def prox_adam(
         ("strength", strength, None),
     ]:
         _check_nonneg(name, value, hi)
-    if not isinstance(penalty, _SEPARABLE):
+    if not _separable(penalty):
         raise TypeError(
             f"prox_adam needs a coordinate-separable penalty (L1, NonNegativeL1, ElasticNet, L2), got "
             f"{type(penalty).__name__}; use optax.chain(optax.adam(...), jaxl1.proximal(...)) instead"
         )
     if strength is not None:
-        field = _strength_field(penalty)
+        _check_strength_settable(penalty)
         if not callable(strength):
-            penalty = dataclasses.replace(penalty, **{field: strength})
+            penalty = penalty.with_strength(strength)
 
     def current_penalty(count):
         if strength is None or not callable(strength):
             return penalty
-        return dataclasses.replace(penalty, **{field: strength(count)})
+        return penalty.with_strength(strength(count))
 
     def init_fn(params):
         return ProxAdamState(

@@ -304,3 +304,11 @@ def test_cross_validate_shards_folds_over_devices():
     out = subprocess.run([sys.executable, "-c", _SHARDED_CV], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_lambda_max_takes_the_path_penalty_combinations_only():
+    X, y = np.eye(4) + 0.1, np.arange(4.0)
+    with pytest.raises(ValueError, match="weights are supported with l1_ratio=1"):
+        jaxl1.lambda_max(X, y, l1_ratio=0.5, weights=np.ones(4))
+    with pytest.raises(ValueError, match="positive=True needs l1_ratio=1"):
+        jaxl1.lambda_max(X, y, l1_ratio=0.5, positive=True)

@@ -796,3 +796,24 @@ def test_construction_under_tracing_does_not_raise():
     for pen in (L1(0.1), L1(0.1, weights=jnp.ones(3)), L2(0.1), ElasticNet(0.1, 0.5), NonNegativeL1(0.1),
                 GroupL1(0.1, groups=(0, 0, 1)), GroupL1(0.1, axis=0)):
         jax.eval_shape(lambda p: (p.value(w), p.prox(w, 1.0), p.dual_norm(w), p.free(w)), pen)  # traced penalty
+
+
+def test_max_strength_is_the_smallest_strength_with_a_zero_solution():
+    # the penalties' own lambda_max formula, checked against the subgradient condition in numpy:
+    # at strength s the zero vector is optimal iff -g lies in s * dP(0)
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(7)
+    c = np.array([1.0, 2.0, 0.5, 0.0, 1.0, 3.0, 1.0])
+    cases = [
+        (jaxl1.L1(1.0), lambda s: np.all(np.abs(g) <= s)),
+        (jaxl1.L1(1.0, c), lambda s: np.all(np.abs(g[c > 0]) <= s * c[c > 0])),
+        (jaxl1.ElasticNet(1.0, 0.25), lambda s: np.all(np.abs(g) <= 0.25 * s)),
+        (jaxl1.NonNegativeL1(1.0), lambda s: np.all(-g <= s)),
+    ]
+    for pen, zero_is_optimal in cases:
+        s = float(pen.max_strength(jnp.asarray(g)))
+        assert zero_is_optimal(s * (1 + 1e-6)) and not zero_is_optimal(s * (1 - 1e-6))
+        again = pen.with_strength(s)
+        assert type(again) is type(pen) and float(getattr(again, "alpha", getattr(again, "strength", 0))) == s
+    with pytest.raises(ValueError, match="strength"):
+        jaxl1.L1(1.0).with_strength(-1.0)

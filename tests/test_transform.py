@@ -496,3 +496,42 @@ def test_digits_mlp_is_accurate_and_sparse():
     accuracy = float(jnp.mean(apply(params, X).argmax(-1) == y))
     zeros = float(jaxl1.sparsity(params, mask=_kernels).total)
     assert accuracy >= 0.9 and zeros >= 0.3, (accuracy, zeros)
+
+
+def test_prox_adam_takes_a_separable_penalty_defined_outside_the_package():
+    # prox_adam asks the penalty (coordinate_parts: separable; with_strength: strength=) and never its class
+    import dataclasses as dc
+
+    @dc.dataclass(frozen=True)
+    class HalfL1:
+        strength: float
+
+        def value(self, w):
+            return 0.5 * self.strength * sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(w))
+
+        def prox(self, w, step):
+            return jax.tree.map(lambda x: jaxl1.soft_threshold(x, 0.5 * step * self.strength), w)
+
+        def coordinate_parts(self, p, dtype):
+            return jnp.full(p, 0.5 * self.strength, dtype), jnp.zeros(p, dtype)
+
+        def with_strength(self, strength):
+            return HalfL1(strength)
+
+    rng = np.random.default_rng(0)
+    A = jnp.asarray(rng.standard_normal((20, 6)))
+    b = jnp.asarray(rng.standard_normal(20))
+    loss = lambda w: 0.5 * jnp.mean((A @ w - b) ** 2)
+
+    def run(tx):
+        w = jnp.zeros(6)
+        state = tx.init(w)
+        for _ in range(30):
+            updates, state = tx.update(jax.grad(loss)(w), state, w)
+            w = optax.apply_updates(w, updates)
+        return w
+
+    ref = run(jaxl1.prox_adam(0.05, jaxl1.L1(0.1)))
+    np.testing.assert_allclose(run(jaxl1.prox_adam(0.05, HalfL1(0.2))), ref, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(run(jaxl1.prox_adam(0.05, HalfL1(5.0), strength=0.2)), ref, rtol=1e-6, atol=1e-7)
+    assert int((ref == 0).sum()) >= 1
