@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .losses import get_loss
+from .solvers import conjugate_gradient
 
 __all__ = ["solution_tangent", "differentiable_solve", "zero_tangent", "DENSE_MAX"]
 
@@ -118,26 +119,6 @@ def _masked_solve(hvp, M, rhs):
         dg = jnp.sqrt(jnp.where((dg > 0) & jnp.isfinite(dg), dg, 1.0))
         As = A / dg[:, None] / dg[None, :] + jnp.eye(m, dtype=rhs.dtype) * 1e-10
         return jax.scipy.linalg.solve(As, rhs / dg, assume_a="pos") / dg
-    solve = lambda matvec, b: _conjugate_gradient(matvec, b, jnp.finfo(b.dtype).eps ** 0.75, 10 * m)
+    solve = lambda matvec, b: conjugate_gradient(matvec, b, jnp.zeros_like(b), 10 * m, jnp.finfo(b.dtype).eps ** 0.75)
     # custom_linear_solve makes the solve transposable (reverse mode) and differentiable
     return jax.lax.custom_linear_solve(op, rhs, solve, symmetric=True)
-
-
-def _conjugate_gradient(matvec, b, rtol, maxiter):
-    """Conjugate gradients for a symmetric positive definite operator, from zero."""
-
-    def cond(c):
-        _, r, _, rr, k = c
-        return (jnp.sqrt(rr) > rtol * jnp.linalg.norm(b)) & (k < maxiter)
-
-    def body(c):
-        x, r, d, rr, k = c
-        Ad = matvec(d)
-        alpha = rr / jnp.vdot(d, Ad)
-        x, r = x + alpha * d, r - alpha * Ad
-        rr_new = jnp.vdot(r, r)
-        return x, r, r + (rr_new / rr) * d, rr_new, k + 1
-
-    zero = jnp.zeros_like(b)
-    x, *_ = jax.lax.while_loop(cond, body, (zero, b, b, jnp.vdot(b, b), 0))
-    return x

@@ -24,13 +24,13 @@ from ._problem import (
     scalable,
     weighted_gram,
 )
-from ._quadratic import POLISH_MAX, quad_solve, support_solve
+from ._quadratic import POLISH_MAX, conjugate_gradient, quad_solve, support_solve
 from ._working_set import solve_ws, ws_supported
 
 __all__ = [
     "solve", "Problem", "prepare", "choose_form", "column_scales", "default_tol", "default_ws_size", "gram",
     "weighted_gram", "init_intercept", "intercept_out", "scalable", "certificate_of", "POLISH_MAX",
-    "quad_solve", "support_solve", "solve_fista", "solve_ws", "ws_supported", "GRAM_BLOCK_MIN",
+    "quad_solve", "support_solve", "solve_fista", "solve_ws", "ws_supported", "conjugate_gradient", "GRAM_BLOCK_MIN",
 ]
 
 
@@ -47,6 +47,7 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
         out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                        check_every=check_every, ws_size=ws_size, batched=batched)
     else:
-        out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every)
+        out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
+                          check_every=check_every, batched=batched)
     w, b, gap, n_iter, conv = out
     return w / prob.d, b, gap, n_iter, conv

@@ -1,12 +1,11 @@
-"""FISTA with O'Donoghue-Candes gradient restart, and the check-then-pass loop every solver runs.
+"""The loop every solver runs (:func:`iterate`), and FISTA with O'Donoghue-Candes gradient restart.
 
-:func:`momentum` is the one accelerated step (used here and by the quadratic subproblem);
-:func:`run_pass` runs ``check_every`` iterations of a step, never past ``max_iter``.
+:func:`iterate` is the one place that decides between the plain loop shape and the batched one (under
+``vmap``); :func:`momentum` is the one accelerated step (used here and by the quadratic subproblem);
+:func:`run_pass` runs at most ``check_every`` iterations of a step.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,16 +14,50 @@ from ..losses import get_loss
 from ._gap import gap_info, smooth_grad
 
 
-class FistaState(NamedTuple):
-    w: jax.Array
-    b: jax.Array
-    yw: jax.Array
-    yb: jax.Array
-    t: jax.Array
-    n_iter: jax.Array
-    gap: jax.Array
-    done: jax.Array
-    stop: jax.Array
+def iterate(certify, advance, carry, tol, max_iter, *, batched=False):
+    """Certify the current point; stop when the certificate is at most ``tol`` or ``max_iter`` is spent; advance.
+
+    ``certify(carry, n_iter) -> (carry, value, n_used)`` evaluates the stopping test at the point held in
+    ``carry`` (it may also refine the point, and report iterations it used); ``advance(carry, budget) ->
+    (carry, n_run)`` takes at most ``budget`` iterations (none for a budget of 0).  Returns
+    ``(carry, value, n_iter, converged)``.
+
+    Two loop shapes, chosen by ``batched`` (both give the same sequence of points):
+
+    * plain: the body certifies, then advances under a ``cond`` that skips the advance when stopping, so
+      the certificate is compiled once and a stopped solve does no work;
+    * batched, for a caller under ``vmap`` (where a ``cond`` on a batched predicate becomes a select that
+      runs both branches): certify once, then the body advances and then certifies; the loop runs until
+      every lane is done, and lanes that are done advance with a budget of 0.
+    """
+    zero = jnp.zeros([], jnp.int32)
+    if batched:
+        carry, value, n = certify(carry, zero)
+
+        def batched_body(c):
+            carry, value, n = c
+            carry, n_run = advance(carry, jnp.where(value <= tol, 0, max_iter - n))
+            carry, value, used = certify(carry, n + n_run)
+            return carry, value, n + n_run + used
+
+        carry, value, n = jax.lax.while_loop(lambda c: (c[1] > tol) & (c[2] < max_iter), batched_body,
+                                             (carry, value, n))
+        return carry, value, n, value <= tol
+
+    def body(c):
+        carry, _, n, _, _ = c
+        carry, value, used = certify(carry, n)
+        n = n + used
+        done = value <= tol
+        stop = done | (n >= max_iter)
+        budget = jnp.where(stop, 0, max_iter - n)
+        carry, n_run = jax.lax.cond(stop, lambda c: (c, zero), lambda c: advance(c, budget), carry)
+        return carry, value, n + n_run, done, stop
+
+    false = jnp.zeros([], bool)
+    inf = jnp.full([], jnp.inf, jnp.result_type(tol))
+    carry, value, n, done, _ = jax.lax.while_loop(lambda c: ~c[4], body, (carry, inf, zero, false, false))
+    return carry, value, n, done
 
 
 def momentum(x, y, x_new, t):
@@ -43,29 +76,27 @@ def momentum(x, y, x_new, t):
     return jax.tree.map(lambda a, d: a + beta * d, x_new, dx), t_next
 
 
-def run_pass(step, carry, n_iter, max_iter, check_every, stop=False):
-    """A pass of the scan-style ``step``: ``check_every`` iterations, none if ``stop``, never past ``max_iter``.
+def run_pass(step, carry, budget, check_every):
+    """At most ``check_every`` iterations of the scan-style ``step``, and no more than ``budget``.
 
-    Returns the carry and the number of iterations run (the trip count is traced: a stopped lane runs none).
+    Returns the carry and the number of iterations run (the trip count is traced: a lane with no
+    budget runs none).
     """
-    n = jnp.where(stop, 0, jnp.minimum(check_every, max_iter - n_iter))
+    n = jnp.minimum(check_every, budget)
     return jax.lax.fori_loop(0, n, lambda _, c: step(c, None)[0], carry), n
 
 
-def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every):
+def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, batched=False):
     """One problem from ``(w0, b0)``: returns ``(w, b, gap, n_iter, converged)``.
 
-    Each pass of the loop evaluates the duality gap and, unless it is small enough
-    or ``max_iter`` is spent, takes ``check_every`` iterations; the gap is written
-    once, so it is compiled once.  Vmapped over penalties (a path) the loop runs
-    until every lane is done; done lanes are frozen by the batching rule of
-    ``while_loop``.
+    Each pass evaluates the certificate (:func:`jaxl1.solvers._gap.gap_info`) and, unless it is small
+    enough or ``max_iter`` is spent, takes ``check_every`` proximal-gradient steps of size ``1 / L``
+    with momentum (:func:`iterate` runs the loop).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
     dtype = w0.dtype
     step = (1.0 / prob.L).astype(dtype)
-    tol_abs = tol * prob.P0
 
     def fista_step(carry, _):
         w, b, yw, yb, t = carry
@@ -75,18 +106,16 @@ def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ev
         (yw, yb), t = momentum((w, b), (yw, yb), (w_new, b_new), t)
         return (w_new, b_new, yw, yb, t), None
 
-    def body(st):
-        info = gap_info(prob, pen, st.w, st.b, **kw)
-        b = info.b
-        yb = st.yb if not fit_b else b  # keep the refined intercept
-        done = info.gap <= tol_abs
-        stop = done | (st.n_iter >= max_iter)
-        (w, b, yw, yb, t), n_run = run_pass(fista_step, (st.w, b, st.yw, yb, st.t), st.n_iter, max_iter,
-                                            check_every, stop)
-        return FistaState(w, b, yw, yb, t, st.n_iter + n_run, info.gap, done, stop)
+    def certify(carry, n):
+        w, b, yw, yb, t = carry
+        info = gap_info(prob, pen, w, b, **kw)
+        yb = info.b if fit_b else yb  # keep the refined intercept
+        return (w, info.b, yw, yb, t), info.gap, jnp.zeros([], jnp.int32)
 
-    one = jnp.ones([], dtype)
-    false = jnp.zeros([], bool)
-    st = FistaState(w0, b0, w0, b0, one, jnp.zeros([], jnp.int32), jnp.full([], jnp.inf, dtype), false, false)
-    st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
-    return st.w, st.b, st.gap, st.n_iter, st.done
+    def advance(carry, budget):
+        return run_pass(fista_step, carry, budget, check_every)
+
+    carry0 = (w0, b0, w0, b0, jnp.ones([], dtype))
+    (w, b, _, _, _), gap, n_iter, done = iterate(certify, advance, carry0, tol * prob.P0, max_iter,
+                                                 batched=batched)
+    return w, b, gap, n_iter, done

@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._fista import momentum, run_pass
+from ._fista import iterate, momentum, run_pass
 from ._problem import L_SAFETY, power_iteration, start_vector
 
 
@@ -136,35 +136,31 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         M = on.astype(dtype)
         sign = jnp.sign(x)
         op = lambda v: M * (hvp(M * v) + mu_vec * v) + (1 - M) * v
-        r = M * (q - tau * sign) - op(x)
-
-        def cg_step(carry, _):
-            z, r, d, rr = carry
-            Ad = op(d)
-            dAd = jnp.vdot(d, Ad)
-            a = jnp.where(dAd > 0, rr / jnp.where(dAd > 0, dAd, 1.0), 0.0)
-            z, r = z + a * d, r - a * Ad
-            rr_new = jnp.vdot(r, r)
-            beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
-            return (z, r, r + beta * d, rr_new), None
-
-        z = jax.lax.scan(cg_step, (x, r, r, jnp.vdot(r, r)), None, length=CG_ITERS)[0][0] * M
+        z = conjugate_gradient(op, M * (q - tau * sign), x, CG_ITERS) * M
         return jnp.where(signs_kept(z, sign, on, tau), z, x)
 
-    def body(c):
-        """The KKT residual at ``x`` (after a solve on its support, if that is better), then iterations.
+    def kkt_at(x):
+        return kkt_residual(pen, x, hvp(x) - q, L, fit_b)
+
+    def certify(c, it):
+        """The KKT residual at ``x``, after a solve on its support if that gives a smaller one.
 
         The solve on the support is exact (Cholesky) for a support of at most ``POLISH_MAX`` coordinates
         of a dense subproblem, else ``CG_ITERS`` conjugate-gradient steps once the signs have held for a
-        whole pass (a support still changing would make them wasted work).
+        whole pass (a support still changing would make them wasted work).  Batched, only the exact
+        solve is tried (both branches of a ``cond`` would run).
         """
-        x, y, t, _, it, _, sign_prev = c
-        kkt = kkt_residual(pen, x, hvp(x) - q, L, fit_b)
+        x, y, t, sign_prev = c
+        kkt = kkt_at(x)
         sign = jnp.sign(x)
+        if batched:
+            if polish:
+                x, y, t, kkt = keep_better((x, y, t, kkt), polish_point(x))
+            return (x, y, t, sign), kkt, jnp.zeros([], jnp.int32)
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
         settled = (jnp.all(sign == sign_prev) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
-        # branches 1 and 2 share one keep-the-better step; only the chosen branch runs (this loop is not vmapped)
+        # branches 1 and 2 share one keep-the-better step; only the chosen branch runs
         solves = ([polish_point] if polish else []) + ([cg_point] if use_cg else [])
         if solves:
             def improve(c):
@@ -172,27 +168,41 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
                 return keep_better(c, xn)
 
             x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
-        it = it + jnp.where(branch == 2, CG_ITERS, 0)
-        stop = (kkt <= kkt_tol) | (it >= max_iter)
-        (x, y, t), n_run = run_pass(fista_step, (x, y, t), it, max_iter, check_every, stop)
-        return x, y, t, kkt, it + n_run, stop, sign
+        return (x, y, t, sign), kkt, jnp.where(branch == 2, CG_ITERS, 0).astype(jnp.int32)
 
-    if batched:  # under vmap: iterate, then test (a cond on a batched predicate becomes a select)
-        def bbody(c):
-            x, y, t, _, it = c
-            (x, y, t), n_run = run_pass(fista_step, (x, y, t), it, max_iter, check_every)
-            kkt = kkt_residual(pen, x, hvp(x) - q, L, fit_b)
-            if polish:
-                x, y, t, kkt = keep_better((x, y, t, kkt), polish_point(x))
-            return x, y, t, kkt, it + n_run
+    def advance(c, budget):
+        x, y, t, sign = c
+        (x, y, t), n_run = run_pass(fista_step, (x, y, t), budget, check_every)
+        return (x, y, t, sign), n_run
 
-        kkt0 = kkt_residual(pen, x0, hvp(x0) - q, L, fit_b)
-        c0 = (x0, x0, jnp.ones([], dtype), kkt0, jnp.zeros([], jnp.int32))
-        x, _, _, _, it = jax.lax.while_loop(lambda c: (c[3] > kkt_tol) & (c[4] < max_iter), bbody, c0)
-        return x, it
-
-    false = jnp.zeros([], bool)
     no_signs = jnp.full_like(x0, 2.0)  # matches no sign pattern: no conjugate gradients at the first check
-    c0 = (x0, x0, jnp.ones([], dtype), jnp.full([], jnp.inf, dtype), jnp.zeros([], jnp.int32), false, no_signs)
-    x, _, _, _, it, _, _ = jax.lax.while_loop(lambda c: ~c[5], body, c0)
+    (x, _, _, _), _, it, _ = iterate(certify, advance, (x0, x0, jnp.ones([], dtype), no_signs), kkt_tol,
+                                     max_iter, batched=batched)
     return x, it
+
+
+def conjugate_gradient(matvec, rhs, x0, max_steps, rtol=0.0):
+    """Conjugate gradients from ``x0`` on ``matvec(x) = rhs`` (symmetric positive semi-definite).
+
+    Stops after ``max_steps`` steps or when the residual norm is at most ``rtol * ||rhs||``; a direction
+    without curvature (``d'Ad <= 0``) or a zero residual makes the remaining steps no-ops.  Used by the
+    quadratic subproblem (a few steps on a settled support) and by implicit differentiation.
+    """
+    r = rhs - matvec(x0)
+    stop_at = rtol * jnp.linalg.norm(rhs)
+
+    def cond(c):
+        _, _, _, rr, k = c
+        return (jnp.sqrt(rr) > stop_at) & (k < max_steps)
+
+    def body(c):
+        z, r, d, rr, k = c
+        Ad = matvec(d)
+        dAd = jnp.vdot(d, Ad)
+        a = jnp.where(dAd > 0, rr / jnp.where(dAd > 0, dAd, 1.0), 0.0)
+        z, r = z + a * d, r - a * Ad
+        rr_new = jnp.vdot(r, r)
+        beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
+        return z, r, r + beta * d, rr_new, k + 1
+
+    return jax.lax.while_loop(cond, body, (x0, r, r, jnp.vdot(r, r), jnp.zeros([], jnp.int32)))[0]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
 from ..losses import get_loss, is_quadratic
+from ._fista import iterate
 from ._gap import GapInfo, gap_info
 from ._quadratic import POLISH_MAX, kkt_residual, prox_part, quad_solve, top_indices
 
@@ -47,15 +46,6 @@ INNER_RATIO_NEWTON = 0.3
 
 
 NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
-
-
-class WorkingSetState(NamedTuple):
-    w: jax.Array
-    b: jax.Array
-    info: GapInfo
-    n_iter: jax.Array
-    done: jax.Array
-    stop: jax.Array
 
 
 def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
@@ -170,31 +160,17 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         # a round always costs at least one iteration, so max_iter bounds the loop
         return w, b, jnp.maximum(it, 1)
 
-    def body(st):
-        """The gap at the current point; then a round, unless it is small enough or ``max_iter`` is spent."""
-        info = gap_info(prob, pen, st.w, st.b, **kw)
-        done = info.gap <= tol_abs
-        stop = done | (st.n_iter >= max_iter)
-        budget = jnp.where(stop, 0, max_iter - st.n_iter)
-        w, b, it = jax.lax.cond(stop, lambda: (st.w, info.b, jnp.zeros([], jnp.int32)),
-                                lambda: solve_round(st.w, info.b, info, budget))
-        return WorkingSetState(w, b, info, st.n_iter + it, done, stop)
+    def certify(carry, n):
+        w, b, _ = carry
+        info = gap_info(prob, pen, w, b, **kw)
+        return (w, info.b, info), info.gap, jnp.zeros([], jnp.int32)
 
-    false = jnp.zeros([], bool)
-    if batched:  # under vmap: a round, then the gap (a cond on a batched predicate becomes a select)
-        def batched_body(st):
-            # lanes that are done run too (their result is dropped): no budget, so they end at once
-            w, b, it = solve_round(st.w, st.b, st.info, jnp.where(st.done, 0, max_iter - st.n_iter))
-            info = gap_info(prob, pen, w, b, **kw)
-            return WorkingSetState(w, info.b, info, st.n_iter + it, info.gap <= tol_abs, false)
-
-        info0 = gap_info(prob, pen, w0, b0, **kw)
-        st = WorkingSetState(w0, info0.b, info0, jnp.zeros([], jnp.int32), info0.gap <= tol_abs, false)
-        st = jax.lax.while_loop(lambda st: ~st.done & (st.n_iter < max_iter), batched_body, st)
-        return st.w, st.b, st.info.gap, st.n_iter, st.done
+    def advance(carry, budget):
+        w, b, info = carry
+        w, b, it = solve_round(w, b, info, budget)
+        return (w, b, info), it
 
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
     info0 = GapInfo(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0, jnp.zeros([], dtype))
-    st = WorkingSetState(w0, b0, info0, jnp.zeros([], jnp.int32), false, false)
-    st = jax.lax.while_loop(lambda st: ~st.stop, body, st)
-    return st.w, st.b, st.info.gap, st.n_iter, st.done
+    (w, b, _), gap, n_iter, done = iterate(certify, advance, (w0, b0, info0), tol_abs, max_iter, batched=batched)
+    return w, b, gap, n_iter, done
