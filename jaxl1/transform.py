@@ -151,10 +151,19 @@ def _as_penalty(penalty):
     return penalty
 
 
-def _check_strength_settable(penalty):
+def _fold_strength(penalty, strength):
+    """The penalty that ``strength=`` asks for: a constant strength is set now, a schedule by :func:`_penalty_at`."""
+    if strength is None:
+        return penalty
     if not hasattr(penalty, "with_strength"):
         raise TypeError(f"strength= needs a penalty with a with_strength method (as every jaxl1 penalty has), "
                         f"got {penalty!r}")
+    return penalty if callable(strength) else penalty.with_strength(strength)
+
+
+def _penalty_at(penalty, strength, count):
+    """The penalty at step ``count``: a ``strength`` schedule is evaluated there."""
+    return penalty.with_strength(strength(count)) if callable(strength) else penalty
 
 
 def _separable(penalty) -> bool:
@@ -206,11 +215,6 @@ def _select(tree, mask_tree, fill=_EMPTY):
     return jax.tree.map(lambda keep, sub: sub if keep else fill, mask_tree, tree)
 
 
-def _merge(mask_tree, chosen, other):
-    """``chosen`` under ``True`` mask leaves, ``other`` elsewhere."""
-    return jax.tree.map(lambda keep, c, o: c if keep else o, mask_tree, chosen, other)
-
-
 def _select_penalty(penalty, mask_tree, params):
     """Restrict an ``L1``'s per-coordinate ``weights`` given for all of ``params`` to the masked leaves."""
     if _has_leaf_weights(penalty):
@@ -238,6 +242,33 @@ def _diag_prox(penalty, tree, steps):
     # Each of these penalties' prox is elementwise in ``step``, so an array step is a per-coordinate step.
     out = [pen.prox(x, s) for pen, x, s in zip(per_leaf, leaves, step_leaves, strict=True)]
     return jax.tree.unflatten(treedef, out)
+
+
+def _prox_step(prox, penalty):
+    """``u -> prox(penalty, w + u, **extra) - w`` as a stateless transformation, the piece ``optax.masked`` wraps."""
+
+    def update_fn(updates, state, params, **extra):
+        return _delta(prox(penalty, optax.apply_updates(params, updates), **extra), params, updates), state
+
+    return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update_fn)
+
+
+def _prox_updates(prox, penalty, updates, params, mask, **extra):
+    """The updates after the step of ``prox(penalty, w, **extra)`` on the leaves ``mask`` selects (all without one).
+
+    ``optax.masked`` does the masking: the other leaves' updates pass through as
+    they are, and an ``extra`` argument shaped like the updates (``prox_adam``'s
+    per-coordinate steps) is restricted with them.  Done here first: the mask is
+    evaluated on ``params`` (``optax.masked`` would give it the updates), and an
+    ``L1``'s ``weights`` given for all of ``params`` are restricted to the leaves
+    it selects.
+    """
+    if mask is None:
+        tx = _prox_step(prox, penalty)
+    else:
+        m = _mask_tree(mask, params)
+        tx = optax.masked(_prox_step(prox, _select_penalty(penalty, m, params)), m, mask_compatible_extra_args=True)
+    return tx.update(updates, tx.init(params), params, **extra)[0]
 
 
 # --------------------------------------------------------------------------- #
@@ -282,7 +313,9 @@ def proximal(
         (step count to number); use the one given to the optimizer before it.
       mask: optax-style; a pytree of booleans with the structure of (a prefix
         of) the parameters, or a callable from the parameters to one.  Leaves
-        marked ``False`` are not penalized: their updates pass through unchanged.
+        marked ``False`` are not penalized: their updates pass through unchanged
+        (the step is wrapped in ``optax.masked``; a callable is given the
+        parameters, where ``optax.masked`` would give it the updates).
       strength: overrides the penalty's strength (``strength``, or ``alpha`` of
         ``ElasticNet``); a number or a schedule.
 
@@ -309,15 +342,7 @@ def proximal(
     penalty = _as_penalty(penalty)
     _check_nonneg("learning_rate", learning_rate)
     _check_nonneg("strength", strength)
-    if strength is not None:
-        _check_strength_settable(penalty)
-        if not callable(strength):
-            penalty = penalty.with_strength(strength)
-
-    def current_penalty(count):
-        if strength is None or not callable(strength):
-            return penalty
-        return penalty.with_strength(strength(count))
+    penalty = _fold_strength(penalty, strength)
 
     def init_fn(params):
         del params
@@ -327,15 +352,8 @@ def proximal(
         if params is None:
             raise ValueError("proximal needs params: call tx.update(updates, state, params)")
         lr = _lr_at(learning_rate, state.count, params)
-        pen = current_penalty(state.count)
-        if mask is None:
-            new = pen.prox(optax.apply_updates(params, updates), lr)
-            out = _delta(new, params, updates)
-        else:
-            m = _mask_tree(mask, params)
-            p_in, u_in = _select(params, m), _select(updates, m)
-            new = _select_penalty(pen, m, params).prox(optax.apply_updates(p_in, u_in), lr)
-            out = _merge(m, _delta(new, p_in, u_in), updates)
+        prox_at_lr = lambda pen, w: pen.prox(w, lr)
+        out = _prox_updates(prox_at_lr, _penalty_at(penalty, strength, state.count), updates, params, mask)
         return out, ProximalState(count=optax.safe_increment(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -361,7 +379,9 @@ def prox_adam(
         v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\quad
         \hat m_t = \frac{m_t}{1-\beta_1^t},\quad \hat v_t = \frac{v_t}{1-\beta_2^t},
 
-    and the diagonal preconditioner :math:`D_t = \operatorname{diag}(\sqrt{\hat v_t + \epsilon_{root}} + \epsilon)`,
+    (computed as ``optax.adam`` computes them, with ``optax.tree.update_moment``,
+    ``update_moment_per_elem_norm`` and ``bias_correction``) and the diagonal
+    preconditioner :math:`D_t = \operatorname{diag}(\sqrt{\hat v_t + \epsilon_{root}} + \epsilon)`,
     the step is
 
     .. math:: w_{t+1} = \operatorname*{argmin}_z\; \tfrac12\,\|z - w_t + \eta_t D_t^{-1}\hat m_t\|_{D_t}^2
@@ -391,8 +411,9 @@ def prox_adam(
       b2: :math:`\beta_2`, in [0, 1).
       eps: :math:`\epsilon \ge 0`, added to :math:`\sqrt{\hat v}`.
       eps_root: :math:`\epsilon_{root} \ge 0`, added to :math:`\hat v` inside the root.
-      mask: optax-style pytree of booleans or callable; leaves marked ``False``
-        take the plain Adam step.
+      mask: optax-style pytree of booleans or callable (given the parameters);
+        leaves marked ``False`` take the plain Adam step (``optax.masked``
+        around the proximal part).
       strength: overrides the penalty's strength (``alpha`` of ``ElasticNet``);
         a number or a schedule, injectable with ``optax.inject_hyperparams``.
 
@@ -431,15 +452,7 @@ def prox_adam(
             f"prox_adam needs a coordinate-separable penalty (L1, NonNegativeL1, ElasticNet, L2), got "
             f"{type(penalty).__name__}; use optax.chain(optax.adam(...), jaxl1.proximal(...)) instead"
         )
-    if strength is not None:
-        _check_strength_settable(penalty)
-        if not callable(strength):
-            penalty = penalty.with_strength(strength)
-
-    def current_penalty(count):
-        if strength is None or not callable(strength):
-            return penalty
-        return penalty.with_strength(strength(count))
+    penalty = _fold_strength(penalty, strength)
 
     def init_fn(params):
         return ProxAdamState(
@@ -452,22 +465,14 @@ def prox_adam(
         if params is None:
             raise ValueError("prox_adam needs params: call tx.update(grads, state, params)")
         count = optax.safe_increment(state.count)
-        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
-        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * jnp.square(g), state.nu, grads)
+        mu = optax.tree.update_moment(grads, state.mu, b1, 1)
+        nu = optax.tree.update_moment_per_elem_norm(grads, state.nu, b2, 2)
+        mu_hat, nu_hat = optax.tree.bias_correction(mu, b1, count), optax.tree.bias_correction(nu, b2, count)
         lr = _lr_at(learning_rate, state.count, params)
-        # bias corrections as scalar reciprocals: one division per coordinate, as in adam
-        inv_bc1, inv_bc2 = 1 / (1 - b1**count), 1 / (1 - b2**count)
-        steps = jax.tree.map(lambda v: lr / (jnp.sqrt(v * inv_bc2.astype(v.dtype) + eps_root) + eps), nu)
-        half = jax.tree.map(lambda p, m, s: p - s * (m * inv_bc1.astype(m.dtype)), params, mu, steps)
-        pen = current_penalty(state.count)
-        if mask is None:
-            new = _diag_prox(pen, half, steps)
-        else:
-            m = _mask_tree(mask, params)
-            pen = _select_penalty(pen, m, params)
-            new = _merge(m, _diag_prox(pen, _select(half, m), _select(steps, m)), half)
-        updates = jax.tree.map(lambda n, p: jnp.asarray(n - p, dtype=jnp.result_type(p)), new, params)
-        return updates, ProxAdamState(count=count, mu=mu, nu=nu)
+        steps = jax.tree.map(lambda v: lr / (jnp.sqrt(v + eps_root) + eps), nu_hat)  # eta / D, per coordinate
+        adam = jax.tree.map(lambda s, m: -s * m, steps, mu_hat)  # Adam's own update
+        pen = _penalty_at(penalty, strength, state.count)
+        return _prox_updates(_diag_prox, pen, adam, params, mask, steps=steps), ProxAdamState(count, mu, nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -214,6 +214,53 @@ def test_masked_leaves_are_untouched(mask, make, plain):
     assert (new["dense"]["kernel"] == 0).any() and (new["dense"]["bias"] != 0).all()
 
 
+
+def _left_out(mask_tree, tree):
+    """The leaves of ``tree`` under the ``False`` leaves of a mask (or of a prefix of one)."""
+    subtrees = jax.tree.structure(mask_tree).flatten_up_to(tree)
+    return [x for keep, sub in zip(jax.tree.leaves(mask_tree), subtrees, strict=True) if not keep
+            for x in jax.tree.leaves(sub)]
+
+
+@pytest.mark.parametrize(
+    "mask", [KERNELS, _kernels, {"dense": True, "out": False}], ids=["pytree", "callable", "prefix"]
+)
+def test_proximal_passes_unmasked_updates_through_bit_for_bit(mask):
+    # proximal(mask=...) is optax.masked around the proximal step: a leaf the mask leaves out
+    # gets the incoming update itself (the same object outside jit, the same bits in a jitted chain)
+    tree = mask(PARAMS) if callable(mask) else mask
+    tx = jaxl1.proximal(jaxl1.L1(0.5), 0.2, mask=mask)
+    out, _ = tx.update(UPDATES, tx.init(PARAMS), PARAMS)
+    assert all(a is b for a, b in zip(_left_out(tree, out), _left_out(tree, UPDATES), strict=True))
+    chained = _trajectory(optax.chain(optax.adam(0.2), jaxl1.proximal(jaxl1.L1(0.5), 0.2, mask=mask)), steps=8)
+    for with_prox, adam_alone in zip(chained, _trajectory(optax.adam(0.2), steps=8), strict=True):
+        chex.assert_trees_all_equal(_left_out(tree, with_prox), _left_out(tree, adam_alone))
+    assert (chained[-1]["dense"]["kernel"] == 0).any()  # and the masked leaves were thresholded
+
+
+def test_prox_adam_at_zero_strength_is_adam_in_float32():
+    # Adam's moments and bias corrections are optax's own (optax.tree helpers): over ten
+    # float32 steps the iterates agree to float32 rounding, and a leaf the mask leaves out
+    # gets Adam's update to the last bits (optax.masked passes it through)
+    params = jax.tree.map(lambda x: x.astype(jnp.float32), PARAMS)
+    none = jax.tree.map(lambda _: False, params)
+
+    def run(tx, steps=10):
+        state, iterates, updates = tx.init(params), [], []
+        p = params
+        for k in range(steps):
+            u, state = tx.update(jax.tree.map(lambda x: jnp.sin(3 * x + k), p), state, p)
+            p = optax.apply_updates(p, u)
+            iterates.append(p), updates.append(u)
+        return iterates, updates
+
+    adam_w, adam_u = run(optax.adam(1e-2))
+    for tx in (jaxl1.prox_adam(1e-2, jaxl1.L1(0.0)), jaxl1.prox_adam(1e-2, jaxl1.L1(0.5), mask=none)):
+        w, u = run(tx)
+        assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(w))
+        chex.assert_trees_all_close(w, adam_w, rtol=1e-7, atol=1e-7)
+    chex.assert_trees_all_close(u, adam_u, rtol=5e-7, atol=0)  # the masked-out run: Adam's update itself
+
 def test_prefix_mask_and_full_weights():
     mask = {"dense": True, "out": False}  # a prefix of the parameters' structure
     weights = jax.tree.map(lambda x: 2 * jnp.ones_like(x), PARAMS)  # given for every leaf
