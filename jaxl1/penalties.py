@@ -330,29 +330,35 @@ class L2:
         return ColumnScaled(self, d)
 
 
-@_pytree_dataclass(["alpha", "l1_ratio"])
+@_pytree_dataclass(["alpha", "l1_ratio", "weights"])
 @dataclass(frozen=True)
 class ElasticNet:
-    r"""Elastic net in scikit-learn's parameterisation.
+    r"""Elastic net in scikit-learn's parameterisation, with glmnet's penalty factors.
 
-    .. math:: P(w) = \alpha\,\rho\,\|w\|_1 + \tfrac12\,\alpha\,(1-\rho)\,\|w\|_2^2,
+    .. math:: P(w) = \sum_j c_j\,\bigl(\alpha\,\rho\,|w_j| + \tfrac12\,\alpha\,(1-\rho)\,w_j^2\bigr),
               \qquad \rho = \texttt{l1\_ratio} \in [0, 1].
 
-    ``ElasticNet(alpha, 1.0)`` is ``L1(alpha)``; ``ElasticNet(alpha, 0.0)`` is
-    ``L2(alpha / 2)``.
+    ``weights`` (:math:`c_j \ge 0`, default one) multiply the whole penalty of a coordinate, as
+    glmnet's ``penalty.factor`` does; a weight of zero leaves that coordinate free.  ``weights``
+    has the structure and shapes of the parameters.  ``ElasticNet(alpha, 1.0)`` is ``L1(alpha)``;
+    ``ElasticNet(alpha, 0.0)`` is ``L2(alpha / 2)``.
 
     Examples:
       >>> import jax.numpy as jnp, jaxl1
       >>> jaxl1.ElasticNet(alpha=1.0, l1_ratio=0.5).prox(jnp.array([3.0, 0.2]), step=1.0)
       Array([1.6666666, 0.       ], dtype=float32)
+      >>> jaxl1.ElasticNet(1.0, 0.5, weights=jnp.array([0.0, 2.0])).prox(jnp.array([3.0, 3.0]), step=1.0)
+      Array([3., 1.], dtype=float32)
     """
 
     alpha: jax.typing.ArrayLike
     l1_ratio: jax.typing.ArrayLike = 0.5
+    weights: PyTree = None
 
     def __post_init__(self):
         _check_scalar_or_array("alpha", self.alpha)
         _check_scalar_or_array("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0)
+        _check_weights(self.weights)
 
     @property
     def _l1(self):
@@ -362,29 +368,40 @@ class ElasticNet:
     def _mu(self):
         return self.alpha * (1 - self.l1_ratio)
 
+    def _c(self, w):
+        """Per-leaf penalty factors broadcast against the leaves of ``w`` (``1`` without weights)."""
+        return _thresholds(1.0, self.weights, w)
+
     def value(self, w: PyTree) -> jax.Array:
-        l1 = _leafsum(jax.tree.map(jnp.abs, w))
-        l2 = _leafsum(jax.tree.map(jnp.square, w))
-        return self._l1 * l1 + 0.5 * self._mu * l2
+        per_leaf = jax.tree.map(lambda leaf, c: c * (self._l1 * jnp.abs(leaf) + 0.5 * self._mu * jnp.square(leaf)),
+                                w, self._c(w))
+        return _leafsum(per_leaf)
 
     def prox(self, w: PyTree, step: jax.typing.ArrayLike) -> PyTree:
-        def one(leaf):
+        def one(leaf, c):
             leaf = _float(leaf)
-            out = soft_threshold(leaf, step * self._l1) / (1 + step * self._mu)
+            out = soft_threshold(leaf, step * self._l1 * c) / (1 + step * self._mu * c)
             return out.astype(leaf.dtype)
 
-        return jax.tree.map(one, w)
+        return jax.tree.map(one, w, self._c(w))
 
     def dual_norm(self, v: PyTree) -> jax.Array:
-        ratio = _leafmax(jax.tree.map(lambda leaf: _safe_ratio(jnp.abs(leaf), self._l1 + 0 * leaf), v))
+        ratio = _leafmax(jax.tree.map(lambda leaf, c: _safe_ratio(jnp.abs(leaf), self._l1 * c + 0 * leaf), v,
+                                      self._c(v)))
         return jnp.where(self._mu > 0, 0.0, ratio)
 
     def conjugate(self, v: PyTree) -> jax.Array:
-        excess = _leafsum(jax.tree.map(lambda leaf: jnp.square(jnp.maximum(jnp.abs(leaf) - self._l1, 0)), v))
-        return _safe_ratio(excess, 2 * self._mu)
+        # per coordinate the conjugate of c (l1 |w| + mu w^2 / 2) is max(|v| - c l1, 0)^2 / (2 c mu); a free
+        # coordinate (c = 0) contributes 0 here (the gap corrects free coordinates itself)
+        def one(leaf, c):
+            excess = jnp.square(jnp.maximum(jnp.abs(leaf) - self._l1 * c, 0))
+            return _safe_ratio(excess, 2 * self._mu * c + 0 * leaf)
+
+        return _leafsum(jax.tree.map(one, v, self._c(v)))
 
     def free(self, w: PyTree) -> PyTree:
-        return jax.tree.map(lambda leaf: jnp.broadcast_to(self.alpha <= 0, leaf.shape), w)
+        return jax.tree.map(lambda leaf, c: jnp.broadcast_to((self.alpha <= 0) | (c <= 0), leaf.shape), w,
+                            self._c(w))
 
     # the solver protocol (a 1-D coefficient vector)
     sparse = True
@@ -393,20 +410,25 @@ class ElasticNet:
         return self.free(w)
 
     def coordinate_parts(self, p, dtype):
-        tau = jnp.broadcast_to(self._l1, (p,)).astype(dtype)
-        return tau, jnp.broadcast_to(self._mu, (p,)).astype(dtype)
+        c = jnp.ones(p, dtype) if self.weights is None else jnp.asarray(self.weights, dtype)
+        tau = jnp.broadcast_to(self._l1 * c, (p,)).astype(dtype)
+        return tau, jnp.broadcast_to(self._mu * c, (p,)).astype(dtype)
 
     screen = _symmetric_screen
 
     def restrict(self, idx):
-        return _rebuild(self, alpha=_restrict_vector(self.alpha, idx), l1_ratio=_restrict_vector(self.l1_ratio, idx))
+        return _rebuild(self, alpha=_restrict_vector(self.alpha, idx), l1_ratio=_restrict_vector(self.l1_ratio, idx),
+                        weights=_restrict_vector(self.weights, idx))
 
     def with_strength(self, strength):
         return dataclasses.replace(self, alpha=strength)
 
     def max_strength(self, g):
-        """The smallest ``alpha`` at which ``w = 0`` is optimal (``g``: the loss's gradient at ``w = 0``)."""
-        return jnp.max(jnp.abs(g)) / self.l1_ratio
+        """The smallest ``alpha`` at which ``w = 0`` is optimal (``g``: the loss's gradient at ``w = 0``;
+        coordinates with weight 0 are left out: they are free)."""
+        c = jnp.ones_like(g) if self.weights is None else jnp.asarray(self.weights, g.dtype)
+        ratio = jnp.where(c > 0, jnp.abs(g) / jnp.where(c > 0, c, 1.0), 0.0)
+        return jnp.maximum(jnp.max(ratio), 0.0) / self.l1_ratio
 
     def scaled(self, d):
         return ColumnScaled(self, d)
