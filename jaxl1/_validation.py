@@ -1,9 +1,13 @@
-"""Checks at the public boundary that the compiled code cannot make (issue 19).
+"""Every check at the public boundary, in one place (issues 13 and 19).
 
-The public functions call these on their arguments before the jitted core.  Value
-checks run on concrete inputs only (a tracer passes untouched: under a user's
-``jit``, ``vmap`` or ``grad`` nothing here raises), type checks always.  Each
-error names the argument it is about.
+``fit``, ``fit_path``, ``cross_validate``, ``lambda_max``, ``lambda_grid`` and ``tune`` check and
+resolve their arguments with the functions here, once, and hand the resolved values down: nothing
+below them validates again.  Value checks run on concrete inputs only (a tracer passes untouched:
+under a user's ``jit``, ``vmap`` or ``grad`` nothing here raises), type and shape checks always.
+Each error names the argument it is about.
+
+The names are public inside this private module.  The penalties' constructors use
+:func:`check_hyperparameter` for their numbers as well.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ import contextlib
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from .losses import get_loss
+from .solvers._problem import choose_form, default_tol, default_ws_size
 
 __all__ = ["InvalidParameterError"]
 
@@ -25,12 +33,21 @@ class InvalidParameterError(ValueError, TypeError):
     """
 
 
-def _traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
+def concrete(x) -> bool:
+    """``x`` holds values (it is not a tracer), so its values can be checked."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_arg(x, dtype):
+    """``x`` as an array of ``dtype`` for a jitted call: by numpy when concrete, as eager ``jnp``
+    conversions each compile a small program on first use."""
+    if isinstance(x, (jax.core.Tracer, jax.Array)):
+        return jnp.asarray(x, dtype)
+    return np.asarray(x, dtype)
 
 
 # --------------------------------------------------------------------------- #
-# hyperparameters
+# numbers
 # --------------------------------------------------------------------------- #
 def check_hyperparameter(name: str, value, *, lo: float | None = 0.0, hi: float | None = None) -> None:
     """A penalty's number (``strength``, ``alpha``, ``l1_ratio``, a leaf of ``weights``).
@@ -39,7 +56,7 @@ def check_hyperparameter(name: str, value, *, lo: float | None = 0.0, hi: float 
     whatever their value could be read as.  Concrete values must be finite and in ``[lo, hi]``.
     Tracers and abstract values (``jax.ShapeDtypeStruct``) are checked for their dtype only.
     """
-    if _traced(value) or isinstance(value, jax.ShapeDtypeStruct):
+    if not concrete(value) or isinstance(value, jax.ShapeDtypeStruct):
         kind = np.dtype(value.dtype).kind
         if kind not in "fiu":
             raise InvalidParameterError(f"{name} must be numeric, got dtype {value.dtype}")
@@ -60,24 +77,98 @@ def check_hyperparameter(name: str, value, *, lo: float | None = 0.0, hi: float 
         raise ValueError(f"{name} must be <= {hi}, got {value!r}")
 
 
+def _bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
 def reject_bools(**named) -> None:
     """Refuse ``True``/``False`` given for a numeric option (``max_iter=True`` is not 1)."""
     for name, value in named.items():
-        if isinstance(value, (bool, np.bool_)):
+        if _bool(value):
             raise InvalidParameterError(f"{name} must be a number, not a bool (got {value!r})")
 
 
-def check_positive_int(name: str, value) -> int:
-    """A positive integer (a Python or numpy integer, not a bool), as a Python ``int``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def check_integer(name: str, value, *, minimum: int = 1, or_none: bool = False) -> int:
+    """An integer count (``max_iter``, ``check_every``, ``n_lambdas``, ``n_folds``, ...) as a Python ``int``.
+
+    A Python or numpy integer of at least ``minimum``; a bool is refused as in :func:`reject_bools`.
+    ``or_none`` only adds "or None" to the message (the caller handles ``None`` itself).
+    """
+    reject_bools(**{name: value})
+    if not isinstance(value, (int, np.integer)) or value < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {what}{' or None' if or_none else ''}, got {value!r}")
     return int(value)
+
+
+MAX_ITER_LIMIT = 2**31 - 1024  # iteration counts are int32; room for the sums in the loop tests
+
+
+def check_tol(tol, default):
+    """``tol``, or ``default`` for ``None``: a finite non-negative number (when concrete)."""
+    if tol is None:
+        tol = default
+    if concrete(tol) and not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
+    return tol
+
+
+def check_tol_iter(tol, max_iter, dtype):
+    """``tol`` (its default for ``dtype`` when ``None``) after checking it and ``max_iter``."""
+    tol = check_tol(tol, default_tol(dtype))
+    check_integer("max_iter", max_iter, minimum=0)
+    if max_iter > MAX_ITER_LIMIT:
+        raise ValueError(f"max_iter must be at most {MAX_ITER_LIMIT}, got {max_iter!r}")
+    return tol
+
+
+def check_positive_number(name: str, value) -> None:
+    """A finite number above zero (``init_lambda``)."""
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def check_l1_ratio(l1_ratio) -> float:
+    """The elastic-net mixing of a path or a tuning run: a number in ``[0, 1]``, as a Python float."""
+    if _bool(l1_ratio) or not (isinstance(l1_ratio, (int, float, np.floating, np.integer)) and 0 <= l1_ratio <= 1):
+        raise ValueError(f"l1_ratio must be a number in [0, 1], got {l1_ratio!r}")
+    return float(l1_ratio)
+
+
+def check_has_lambda_max(l1_ratio: float) -> None:
+    """A pure ridge penalty (``l1_ratio=0``) zeroes no coefficient at any finite strength."""
+    if l1_ratio == 0:
+        raise ValueError("l1_ratio must be > 0 for lambda_max (a pure ridge path has no finite lambda_max)")
+
+
+def check_grid(n_lambdas, eps, *, l1_ratio: float = 1.0) -> int:
+    """The default grid's size and range (``lambda_grid``, or ``fit_path`` without ``lambdas``)."""
+    if l1_ratio == 0:
+        raise ValueError("lambdas must be given when l1_ratio=0 (a ridge path has no lambda_max)")
+    n_lambdas = check_integer("n_lambdas", n_lambdas)
+    if not (np.isfinite(eps) and 0 < eps <= 1):
+        raise ValueError(f"eps must be in (0, 1], got {eps!r}")
+    return n_lambdas
 
 
 def check_lambdas_shape(lambdas) -> None:
     """``lambdas`` is a scalar or a 1-D sequence (a 2-D array is not silently flattened)."""
     if lambdas is not None and np.ndim(lambdas) > 1:
         raise ValueError(f"lambdas must be a 1-D sequence of strengths, got shape {np.shape(lambdas)}")
+
+
+def check_lambdas(lambdas, dtype) -> jax.Array:
+    """Given strengths as a ``(K,)`` array of ``dtype``: at least one, finite, non-negative, decreasing."""
+    lams = jnp.asarray(lambdas, dtype).reshape(-1)
+    if lams.shape[0] < 1:
+        raise ValueError("lambdas must hold at least one strength")
+    if concrete(lams):
+        ln = np.asarray(lams)
+        if not np.all(np.isfinite(ln)) or np.any(ln < 0):
+            raise ValueError("lambdas must be finite and non-negative")
+        if np.any(np.diff(ln) > 0):
+            raise ValueError("lambdas must be in decreasing order")
+    return lams
 
 
 # --------------------------------------------------------------------------- #
@@ -106,7 +197,7 @@ def _normalized_weights(sample_weight):
     positive-sum test in numpy but are flushed to zero by XLA on CPU, and that sum is then 0.  Scaling
     by the largest weight changes nothing else: the objective is a weighted mean.
     """
-    if sample_weight is None or _traced(sample_weight) or np.ndim(sample_weight) == 0:
+    if sample_weight is None or not concrete(sample_weight) or np.ndim(sample_weight) == 0:
         return sample_weight
     sw = np.asarray(sample_weight)
     if sw.dtype.kind != "f" or sw.size == 0 or not np.all(np.isfinite(sw)) or np.any(sw < 0):
@@ -118,6 +209,93 @@ def _normalized_weights(sample_weight):
 def prepare_inputs(X, y, sample_weight):
     """``(X, y, sample_weight)`` before the usual conversion: pandas' object columns and subnormal weights."""
     return _from_pandas(X), _from_pandas(y), _normalized_weights(_from_pandas(sample_weight))
+
+
+def as_float_array(name: str, x, dtype=None):
+    """``x`` (numeric or bool) as a jax array of ``dtype`` (default: its own float dtype, or the default float)."""
+    x = x if isinstance(x, jax.Array) else np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+    if dtype is None:
+        dtype = x.dtype if x.dtype.kind == "f" else jnp.result_type(float)
+    dtype = jax.dtypes.canonicalize_dtype(dtype)
+    return jnp.asarray(x, dtype=dtype)
+
+
+def check_finite(name: str, x) -> None:
+    """No NaN or infinity in a concrete ``x``."""
+    if concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def _data_dtype(Xdt):
+    """The float dtype the solve runs in: ``X``'s own (float32 or float64), else the default float."""
+    dtype = jnp.dtype(Xdt) if jnp.issubdtype(Xdt, jnp.floating) else jnp.dtype(float)
+    if dtype not in (jnp.float32, jnp.float64):
+        dtype = jnp.dtype(float)
+    return jax.dtypes.canonicalize_dtype(dtype)
+
+
+def check_sample_weight(sample_weight, n: int, dtype):
+    """``(n,)`` sample weights of ``dtype`` normalized to sum 1 (``1 / n`` each for ``None``).
+
+    Concrete weights must be finite and non-negative with a positive sum; a scalar is one weight for
+    every sample.
+    """
+    if sample_weight is None:
+        return jnp.asarray(np.full(n, 1.0 / n, dtype))  # built by numpy: an eager jnp.full compiles per n
+    sw = as_float_array("sample_weight", sample_weight, dtype)
+    if sw.ndim == 0:
+        sw = jnp.full(n, sw, dtype)
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+    check_finite("sample_weight", sw)
+    if concrete(sw):
+        swn = np.asarray(sw)
+        if np.any(swn < 0):
+            raise ValueError("sample_weight must be non-negative")
+        if not swn.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum")
+    return sw / jnp.sum(sw)
+
+
+def validate_data(X, y, sample_weight, loss):
+    """Check and convert ``X``, ``y`` and ``sample_weight``; return ``(X, y, s)`` with ``s`` normalized.
+
+    The one data check of every public function: ``X`` and ``y`` as float arrays of one dtype
+    (``X``'s float32 or float64, else the default float), ``s`` the weights normalized to sum 1.
+    Raises ``ValueError`` naming the argument.  Value checks run only on concrete inputs (under a
+    user's ``jit`` the shapes are still checked).
+    """
+    loss = get_loss(loss)
+    X, y, sample_weight = prepare_inputs(X, y, sample_weight)
+    if not isinstance(X, (jax.core.Tracer, jax.Array)):
+        X = np.asarray(X)
+    if len(np.shape(X)) != 2:
+        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {np.shape(X)}")
+    if getattr(X.dtype, "kind", "f") not in "fiub":
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    dtype = _data_dtype(X.dtype)
+    n, p = np.shape(X)
+    if n < 1 or p < 1:
+        raise ValueError(f"X must have at least one sample and one feature, got shape {(n, p)}")
+    if np.ndim(y) != 1:
+        raise ValueError(f"y must be 1-D, got shape {np.shape(y)}")
+    if np.shape(y)[0] != n:
+        raise ValueError(f"X and y have inconsistent numbers of samples: {n} and {np.shape(y)[0]}")
+    X = as_float_array("X", X, dtype)
+    y = as_float_array("y", y, dtype)
+    check_finite("X", X)
+    check_finite("y", y)
+    if concrete(y) and hasattr(loss, "validate_y"):
+        loss.validate_y(np.asarray(y))
+    return X, y, check_sample_weight(sample_weight, n, dtype)
+
+
+def check_same_features(X_train, X_val) -> None:
+    """The validation data have the training data's features."""
+    if X_train.shape[1] != X_val.shape[1]:
+        raise ValueError(f"X_val has {X_val.shape[1]} features, X_train has {X_train.shape[1]}")
 
 
 def magnitude_limit(dtype, scaled: bool = True) -> float:
@@ -135,7 +313,7 @@ def magnitude_limit(dtype, scaled: bool = True) -> float:
 def check_magnitude(X, y, *, scaled: bool = True) -> None:
     """Refuse data too large for ``dtype`` (see :func:`magnitude_limit`), naming ``X`` or ``y``."""
     for name, a in (("X", X), ("y", y)):
-        if _traced(a):
+        if not concrete(a):
             continue
         a = np.asarray(a)
         top = float(np.max(np.abs(a))) if a.size else 0.0
@@ -154,7 +332,7 @@ def check_two_classes(y, s, loss, where: str = "") -> None:
     ``loss`` is the loss object (or its name).
     """
     loss_name = loss if isinstance(loss, str) else getattr(loss, "name", "")
-    if loss_name != "logistic" or _traced(y) or _traced(s):
+    if loss_name != "logistic" or not concrete(y) or not concrete(s):
         return
     y, s = np.asarray(y), np.asarray(s)
     classes = np.unique(y[s > 0])
@@ -163,13 +341,119 @@ def check_two_classes(y, s, loss, where: str = "") -> None:
         raise ValueError(f"y has a single class{only}{where}; loss='logistic' needs samples of both labels 0 and 1")
 
 
+# --------------------------------------------------------------------------- #
+# the model and the solver's options
+# --------------------------------------------------------------------------- #
+def check_penalty(penalty, p: int) -> None:
+    """A penalty object (``value`` and ``prox``) whose ``weights``, if any, have one factor per feature."""
+    if not (hasattr(penalty, "prox") and hasattr(penalty, "value")):
+        raise ValueError(f"penalty must be a jaxl1 penalty (with value and prox), got {penalty!r}")
+    weights = getattr(penalty, "weights", None)
+    if weights is not None and np.shape(weights) != (p,):
+        raise ValueError(f"penalty weights must have shape ({p},), got {np.shape(weights)}")
+
+
+def check_weights(weights, p: int, dtype):
+    """A path's penalty factors as a ``(p,)`` array of ``dtype`` (``None`` stays ``None``): finite, non-negative."""
+    if weights is None:
+        return None
+    w = jnp.asarray(weights, dtype)
+    if w.shape != (p,):
+        raise ValueError(f"weights must have shape ({p},), got {w.shape}")
+    if concrete(w):
+        wn = np.asarray(w)
+        if not np.all(np.isfinite(wn)) or np.any(wn < 0):
+            raise ValueError("weights must be finite and non-negative")
+    return w
+
+
+def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
+    """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"`` or ``"enet"``.
+
+    Refuses the combinations that have none: ``positive`` with ``l1_ratio < 1`` (there is no
+    non-negative elastic net) and ``weights`` with anything but the plain lasso.
+    """
+    if positive:
+        if l1_ratio != 1.0:
+            raise ValueError("positive=True needs l1_ratio=1")
+        kind = "nonneg"
+    else:
+        kind = "l1" if l1_ratio == 1.0 else "enet"
+    if weights is not None and kind != "l1":
+        raise ValueError("weights are supported with l1_ratio=1 and positive=False")
+    return kind
+
+
+def check_form(loss, n: int, p: int, form) -> str:
+    """``form`` resolved to ``"gram"`` or ``"data"`` (the choice and its check are the solver's own)."""
+    return choose_form(loss, n, p, form)
+
+
+def check_ws_size(ws_size, loss, n: int, p: int, form: str) -> int:
+    """The working-set size, at most ``p`` (the solver's default for ``None``)."""
+    if ws_size is None:
+        return default_ws_size(loss, n, p, form)
+    return min(check_integer("ws_size", ws_size, minimum=0, or_none=True), p)
+
+
+def init_coef(init, p: int, dtype):
+    """Starting coefficients: zeros for ``None``; a result's ``coef`` (anything with one), a tuple's first
+    element or a ``(p,)`` array, finite."""
+    if init is None:
+        return np.zeros(p, dtype)
+    if hasattr(init, "coef"):
+        init = init.coef
+    elif isinstance(init, tuple):
+        init = init[0]
+    w0 = jnp.asarray(init, dtype)
+    if w0.shape != (p,):
+        raise ValueError(f"init must have shape ({p},), got {w0.shape}")
+    check_finite("init", w0)
+    return w0
+
+
+def check_tune_weights(tune_weights, l1_ratio: float) -> None:
+    """Penalty factors are tuned for the lasso only."""
+    if tune_weights and l1_ratio != 1.0:
+        raise ValueError("tune_weights needs l1_ratio=1")
+
+
+# --------------------------------------------------------------------------- #
+# cross-validation
+# --------------------------------------------------------------------------- #
+def check_folds(folds, n_folds, n: int):
+    """``(fold_ids, n_folds)``: ``folds`` renumbered ``0..k-1``, or ``n_folds`` contiguous blocks.
+
+    Without ``folds`` the blocks are scikit-learn's ``KFold(n_folds)`` without shuffling (the first
+    ``n % n_folds`` one sample larger).  Every fold must leave training samples.
+    """
+    if folds is None:
+        n_folds = check_integer("n_folds", n_folds, minimum=2)
+        if n_folds > n:
+            raise ValueError(f"n_folds={n_folds} is larger than the number of samples {n}")
+        sizes = np.full(n_folds, n // n_folds)
+        sizes[: n % n_folds] += 1
+        fold_ids, k = np.repeat(np.arange(n_folds), sizes), n_folds
+    else:
+        f = np.asarray(folds)
+        if f.shape != (n,) or f.dtype.kind not in "iu":
+            raise ValueError(f"folds must be an integer array of shape ({n},) with fold ids")
+        ids, f = np.unique(f, return_inverse=True)
+        if len(ids) < 2:
+            raise ValueError("folds must hold at least two distinct fold ids")
+        fold_ids, k = f.reshape(n), len(ids)
+    if np.any(np.bincount(fold_ids, minlength=k) == n):
+        raise ValueError("every fold must leave training samples")
+    return fold_ids, k
+
+
 def check_cv_folds(fold_ids, s, n_folds: int, y=None, loss_name: str = "squared") -> None:
     """Every fold needs training weight and held-out weight (and, for the logistic loss, two training classes).
 
     A fold whose training samples all have zero weight has no fit; one whose held-out samples all have zero
     weight has no score (averaging it in as 0 would bias the mean).  Both raise, naming ``sample_weight``.
     """
-    if _traced(s):
+    if not concrete(s):
         return
     s = np.asarray(s, np.float64)
     held = np.bincount(fold_ids, weights=s, minlength=n_folds)  # held-out weight of each fold
@@ -186,6 +470,18 @@ def check_cv_folds(fold_ids, s, n_folds: int, y=None, loss_name: str = "squared"
         for k in range(n_folds):
             check_two_classes(y, np.where(fold_ids == k, 0.0, s), loss_name,
                               f" in the training samples of fold {k} (use shuffled or stratified folds)")
+
+
+def check_devices(devices) -> tuple:
+    """The devices the folds of ``cross_validate`` run on (default: all of ``jax.devices()``), distinct."""
+    if devices is None:
+        return tuple(jax.devices())
+    devices = tuple(devices)
+    if not devices or not all(isinstance(d, jax.Device) for d in devices):
+        raise ValueError(f"devices must be a non-empty sequence of jax devices, got {devices!r}")
+    if len(set(devices)) != len(devices):
+        raise ValueError("devices must not repeat a device")
+    return devices
 
 
 @contextlib.contextmanager

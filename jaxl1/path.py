@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,21 +25,12 @@ import numpy as np
 
 from . import _validation
 from ._jit import jit
+from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
 from .penalties import L1, ElasticNet, NonNegativeL1
-from .solver import (
-    FitResult,
-    _arg,
-    _check_tol_iter,
-    _check_ws_size,
-    _concrete,
-    fit,
-    status_of,
-    validate_data,
-    warn_if_stopped,
-)
-from .solvers import certificate_of, choose_form, init_intercept, intercept_out, prepare, scalable, solve
+from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
+from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -191,39 +183,12 @@ class CVResult:
 # --------------------------------------------------------------------------- #
 # penalties along a path
 # --------------------------------------------------------------------------- #
-def _penalty_kind(l1_ratio, positive):
-    if positive:
-        if l1_ratio != 1.0:
-            raise ValueError("positive=True needs l1_ratio=1")
-        return "nonneg"
-    return "l1" if l1_ratio == 1.0 else "enet"
-
-
 def _make_penalty(kind, lam, l1_ratio, weights):
     if kind == "l1":
         return L1(lam, weights)
     if kind == "nonneg":
         return NonNegativeL1(lam)
     return ElasticNet(lam, l1_ratio)
-
-
-def _check_l1_ratio(l1_ratio):
-    if not (isinstance(l1_ratio, (int, float, np.floating, np.integer)) and 0 <= l1_ratio <= 1):
-        raise ValueError(f"l1_ratio must be a number in [0, 1], got {l1_ratio!r}")
-    return float(l1_ratio)
-
-
-def _check_weights(weights, p, dtype):
-    if weights is None:
-        return None
-    w = jnp.asarray(weights, dtype)
-    if w.shape != (p,):
-        raise ValueError(f"weights must have shape ({p},), got {w.shape}")
-    if _concrete(w):
-        wn = np.asarray(w)
-        if not np.all(np.isfinite(wn)) or np.any(wn < 0):
-            raise ValueError("weights must be finite and non-negative")
-    return w
 
 
 # --------------------------------------------------------------------------- #
@@ -260,26 +225,40 @@ def lambda_max(
       >>> round(float(jaxl1.lambda_max(X, y)), 6)
       1.0
     """
-    Xj, yj, s = validate_data(X, y, sample_weight, loss)
+    X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     _validation.reject_bools(l1_ratio=l1_ratio)
-    l1_ratio = _check_l1_ratio(l1_ratio)
-    if l1_ratio == 0:
-        raise ValueError("l1_ratio must be > 0 for lambda_max (a pure ridge path has no finite lambda_max)")
-    p = Xj.shape[1]
-    w = _check_weights(weights, p, Xj.dtype)
-    kind = _penalty_kind(l1_ratio, positive)
-    if w is not None and kind != "l1":
-        raise ValueError("weights are supported with l1_ratio=1 and positive=False")
-    name = get_loss(loss)
-    g = _null_gradient(Xj, yj, s, loss=name, fit_intercept=bool(fit_intercept))
-    if w is not None and bool(jnp.any(w == 0)):
+    l1_ratio = _validation.check_l1_ratio(l1_ratio)
+    _validation.check_has_lambda_max(l1_ratio)
+    w = _validation.check_weights(weights, X.shape[1], X.dtype)
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w)
+    loss = get_loss(loss)
+    if _has_free(w):  # the unpenalized coordinates are fitted: check the data as fit does
+        _validation.check_magnitude(X, y)
+        _validation.check_two_classes(y, s, loss)
+    return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept))
+
+
+def _has_free(weights) -> bool:
+    """Some coordinates have no penalty (a zero factor)."""
+    return weights is not None and bool(jnp.any(weights == 0))
+
+
+def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept):
+    """:func:`lambda_max` on checked arguments; checks nothing.
+
+    ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data` returns them, ``loss`` a loss object,
+    ``kind`` the path's penalty (``path_penalty_kind``), ``weights`` a ``(p,)`` array or ``None``.
+    """
+    g = _null_gradient(X, y, s, loss=loss, fit_intercept=fit_intercept)
+    if _has_free(weights):
         # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
-        big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(w > 0, w, jnp.inf)) + 1.0)
-        res = fit(Xj, yj, L1(big, w), loss=name, fit_intercept=fit_intercept, sample_weight=sample_weight)
-        z = Xj @ res.coef + res.intercept
-        g = name.grad(yj, z, s) @ Xj
+        big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(weights > 0, weights, jnp.inf)) + 1.0)
+        res = _fit_checked(X, y, s, L1(big, weights), loss=loss, fit_intercept=fit_intercept)
+        warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
+        z = X @ res.coef + res.intercept
+        g = loss.grad(y, z, s) @ X
     # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
-    return _make_penalty(kind, 1.0, l1_ratio, w).max_strength(g)
+    return _make_penalty(kind, 1.0, l1_ratio, weights).max_strength(g)
 
 
 def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
@@ -291,10 +270,11 @@ def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
       Array([1.  , 0.1 , 0.01], dtype=float32)
     """
     _validation.reject_bools(n_lambdas=n_lambdas, eps=eps)
-    if not isinstance(n_lambdas, (int, np.integer)) or n_lambdas < 1:
-        raise ValueError(f"n_lambdas must be a positive integer, got {n_lambdas!r}")
-    if not (np.isfinite(eps) and 0 < eps <= 1):
-        raise ValueError(f"eps must be in (0, 1], got {eps!r}")
+    return _grid(lam_max, _validation.check_grid(n_lambdas, eps), eps)
+
+
+def _grid(lam_max, n_lambdas, eps):
+    """:func:`lambda_grid` on checked arguments."""
     lam_max = jnp.asarray(lam_max)
     if not jnp.issubdtype(lam_max.dtype, jnp.floating):
         lam_max = lam_max.astype(jnp.result_type(float))
@@ -399,53 +379,69 @@ def _default_chunk(K):
     return 1 if jax.default_backend() == "cpu" else min(K, 10)
 
 
-def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-               weights, positive, form, chunk_size, check_every, ws_size=None):
-    """Validate the shared arguments of ``fit_path`` and ``cross_validate``."""
-    Xj, yj, s = validate_data(X, y, sample_weight, loss)
-    n, p = Xj.shape
+class PathSpec(NamedTuple):
+    """The arguments of a path solve, checked and resolved once by :func:`_path_spec`.
+
+    The first eight fields are the arrays the compiled core takes (:attr:`arrays`, in its order),
+    the others its static options (:attr:`options`).
+    """
+
+    X: jax.Array  # (n, p), in the dtype of the solve
+    y: jax.Array  # (n,)
+    s: jax.Array  # (n,) sample weights, normalized to sum 1
+    lambdas: jax.Array  # (K,) strengths, decreasing
+    weights: jax.Array | None  # (p,) penalty factors (lasso only)
+    l1_ratio: Any  # 0-d arrays, for the jitted call
+    tol: Any
+    max_iter: Any
+    loss: Any  # the loss object
+    fit_intercept: bool
+    form: str  # "gram" or "data"
+    kind: str  # the penalty along the path: "l1", "nonneg" or "enet"
+    check_every: int
+    chunk_size: int  # at most K
+    ws_size: int
+
+    @property
+    def arrays(self) -> tuple:
+        return (self.X, self.y, self.s, self.lambdas, self.weights, self.l1_ratio, self.tol, self.max_iter)
+
+    @property
+    def options(self) -> dict:
+        return {name: getattr(self, name) for name in _STATIC}
+
+
+def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
+               weights, positive, form, chunk_size, check_every, ws_size) -> PathSpec:
+    """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
+    X, y, s = _validation.validate_data(X, y, sample_weight, loss)
+    n, p = X.shape
+    loss = get_loss(loss)
     _validation.reject_bools(l1_ratio=l1_ratio, n_lambdas=n_lambdas, eps=eps, tol=tol, max_iter=max_iter,
                              chunk_size=chunk_size, check_every=check_every, ws_size=ws_size)
     _validation.check_lambdas_shape(lambdas)
-    _validation.check_magnitude(Xj, yj)
-    _validation.check_two_classes(yj, s, get_loss(loss).name)
-    l1_ratio = _check_l1_ratio(l1_ratio)
-    kind = _penalty_kind(l1_ratio, positive)
-    w = _check_weights(weights, p, Xj.dtype)
-    if w is not None and kind != "l1":
-        raise ValueError("weights are supported with l1_ratio=1 and positive=False")
-    tol = _check_tol_iter(tol, max_iter, Xj.dtype)
+    _validation.check_magnitude(X, y)
+    _validation.check_two_classes(y, s, loss)
+    l1_ratio = _validation.check_l1_ratio(l1_ratio)
+    w = _validation.check_weights(weights, p, X.dtype)
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w)
+    tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
+    fit_intercept = bool(fit_intercept)
     if lambdas is None:
-        if l1_ratio == 0:
-            raise ValueError("lambdas must be given when l1_ratio=0 (a ridge path has no lambda_max)")
-        lam_max = lambda_max(Xj, yj, loss, l1_ratio, fit_intercept,
-                             sample_weight, weights=w, positive=positive)
-        lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(Xj.dtype).eps)
-        lams = lambda_grid(lam_max, n_lambdas, eps).astype(Xj.dtype)
+        n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
+        lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept)
+        lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
+        lams = _grid(lam_max, n_lambdas, eps).astype(X.dtype)
     else:
-        lams = jnp.asarray(lambdas, Xj.dtype).reshape(-1)
-        if lams.shape[0] < 1:
-            raise ValueError("lambdas must hold at least one strength")
-        if _concrete(lams):
-            ln = np.asarray(lams)
-            if not np.all(np.isfinite(ln)) or np.any(ln < 0):
-                raise ValueError("lambdas must be finite and non-negative")
-            if np.any(np.diff(ln) > 0):
-                raise ValueError("lambdas must be in decreasing order")
+        lams = _validation.check_lambdas(lambdas, X.dtype)
     K = lams.shape[0]
-    chunk_size = _default_chunk(K) if chunk_size is None else chunk_size
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if not isinstance(check_every, (int, np.integer)) or check_every < 1:
-        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    form = choose_form(loss, n, p, form)
-    static = dict(
-        loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form,
-        kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),
-        ws_size=_check_ws_size(ws_size, loss, n, p, form),
-    )
-    dyn = (Xj, yj, s, lams, w, _arg(l1_ratio, Xj.dtype), _arg(tol, Xj.dtype), _arg(max_iter, np.int32))
-    return dyn, static
+    chunk_size = _validation.check_integer("chunk_size", _default_chunk(K) if chunk_size is None else chunk_size)
+    check_every = _validation.check_integer("check_every", check_every)
+    form = _validation.check_form(loss, n, p, form)
+    ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
+    return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
+                    loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
+                    chunk_size=min(chunk_size, K), ws_size=ws_size)
 
 
 def fit_path(
@@ -495,9 +491,9 @@ def fit_path(
       >>> [int((row != 0).sum()) for row in path.coef[::5]]
       [0, 4, 7, 10]
     """
-    dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
-                             max_iter, weights, positive, form, chunk_size, check_every, ws_size)
-    path = _path_jit(*dyn, **static)
+    spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
+                      weights, positive, form, chunk_size, check_every, ws_size)
+    path = _path_jit(*spec.arrays, **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
 
@@ -505,7 +501,7 @@ def fit_path(
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n_folds, devices, **static):
+def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, n_folds, devices, **static):
     """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
 
     Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
@@ -544,36 +540,6 @@ def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n
 
 
 _cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
-
-
-def _check_devices(devices):
-    if devices is None:
-        return tuple(jax.devices())
-    devices = tuple(devices)
-    if not devices or not all(isinstance(d, jax.Device) for d in devices):
-        raise ValueError(f"devices must be a non-empty sequence of jax devices, got {devices!r}")
-    if len(set(devices)) != len(devices):
-        raise ValueError("devices must not repeat a device")
-    return devices
-
-
-def _check_folds(folds, n_folds, n):
-    if folds is None:
-        if not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
-            raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
-        if n_folds > n:
-            raise ValueError(f"n_folds={n_folds} is larger than the number of samples {n}")
-        # scikit-learn's KFold without shuffling: contiguous blocks, the first n % k one larger
-        sizes = np.full(n_folds, n // n_folds)
-        sizes[: n % n_folds] += 1
-        return np.repeat(np.arange(n_folds), sizes), int(n_folds)
-    f = np.asarray(folds)
-    if f.shape != (n,) or f.dtype.kind not in "iu":
-        raise ValueError(f"folds must be an integer array of shape ({n},) with fold ids")
-    ids, f = np.unique(f, return_inverse=True)
-    if len(ids) < 2:
-        raise ValueError("folds must hold at least two distinct fold ids")
-    return f.reshape(n), len(ids)
 
 
 def cross_validate(
@@ -618,17 +584,13 @@ def cross_validate(
       >>> bool(cv.lambda_1se >= cv.lambda_best), cv.mean_score.shape
       (True, (30,))
     """
-    dyn, static = _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol,
-                             max_iter, weights, positive, form, chunk_size, check_every, ws_size)
-    Xj, yj, s = dyn[:3]
+    spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
+                      weights, positive, form, chunk_size, check_every, ws_size)
     _validation.reject_bools(n_folds=n_folds)
-    fold_ids, k = _check_folds(folds, n_folds, Xj.shape[0])
-    counts = np.bincount(fold_ids, minlength=k)
-    if np.any(counts == len(fold_ids)):
-        raise ValueError("every fold must leave training samples")
-    _validation.check_cv_folds(fold_ids, s, k, yj, static["loss"])
-    devices = _check_devices(devices)
-    scores, fold_conv, full = _cv_jit(Xj, yj, s, jnp.asarray(fold_ids), *dyn[3:], n_folds=k, devices=devices, **static)
+    fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
+    _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
+    devices = _validation.check_devices(devices)
+    scores, fold_conv, full = _cv_jit(jnp.asarray(fold_ids), *spec.arrays, n_folds=k, devices=devices, **spec.options)
     mean = jnp.mean(scores, axis=0)
     se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
     lams = full.lambdas

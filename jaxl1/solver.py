@@ -54,6 +54,7 @@ import numpy as np
 
 from . import _validation
 from ._jit import jit
+from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
 from .solvers import (
@@ -184,132 +185,28 @@ def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, chec
     return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 
 
-# --------------------------------------------------------------------------- #
-# validation at the public boundary
-# --------------------------------------------------------------------------- #
-def _concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+DEFAULT_MAX_ITER = 20_000  # fit's default iteration budget
 
 
-def _as_float_array(name, x, dtype=None):
-    x = x if isinstance(x, jax.Array) else np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
-    if dtype is None:
-        dtype = x.dtype if x.dtype.kind == "f" else jnp.result_type(float)
-    dtype = jax.dtypes.canonicalize_dtype(dtype)
-    return jnp.asarray(x, dtype=dtype)
+def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DEFAULT_MAX_ITER, w0=None,
+                 form="auto", check_every=10, ws_size=None) -> FitResult:
+    """:func:`fit` on arguments checked already: ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data`
+    returns them, ``loss`` a loss object.
 
-
-def _check_finite(name, x):
-    if _concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
-        raise ValueError(f"{name} contains NaN or infinity")
-
-
-def validate_data(X, y, sample_weight, loss):
-    """Check and convert ``X``, ``y`` and ``sample_weight``; return ``(X, y, s)`` with ``s`` normalized.
-
-    Raises ``ValueError`` naming the argument.  Value checks run only on concrete
-    inputs (under a user's ``jit`` the shapes are still checked).
+    Fills in the defaults the way :func:`fit` does (``tol``, ``form``, ``ws_size``, a zero ``w0``) and runs
+    the compiled solve; checks nothing and does not warn.  ``fit`` ends here, and so do the fits inside
+    :func:`jaxl1.lambda_max` and :func:`jaxl1.tune`, whose data are validated once at their own boundary.
     """
-    loss = get_loss(loss)
-    X, y, sample_weight = _validation.prepare_inputs(X, y, sample_weight)
-    if isinstance(X, jax.core.Tracer) or isinstance(X, jax.Array):
-        Xdt = X.dtype
-    else:
-        X = np.asarray(X)
-        Xdt = X.dtype
-    if len(np.shape(X)) != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {np.shape(X)}")
-    if Xdt.kind not in "fiub" if hasattr(Xdt, "kind") else False:
-        raise ValueError(f"X must be numeric, got dtype {Xdt}")
-    dtype = jnp.dtype(Xdt) if jnp.issubdtype(Xdt, jnp.floating) else jnp.dtype(float)
-    if dtype not in (jnp.float32, jnp.float64):
-        dtype = jnp.dtype(float)
-    dtype = jax.dtypes.canonicalize_dtype(dtype)
-    n, p = np.shape(X)
-    if n < 1 or p < 1:
-        raise ValueError(f"X must have at least one sample and one feature, got shape {(n, p)}")
-    if np.ndim(y) != 1:
-        raise ValueError(f"y must be 1-D, got shape {np.shape(y)}")
-    if np.shape(y)[0] != n:
-        raise ValueError(f"X and y have inconsistent numbers of samples: {n} and {np.shape(y)[0]}")
-    X = _as_float_array("X", X, dtype)
-    y = _as_float_array("y", y, dtype)
-    _check_finite("X", X)
-    _check_finite("y", y)
-    if _concrete(y) and hasattr(loss, "validate_y"):
-        loss.validate_y(np.asarray(y))
-    if sample_weight is None:
-        s = jnp.asarray(np.full(n, 1.0 / n, dtype))  # built by numpy: an eager jnp.full compiles per n
-    else:
-        sw = _as_float_array("sample_weight", sample_weight, dtype)
-        if sw.ndim == 0:
-            sw = jnp.full(n, sw, dtype)
-        if sw.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
-        _check_finite("sample_weight", sw)
-        if _concrete(sw):
-            swn = np.asarray(sw)
-            if np.any(swn < 0):
-                raise ValueError("sample_weight must be non-negative")
-            if not swn.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum")
-        s = sw / jnp.sum(sw)
-    return X, y, s
-
-
-def _check_tol_iter(tol, max_iter, dtype):
-    if tol is None:
-        tol = default_tol(dtype)
-    if _concrete(tol) and not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}")
-    if max_iter > MAX_ITER_LIMIT:
-        raise ValueError(f"max_iter must be at most {MAX_ITER_LIMIT}, got {max_iter!r}")
-    return tol
-
-
-MAX_ITER_LIMIT = 2**31 - 1024  # iteration counts are int32; room for the sums in the loop tests
-
-
-def _check_penalty(penalty, p):
-    if not (hasattr(penalty, "prox") and hasattr(penalty, "value")):
-        raise ValueError(f"penalty must be a jaxl1 penalty (with value and prox), got {penalty!r}")
-    w = weights = getattr(penalty, "weights", None)
-    if weights is not None and np.shape(w) != (p,):
-        raise ValueError(f"penalty weights must have shape ({p},), got {np.shape(w)}")
-
-
-def _check_ws_size(ws_size, loss, n, p, form):
-    if ws_size is None:
-        return default_ws_size(loss, n, p, form)
-    if not isinstance(ws_size, (int, np.integer)) or ws_size < 0:
-        raise ValueError(f"ws_size must be a non-negative integer or None, got {ws_size!r}")
-    return int(min(ws_size, p))
-
-
-def _arg(x, dtype):
-    """``x`` as an array of ``dtype`` for a jitted call: by numpy when concrete, as eager ``jnp``
-    conversions each compile a small program on first use."""
-    if isinstance(x, (jax.core.Tracer, jax.Array)):
-        return jnp.asarray(x, dtype)
-    return np.asarray(x, dtype)
-
-
-def _init_coef(init, p, dtype):
-    if init is None:
-        return np.zeros(p, dtype)
-    if isinstance(init, FitResult):
-        init = init.coef
-    elif isinstance(init, tuple):
-        init = init[0]
-    w0 = jnp.asarray(init, dtype)
-    if w0.shape != (p,):
-        raise ValueError(f"init must have shape ({p},), got {w0.shape}")
-    _check_finite("init", w0)
-    return w0
+    n, p = X.shape
+    tol = default_tol(X.dtype) if tol is None else tol
+    form = choose_form(loss, n, p, form)
+    ws_size = default_ws_size(loss, n, p, form) if ws_size is None else ws_size
+    w0 = np.zeros(p, X.dtype) if w0 is None else w0
+    penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
+    return _fit_jit(
+        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
+        loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
+    )
 
 
 def fit(
@@ -320,7 +217,7 @@ def fit(
     fit_intercept: bool = True,
     sample_weight=None,
     tol: float | None = None,
-    max_iter: int = 20_000,
+    max_iter: int = DEFAULT_MAX_ITER,
     init=None,
     *,
     form: str = "auto",
@@ -380,22 +277,19 @@ def fit(
       >>> res.coef.round(3), bool(res.converged)
       (Array([0.8, 0. ], dtype=float32), True)
     """
-    X, y, s = validate_data(X, y, sample_weight, loss)
+    X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
+    loss = get_loss(loss)
     _validation.reject_bools(tol=tol, max_iter=max_iter, ws_size=ws_size)
-    tol = _check_tol_iter(tol, max_iter, X.dtype)
-    _check_penalty(penalty, p)
-    check_every = _validation.check_positive_int("check_every", check_every)
+    tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
+    _validation.check_penalty(penalty, p)
+    check_every = _validation.check_integer("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
-    _validation.check_two_classes(y, s, get_loss(loss).name)
-    form = choose_form(loss, n, p, form)
-    ws_size = _check_ws_size(ws_size, loss, n, p, form)
-    w0 = _init_coef(init, p, X.dtype)
-    penalty = jax.tree.map(lambda a: _arg(a, X.dtype), penalty)
-    res = _fit_jit(
-        X, y, s, penalty, w0, _arg(tol, X.dtype), _arg(max_iter, np.int32),
-        loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
-        ws_size=ws_size,
-    )
+    _validation.check_two_classes(y, s, loss)
+    form = _validation.check_form(loss, n, p, form)
+    ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
+    w0 = _validation.init_coef(init, p, X.dtype)
+    res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
+                       form=form, check_every=check_every, ws_size=ws_size)
     warn_if_stopped("jaxl1.fit", res.status, max_iter)
     return res

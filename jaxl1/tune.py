@@ -20,9 +20,9 @@ import optax
 from . import _validation
 from ._jit import jit
 from .losses import get_loss, heldout_scores
-from .path import lambda_max
+from .path import _lambda_max
 from .penalties import L1, ElasticNet
-from .solver import fit, validate_data
+from .solver import DEFAULT_MAX_ITER, _fit_checked, warn_if_stopped
 
 __all__ = ["TuneResult", "tune", "heldout_score"]
 
@@ -60,8 +60,8 @@ def _penalty(params, l1_ratio):
     return L1(lam) if l1_ratio == 1.0 else ElasticNet(lam, l1_ratio)
 
 
-def _objective(params, Xt, yt, Xv, yv, tol, *, loss, fit_intercept, l1_ratio):
-    res = fit(Xt, yt, _penalty(params, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
+def _objective(params, Xt, yt, st, Xv, yv, tol, *, loss, fit_intercept, l1_ratio):
+    res = _fit_checked(Xt, yt, st, _penalty(params, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
     return heldout_score(loss, yv, Xv @ res.coef + res.intercept)
 
 
@@ -104,32 +104,34 @@ def tune(
       True
     """
     with _validation.renamed(X="X_train", y="y_train"):
-        Xt, yt, st = validate_data(X_train, y_train, None, loss)
+        Xt, yt, st = _validation.validate_data(X_train, y_train, None, loss)
         _validation.check_magnitude(Xt, yt)
-        _validation.check_two_classes(yt, st, get_loss(loss).name)
+        _validation.check_two_classes(yt, st, loss)
     with _validation.renamed(X="X_val", y="y_val"):
-        Xv, yv, _ = validate_data(X_val, y_val, None, loss)
+        Xv, yv, _ = _validation.validate_data(X_val, y_val, None, loss)
+    loss = get_loss(loss)
     _validation.reject_bools(init_lambda=init_lambda, l1_ratio=l1_ratio, n_steps=n_steps, tol=tol)
-    if Xt.shape[1] != Xv.shape[1]:
-        raise ValueError(f"X_val has {Xv.shape[1]} features, X_train has {Xt.shape[1]}")
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    if tune_weights and l1_ratio != 1.0:
-        raise ValueError("tune_weights needs l1_ratio=1")
+    _validation.check_same_features(Xt, Xv)
+    n_steps = _validation.check_integer("n_steps", n_steps)
+    l1_ratio = _validation.check_l1_ratio(l1_ratio)
+    _validation.check_tune_weights(tune_weights, l1_ratio)
     dtype = Xt.dtype
-    if tol is None:
-        tol = 1e-10 if dtype == jnp.float64 else 1e-5
+    tol = _validation.check_tol(tol, 1e-10 if dtype == jnp.float64 else 1e-5)
+    fit_intercept = bool(fit_intercept)
     if init_lambda is None:
-        init_lambda = 0.1 * float(lambda_max(Xt, yt, loss, l1_ratio, fit_intercept))
-    if not (np.isfinite(init_lambda) and init_lambda > 0):
-        raise ValueError(f"init_lambda must be a positive number, got {init_lambda!r}")
+        _validation.check_has_lambda_max(l1_ratio)
+        kind = _validation.path_penalty_kind(l1_ratio, False, None)
+        lam_max = _lambda_max(Xt, yt, st, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=None,
+                              fit_intercept=fit_intercept)
+        init_lambda = 0.1 * float(lam_max)
+    _validation.check_positive_number("init_lambda", init_lambda)
     p = Xt.shape[1]
     params = {"log_lambda": jnp.log(jnp.asarray(init_lambda, dtype))}
     if tune_weights:
         params["log_weights"] = jnp.zeros(p, dtype)
 
-    cfg = dict(loss=get_loss(loss), fit_intercept=bool(fit_intercept), l1_ratio=float(l1_ratio))
-    data = (Xt, yt, Xv, yv, jnp.asarray(tol, dtype))
+    cfg = dict(loss=loss, fit_intercept=fit_intercept, l1_ratio=l1_ratio)
+    data = (Xt, yt, st, Xv, yv, jnp.asarray(tol, dtype))
     opt = optax.adam(0.1) if optimizer is None else optimizer
     state = opt.init(params)
     lambdas, scores, weights = [], [], []
@@ -145,5 +147,6 @@ def tune(
     best = {"log_lambda": jnp.log(jnp.asarray(lambdas[i], dtype))}
     if tune_weights:
         best["log_weights"] = jnp.log(jnp.asarray(weights[i], dtype))
-    best_fit = fit(Xt, yt, _penalty(best, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
+    best_fit = _fit_checked(Xt, yt, st, _penalty(best, l1_ratio), loss=loss, fit_intercept=fit_intercept, tol=tol)
+    warn_if_stopped("jaxl1.fit", best_fit.status, DEFAULT_MAX_ITER, stacklevel=2)
     return TuneResult(np.array(lambdas), np.array(scores), lambdas[i], scores[i], weights[i], best_fit)

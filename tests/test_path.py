@@ -169,9 +169,9 @@ def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):
     conv = np.asarray(cv.fold_converged)
     assert not conv.all() and conv[:, 0].all()  # lambda_max: zero is the solution, met at once
     # each fold's flags are those of a path fitted on that fold's training samples alone
-    from jaxl1.path import _check_folds
+    from jaxl1._validation import check_folds
 
-    train = _check_folds(None, 5, len(y))[0] != 0
+    train = check_folds(None, 5, len(y))[0] != 0
     alone = jaxl1.fit_path(X[train], y[train], lambdas=cv.lambdas, tol=1e-13, max_iter=3)
     np.testing.assert_array_equal(conv[0], np.asarray(alone.converged))
 
@@ -272,7 +272,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 import jaxl1
-from jaxl1.path import _check_folds
+from jaxl1._validation import check_folds
 from sklearn.datasets import load_diabetes
 
 X, y = load_diabetes(return_X_y=True)
@@ -288,7 +288,7 @@ assert meshes == [4], meshes  # the sharded call used all four devices, the sing
 np.testing.assert_allclose(sharded.fold_scores, single.fold_scores, rtol=1e-9)
 np.testing.assert_allclose(sharded.path.coef, single.path.coef, rtol=1e-9, atol=1e-9)
 # fold k by itself: a path on the other folds, scored on fold k
-folds, _ = _check_folds(None, 5, len(y))
+folds, _ = check_folds(None, 5, len(y))
 k = 3
 path = jaxl1.fit_path(X[folds != k], y[folds != k], lambdas=sharded.lambdas, tol=1e-12, max_iter=100_000)
 mse = np.mean((y[folds == k, None] - np.asarray(path.predict(X[folds == k]))) ** 2, axis=0)

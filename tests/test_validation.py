@@ -12,7 +12,7 @@ import optax
 import pytest
 
 import jaxl1
-from jaxl1 import InvalidParameterError
+from jaxl1 import InvalidParameterError, _validation
 from jaxl1._validation import magnitude_limit
 
 N, P = 40, 5
@@ -121,6 +121,102 @@ def test_two_dimensional_lambdas_refused(data):
         with pytest.raises(ValueError, match="lambdas must be a 1-D"):
             jaxl1.cross_validate(X, y, lambdas=lams)
     assert jaxl1.fit_path(X, y, lambdas=0.1).coef.shape == (1, P)  # a scalar is one strength
+
+
+def test_check_integer_is_the_one_rule_for_counts():
+    for ok in (3, np.int32(3), np.int64(3), np.uint8(3)):
+        out = _validation.check_integer("n", ok)
+        assert out == 3 and type(out) is int
+    for flag in (True, np.bool_(False)):
+        with pytest.raises(InvalidParameterError, match="n must be a number, not a bool"):
+            _validation.check_integer("n", flag, minimum=0)
+    for bad in (0, -1, 2.0, "3", None):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            _validation.check_integer("n", bad)
+    with pytest.raises(ValueError, match="n must be a non-negative integer or None"):
+        _validation.check_integer("n", -1, minimum=0, or_none=True)
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        _validation.check_integer("n", 1, minimum=2)
+
+
+def test_counts_are_checked_the_same_way_everywhere(data):
+    # every count (max_iter, check_every, chunk_size, ws_size, n_lambdas, n_folds) takes a Python or a numpy
+    # integer and refuses a bool, in every public function that has it
+    X, y, _ = data
+    i = np.int64
+    a = jaxl1.fit_path(X, y, n_lambdas=i(4), max_iter=i(5000), check_every=i(10), chunk_size=i(1), ws_size=i(5))
+    b = jaxl1.fit_path(X, y, n_lambdas=4, max_iter=5000, check_every=10, chunk_size=1, ws_size=5)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    cv = jaxl1.cross_validate(X, y, n_folds=i(4), n_lambdas=i(4), max_iter=i(5000), check_every=i(10))
+    assert cv.fold_scores.shape == (4, 4)
+    np.testing.assert_array_equal(jaxl1.lambda_grid(1.0, n_lambdas=i(3)), jaxl1.lambda_grid(1.0, n_lambdas=3))
+    counts = {
+        "max_iter": (jaxl1.fit, jaxl1.fit_path, jaxl1.cross_validate),
+        "check_every": (jaxl1.fit, jaxl1.fit_path, jaxl1.cross_validate),
+        "ws_size": (jaxl1.fit, jaxl1.fit_path, jaxl1.cross_validate),
+        "chunk_size": (jaxl1.fit_path, jaxl1.cross_validate),
+        "n_lambdas": (jaxl1.fit_path, jaxl1.cross_validate),
+    }
+    for name, functions in counts.items():
+        for fn in functions:
+            args = (X, y, jaxl1.L1(0.1)) if fn is jaxl1.fit else (X, y)
+            with pytest.raises(InvalidParameterError, match=f"{name} must be a number, not a bool"):
+                fn(*args, **{name: np.bool_(True)})
+            with pytest.raises(ValueError, match=f"{name} must be a (positive|non-negative) integer"):
+                fn(*args, **{name: 2.5})
+
+
+# --------------------------------------------------------------------------- #
+# one data check per public call (issue 13, item 5)
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def data_checks(monkeypatch):
+    """The shapes of the arrays given to ``_validation.validate_data``, one entry per call."""
+    calls = []
+    real = _validation.validate_data
+
+    def spy(X, y, sample_weight, loss):
+        calls.append(np.shape(X))
+        return real(X, y, sample_weight, loss)
+
+    monkeypatch.setattr(_validation, "validate_data", spy)
+    return calls
+
+
+def test_data_validated_once_per_public_call(data, data_checks):
+    X, y, _ = data
+    free = np.array([0.0, 1.0, 1.0, 1.0, 1.0])  # a zero factor: lambda_max fits that coordinate first
+    jaxl1.fit_path(X, y, n_lambdas=4, weights=free)
+    assert data_checks == [(N, P)]
+    data_checks.clear()
+    jaxl1.cross_validate(X, y, n_folds=4, n_lambdas=4, weights=free)
+    assert data_checks == [(N, P)]
+    data_checks.clear()
+    jaxl1.lambda_max(X, y, weights=free)
+    assert data_checks == [(N, P)]
+    data_checks.clear()
+    jaxl1.fit(X, y, jaxl1.L1(0.05))
+    assert data_checks == [(N, P)]
+    data_checks.clear()
+    jaxl1.tune(X[:30], y[:30], X[30:], y[30:], n_steps=1)  # the steps' fits and the last one check nothing
+    assert data_checks == [(30, P), (10, P)]  # the training data and the validation data, once each
+
+
+def test_lambda_max_with_a_free_coordinate(data):
+    # the unpenalized coordinate is fitted first (least squares with an intercept), then the largest
+    # gradient of the others, divided by their factors, is the smallest strength that zeroes them
+    X, y, _ = data
+    w = np.array([0.0, 1.0, 2.0, 1.0, 0.5])
+    A = np.column_stack([np.ones(N), X[:, 0]])
+    r = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+    ref = np.max(np.abs(X[:, 1:].T @ r / N) / w[1:])
+    lmax = float(jaxl1.lambda_max(X, y, weights=w))
+    assert lmax == pytest.approx(ref, rel=1e-6)
+    assert float(jaxl1.fit_path(X, y, n_lambdas=4, weights=w).lambdas[0]) == lmax  # the path's own
+    above = jaxl1.fit(X, y, jaxl1.L1(1.001 * lmax, w), tol=1e-10)
+    below = jaxl1.fit(X, y, jaxl1.L1(0.99 * lmax, w), tol=1e-10)
+    assert np.all(np.asarray(above.coef[1:]) == 0) and above.coef[0] != 0
+    assert np.any(np.asarray(below.coef[1:]) != 0)
 
 
 # --------------------------------------------------------------------------- #
@@ -272,6 +368,16 @@ def test_tune_names_its_arguments(data):
         jaxl1.tune(X, y, X, np.full(N, np.nan), n_steps=1)
     with pytest.raises(ValueError, match="X_train must be a 2-D array"):
         jaxl1.tune(X.ravel(), y, X, y, n_steps=1)
+
+
+def test_tune_checks_its_options_before_fitting(data):
+    # as fit_path checks them: l1_ratio is a number in [0, 1] and tol a non-negative number, even with init_lambda
+    X, y, _ = data
+    for bad in ("0.5", 1.5):
+        with pytest.raises(ValueError, match=r"l1_ratio must be a number in \[0, 1\]"):
+            jaxl1.tune(X, y, X, y, init_lambda=0.1, l1_ratio=bad, n_steps=1)
+    with pytest.raises(ValueError, match="tol must be a finite non-negative number"):
+        jaxl1.tune(X, y, X, y, init_lambda=0.1, tol=-1.0, n_steps=1)
 
 
 _PARAMS = {"w": jnp.array([1.0, -0.5, 0.25]), "b": jnp.array([0.5])}
