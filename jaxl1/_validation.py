@@ -371,7 +371,7 @@ def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
     """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"`` or ``"enet"``.
 
     Refuses the combinations that have none: ``positive`` with ``l1_ratio < 1`` (there is no
-    non-negative elastic net) and ``weights`` with anything but the plain lasso.
+    non-negative elastic net) and ``weights`` with ``positive`` (``NonNegativeL1`` has no factors).
     """
     if positive:
         if l1_ratio != 1.0:
@@ -379,8 +379,8 @@ def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
         kind = "nonneg"
     else:
         kind = "l1" if l1_ratio == 1.0 else "enet"
-    if weights is not None and kind != "l1":
-        raise ValueError("weights are supported with l1_ratio=1 and positive=False")
+    if weights is not None and kind == "nonneg":
+        raise ValueError("weights are not supported with positive=True")
     return kind
 
 

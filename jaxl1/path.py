@@ -188,7 +188,7 @@ def _make_penalty(kind, lam, l1_ratio, weights):
         return L1(lam, weights)
     if kind == "nonneg":
         return NonNegativeL1(lam)
-    return ElasticNet(lam, l1_ratio)
+    return ElasticNet(lam, l1_ratio, weights)
 
 
 # --------------------------------------------------------------------------- #
@@ -390,7 +390,7 @@ class PathSpec(NamedTuple):
     y: jax.Array  # (n,)
     s: jax.Array  # (n,) sample weights, normalized to sum 1
     lambdas: jax.Array  # (K,) strengths, decreasing
-    weights: jax.Array | None  # (p,) penalty factors (lasso only)
+    weights: jax.Array | None  # (p,) penalty factors (L1 or elastic net)
     l1_ratio: Any  # 0-d arrays, for the jitted call
     tol: Any
     max_iter: Any
@@ -470,7 +470,9 @@ def fit_path(
       sample_weight: optional ``(n,)`` non-negative weights.
       tol: relative duality gap per strength (see :func:`jaxl1.fit`).
       max_iter: the most iterations per strength.
-      weights: optional ``(p,)`` penalty factors (lasso only).
+      weights: optional ``(p,)`` penalty factors, for the lasso and the elastic net: each
+        coordinate's whole penalty is multiplied by its factor (glmnet's ``penalty.factor``;
+        0 leaves it free).
       positive: constrain the coefficients to be non-negative.
       form: ``"auto"``, ``"gram"`` or ``"data"`` (see :mod:`jaxl1.solver`).
       chunk_size: strengths solved together in one vmapped lane group (default:

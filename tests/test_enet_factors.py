@@ -103,3 +103,23 @@ def test_unit_factors_are_the_plain_elastic_net():
 def test_negative_factors_are_refused():
     with pytest.raises(ValueError, match="weights"):
         jaxl1.ElasticNet(0.1, 0.5, weights=np.array([1.0, -1.0]))
+
+
+def test_paths_and_cross_validation_take_elastic_net_factors():
+    X, y = _data(3)
+    path = jaxl1.fit_path(X, y, l1_ratio=RHO, weights=C, n_lambdas=8, tol=1e-12)
+    assert bool(path.converged.all())
+    # the default grid starts where the penalized coordinates leave zero: the free ones are fitted alone
+    lam_max = float(path.lambdas[0])
+    free = C == 0
+    Z = np.column_stack([np.ones(len(y)), X[:, free]])
+    beta = np.linalg.lstsq(Z, y, rcond=None)[0]
+    g = -((y - Z @ beta) @ X) / len(y)
+    np.testing.assert_allclose(lam_max, np.max(np.abs(g[~free]) / C[~free]) / RHO, rtol=1e-8)
+    # (at lambda_max exactly a coordinate sits on its threshold: zero up to rounding)
+    assert np.all(np.abs(np.asarray(path.coef[0])[~free]) <= 1e-12) and np.all(np.asarray(path.coef[0])[free] != 0)
+    for k in (2, 7):
+        res = jaxl1.fit(X, y, jaxl1.ElasticNet(path.lambdas[k], RHO, weights=C), tol=1e-12)
+        np.testing.assert_allclose(path.coef[k], res.coef, atol=1e-8)
+    cv = jaxl1.cross_validate(X, y, n_folds=3, l1_ratio=RHO, weights=C, lambdas=path.lambdas, tol=1e-12)
+    np.testing.assert_allclose(cv.path.coef, path.coef, atol=1e-8)

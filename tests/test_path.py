@@ -308,7 +308,7 @@ def test_cross_validate_shards_folds_over_devices():
 
 def test_lambda_max_takes_the_path_penalty_combinations_only():
     X, y = np.eye(4) + 0.1, np.arange(4.0)
-    with pytest.raises(ValueError, match="weights are supported with l1_ratio=1"):
-        jaxl1.lambda_max(X, y, l1_ratio=0.5, weights=np.ones(4))
+    with pytest.raises(ValueError, match="weights are not supported with positive=True"):
+        jaxl1.lambda_max(X, y, positive=True, weights=np.ones(4))
     with pytest.raises(ValueError, match="positive=True needs l1_ratio=1"):
         jaxl1.lambda_max(X, y, l1_ratio=0.5, positive=True)
