@@ -367,6 +367,16 @@ def check_weights(weights, p: int, dtype):
     return w
 
 
+def check_standardize(standardize, penalty=None) -> None:
+    """``standardize`` is a bool, and the penalty (when given) is one it can rescale (a separable one)."""
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise InvalidParameterError(f"standardize must be True or False, got {standardize!r}")
+    if standardize and penalty is not None and not (hasattr(penalty, "coordinate_parts")
+                                                     and hasattr(penalty, "scaled")):
+        raise ValueError(f"standardize=True needs a separable penalty (L1, ElasticNet, NonNegativeL1, L2), "
+                         f"not {type(penalty).__name__}: standardize X by hand for it")
+
+
 def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
     """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"`` or ``"enet"``.
 

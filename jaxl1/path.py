@@ -28,9 +28,9 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
-from .penalties import L1, ElasticNet, NonNegativeL1
+from .penalties import L1, ColumnScaled, ElasticNet, NonNegativeL1
 from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
-from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve
+from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve, standardizing_scale
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -191,6 +191,13 @@ def _make_penalty(kind, lam, l1_ratio, weights):
     return ElasticNet(lam, l1_ratio, weights)
 
 
+def _path_penalty(kind, lam, l1_ratio, weights, pscale):
+    """The penalty at one strength of the path; ``pscale`` (``standardize``) puts it on the standardized
+    columns' coefficients (:func:`jaxl1.solvers.standardizing_scale`)."""
+    pen = _make_penalty(kind, lam, l1_ratio, weights)
+    return pen if pscale is None else ColumnScaled(pen, pscale)
+
+
 # --------------------------------------------------------------------------- #
 # lambda_max and the grid
 # --------------------------------------------------------------------------- #
@@ -243,7 +250,7 @@ def _has_free(weights) -> bool:
     return weights is not None and bool(jnp.any(weights == 0))
 
 
-def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept):
+def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None):
     """:func:`lambda_max` on checked arguments; checks nothing.
 
     ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data` returns them, ``loss`` a loss object,
@@ -258,7 +265,7 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept):
         z = X @ res.coef + res.intercept
         g = loss.grad(y, z, s) @ X
     # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
-    return _make_penalty(kind, 1.0, l1_ratio, weights).max_strength(g)
+    return _path_penalty(kind, 1.0, l1_ratio, weights, pscale).max_strength(g)
 
 
 def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
@@ -286,15 +293,15 @@ def _grid(lam_max, n_lambdas, eps):
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_intercept, form, kind,
-               check_every, chunk_size, ws_size):
-    """The whole path for one data set (traceable; vmappable over ``s``)."""
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, pscale, *, loss, fit_intercept, form, kind,
+               check_every, chunk_size, ws_size, standardize):
+    """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``."""
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
-    scale = scalable(_make_penalty(kind, lambdas[0], l1_ratio, weights))  # as solvers.solve will decide
+    scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale))  # as solvers.solve will decide
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
@@ -303,7 +310,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, loss, fit_
     lam_chunks = lam_pad.reshape(n_chunks, chunk_size)
 
     def solve_lane(lam, w0, b0):
-        pen = _make_penalty(kind, lam, l1_ratio, weights)
+        pen = _path_penalty(kind, lam, l1_ratio, weights, pscale)
         return solve(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
                           check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
@@ -345,19 +352,20 @@ def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
     return jnp.where(keep, w, w1), b1 + r * (b1 - b2)
 
 
-_STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size")
+_STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size", "standardize")
 
 
 def _path_tangent(cfg, path, primals, tangents):
     """Implicit differentiation at every solution of the path, one strength after the other."""
     X, y, s, lambdas, weights, l1_ratio = primals[:6]
     dX, dy, ds, dlam, dweights, dl1 = tangents[:6]
+    pscale, dpscale = primals[8], tangents[8]
     kw = dict(zip(_STATIC, cfg))
 
     def one(args):
         w, b, lam, dl = args
-        pen = _make_penalty(kw["kind"], lam, l1_ratio, weights)
-        dpen = _make_penalty(kw["kind"], dl, dl1, dweights)
+        pen = _path_penalty(kw["kind"], lam, l1_ratio, weights, pscale)
+        dpen = _path_penalty(kw["kind"], dl, dl1, dweights, dpscale)
         return solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=kw["loss"],
                                 fit_intercept=kw["fit_intercept"])
 
@@ -369,7 +377,11 @@ _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zi
 
 
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):
-    return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter)
+    # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
+    # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
+    pscale = standardizing_scale(X, s, static["fit_intercept"]) if static["standardize"] else None
+    return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
+                      pscale)
 
 
 _path_jit = jit(_path_core, static_argnames=_STATIC)
@@ -401,6 +413,7 @@ class PathSpec(NamedTuple):
     check_every: int
     chunk_size: int  # at most K
     ws_size: int
+    standardize: bool
 
     @property
     def arrays(self) -> tuple:
@@ -412,7 +425,7 @@ class PathSpec(NamedTuple):
 
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-               weights, positive, form, chunk_size, check_every, ws_size) -> PathSpec:
+               weights, positive, form, chunk_size, check_every, ws_size, standardize=False) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -427,9 +440,12 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     kind = _validation.path_penalty_kind(l1_ratio, positive, w)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     fit_intercept = bool(fit_intercept)
+    _validation.check_standardize(standardize)
     if lambdas is None:
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
-        lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept)
+        pscale = standardizing_scale(X, s, fit_intercept) if standardize else None
+        lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
+                              pscale=pscale)
         lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
         lams = _grid(lam_max, n_lambdas, eps).astype(X.dtype)
     else:
@@ -441,14 +457,14 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
                     loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
-                    chunk_size=min(chunk_size, K), ws_size=ws_size)
+                    chunk_size=min(chunk_size, K), ws_size=ws_size, standardize=bool(standardize))
 
 
 def fit_path(
     X, y, loss: str = "squared", l1_ratio: float = 1.0, lambdas=None, n_lambdas: int = 100,
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
-    chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
+    chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -479,6 +495,9 @@ def fit_path(
         1 on CPU, 10 on accelerators).
       check_every: iterations between duality-gap evaluations.
       ws_size: working-set size (see :func:`jaxl1.fit`).
+      standardize: penalize the standardized columns' coefficients (glmnet's ``standardize``;
+        see :func:`jaxl1.fit`): ``lambda_max`` and the grid follow, coefficients stay on the
+        original scale.
 
     Returns:
       A :class:`PathResult`.
@@ -494,7 +513,7 @@ def fit_path(
       [0, 4, 7, 10]
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize)
     path = _path_jit(*spec.arrays, **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
@@ -549,7 +568,7 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
-    devices=None,
+    devices=None, standardize: bool = False,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -559,8 +578,9 @@ def cross_validate(
 
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
-        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size: as in
-        :func:`fit_path`.
+        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize: as in
+        :func:`fit_path` (with ``standardize`` each fold's fit standardizes by its own training
+        samples, as ``cv.glmnet`` does).
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
       folds: optional ``(n,)`` integer fold ids.
@@ -587,7 +607,7 @@ def cross_validate(
       (True, (30,))
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

@@ -692,3 +692,10 @@ class ColumnScaled:
 
     def scaled(self, d):
         return ColumnScaled(self.penalty, self.scale * d)
+
+    def with_strength(self, strength):
+        return ColumnScaled(self.penalty.with_strength(strength), self.scale)
+
+    def max_strength(self, g):
+        # -g in the subdifferential of P(u / d) at 0 is -d g in that of P
+        return self.penalty.max_strength(self.scale * g)

@@ -57,6 +57,7 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
+from .penalties import ColumnScaled
 from .solvers import (
     certificate_of,
     choose_form,
@@ -67,6 +68,7 @@ from .solvers import (
     prepare,
     scalable,
     solve,
+    standardizing_scale,
 )
 
 __all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
@@ -180,8 +182,10 @@ def _fit_tangent(cfg, res, primals, tangents):
 _fit_diff = differentiable_solve(lambda cfg, *args: _fit_impl(*args, **dict(zip(_CFG, cfg))), _fit_tangent)
 
 
-@partial(jit, static_argnames=_CFG)
-def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
+@partial(jit, static_argnames=_CFG + ("standardize",))
+def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size, standardize=False):
+    if standardize:  # the penalty on the standardized columns' coefficients, computed here so that it is
+        pen = ColumnScaled(pen, standardizing_scale(X, s, fit_intercept))  # differentiated through X and s
     return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 
 
@@ -189,7 +193,7 @@ DEFAULT_MAX_ITER = 20_000  # fit's default iteration budget
 
 
 def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DEFAULT_MAX_ITER, w0=None,
-                 form="auto", check_every=10, ws_size=None) -> FitResult:
+                 form="auto", check_every=10, ws_size=None, standardize=False) -> FitResult:
     """:func:`fit` on arguments checked already: ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data`
     returns them, ``loss`` a loss object.
 
@@ -206,6 +210,7 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     return _fit_jit(
         X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
         loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
+        standardize=bool(standardize),
     )
 
 
@@ -223,6 +228,7 @@ def fit(
     form: str = "auto",
     check_every: int = 10,
     ws_size: int | None = None,
+    standardize: bool = False,
 ) -> FitResult:
     r"""Fit a penalized linear model by accelerated proximal gradient.
 
@@ -254,6 +260,11 @@ def fit(
         ``NonNegativeL1``): each round solves a dense subproblem on this many
         coordinates (prox-Newton for the logistic loss). ``None`` picks it from
         the shapes (all coordinates in the Gram form); ``0`` turns working sets off.
+      standardize: penalize the coefficients of the standardized columns, as glmnet's
+        ``standardize=TRUE``: the penalty is ``P(sd * w)``, ``sd`` the columns' weighted standard
+        deviations (``ddof=0``; about 0 without an intercept); ``coef`` and ``intercept`` are on the
+        original scale, the same as standardizing by hand, fitting and mapping back.  A constant
+        column keeps a zero coefficient.  Needs a separable penalty.
 
     Returns:
       A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter``,
@@ -283,6 +294,7 @@ def fit(
     _validation.reject_bools(tol=tol, max_iter=max_iter, ws_size=ws_size)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     _validation.check_penalty(penalty, p)
+    _validation.check_standardize(standardize, penalty)
     check_every = _validation.check_integer("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
     _validation.check_two_classes(y, s, loss)
@@ -290,6 +302,6 @@ def fit(
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, p, X.dtype)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
-                       form=form, check_every=check_every, ws_size=ws_size)
+                       form=form, check_every=check_every, ws_size=ws_size, standardize=standardize)
     warn_if_stopped("jaxl1.fit", res.status, max_iter)
     return res

@@ -22,6 +22,7 @@ from ._problem import (
     intercept_out,
     prepare,
     scalable,
+    standardizing_scale,
     weighted_gram,
 )
 from ._quadratic import POLISH_MAX, conjugate_gradient, quad_solve, support_solve
@@ -29,7 +30,7 @@ from ._working_set import solve_ws, ws_supported
 
 __all__ = [
     "solve", "Problem", "prepare", "choose_form", "column_scales", "default_tol", "default_ws_size", "gram",
-    "weighted_gram", "init_intercept", "intercept_out", "scalable", "certificate_of", "POLISH_MAX",
+    "weighted_gram", "init_intercept", "intercept_out", "scalable", "standardizing_scale", "certificate_of", "POLISH_MAX",
     "quad_solve", "support_solve", "solve_fista", "solve_ws", "ws_supported", "conjugate_gradient", "GRAM_BLOCK_MIN",
 ]
 

@@ -129,6 +129,20 @@ def column_scales(Xc, s):
     return jnp.where((d > 0) & jnp.isfinite(d), d, 1.0).astype(Xc.dtype)
 
 
+def standardizing_scale(X, s, fit_intercept):
+    """``1 / sd`` per column, ``sd`` the weighted standard deviation (``ddof=0``; about 0 without an intercept,
+    as glmnet does), ``1`` for a constant column: ``ColumnScaled(penalty, standardizing_scale(...))`` is
+    the penalty on the coefficients of the standardized columns, ``P(sd * w)``.
+
+    A column is constant when its ``sd`` is at the rounding level of its values (``16 eps max|x_j|``):
+    centring leaves rounding noise there, which standardizing would blow up.
+    """
+    Xc = X - s @ X if fit_intercept else X
+    sd = column_scales(Xc, s)
+    noise = 16 * jnp.finfo(X.dtype).eps * jnp.max(jnp.abs(X), axis=0)
+    return 1.0 / jnp.where(sd > noise, sd, 1.0)
+
+
 def scalable(pen) -> bool:
     """The solver works on unit-norm columns for a separable penalty (one with ``scaled``)."""
     return hasattr(pen, "scaled") and hasattr(pen, "coordinate_parts")
