@@ -8,7 +8,7 @@ transformation that applies the proximal step in training.
 from ._validation import InvalidParameterError
 from .losses import LOSSES, Logistic, Loss, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
-from .penalties import L1, L2, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
+from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
 from .plotting import plot_cv, plot_path
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
@@ -24,6 +24,7 @@ __all__ = [
     "NonNegativeL1",
     "GroupL1",
     "ColumnScaled",
+    "Bounded",
     "Loss",
     "Squared",
     "Logistic",

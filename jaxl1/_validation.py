@@ -377,6 +377,37 @@ def check_standardize(standardize, penalty=None) -> None:
                          f"not {type(penalty).__name__}: standardize X by hand for it")
 
 
+def check_bounds(bounds, p: int, dtype, positive=False):
+    """``bounds = (lower, upper)``, each ``None``, a number or a ``(p,)`` array, as two ``(p,)`` arrays (or ``None``).
+
+    The box must hold 0 (``lower <= 0 <= upper``): every solve and path starts at ``w = 0``.
+    """
+    if bounds is None:
+        return None
+    if positive:
+        raise ValueError("bounds and positive=True do not go together: use bounds=(0, upper)")
+    if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2):
+        raise ValueError(f"bounds must be a pair (lower, upper), each None, a number or a ({p},) array, got {bounds!r}")
+    out = []
+    for name, value, default in (("lower", bounds[0], -np.inf), ("upper", bounds[1], np.inf)):
+        if value is None:
+            out.append(np.full(p, default, dtype))
+            continue
+        if _bool(value):
+            raise InvalidParameterError(f"bounds: {name} must be a number, not a bool (got {value!r})")
+        v = np.asarray(value, dtype=float)
+        if v.ndim > 1 or (v.ndim == 1 and v.shape != (p,)):
+            raise ValueError(f"bounds: {name} must be a number or have shape ({p},), got shape {v.shape}")
+        if np.any(np.isnan(v)):
+            raise ValueError(f"bounds: {name} contains NaN")
+        out.append(np.broadcast_to(v, (p,)).astype(dtype))
+    lo, hi = out
+    if np.any(lo > 0) or np.any(hi < 0):
+        raise ValueError("bounds must hold 0 (lower <= 0 <= upper for every coefficient): solves and paths start "
+                         "at w = 0; shift y, or fit the part the bound excludes as an offset")
+    return lo, hi
+
+
 def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
     """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"`` or ``"enet"``.
 

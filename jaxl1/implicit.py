@@ -66,6 +66,9 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     dtype = X.dtype
     _, mu = _smooth_parts(pen, p, dtype)
     mask = (w != 0) | (not pen.sparse)  # a smooth penalty: every coordinate moves
+    box = pen.bounds_parts(p, dtype) if getattr(pen, "bounds_parts", None) is not None else None
+    if box is not None:  # a coordinate at an active bound is fixed, like a zero one
+        mask = mask & (w > box[0]) & (w < box[1])
     signs = jnp.sign(w)
     theta = jnp.concatenate([w, jnp.reshape(b, (1,))])
     M = jnp.concatenate([mask, jnp.array([fit_intercept])]).astype(dtype)

@@ -28,7 +28,7 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
-from .penalties import L1, ColumnScaled, ElasticNet, NonNegativeL1
+from .penalties import L1, ElasticNet, NonNegativeL1, bounded_and_scaled
 from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
 from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve, standardizing_scale
 
@@ -191,11 +191,10 @@ def _make_penalty(kind, lam, l1_ratio, weights):
     return ElasticNet(lam, l1_ratio, weights)
 
 
-def _path_penalty(kind, lam, l1_ratio, weights, pscale):
-    """The penalty at one strength of the path; ``pscale`` (``standardize``) puts it on the standardized
-    columns' coefficients (:func:`jaxl1.solvers.standardizing_scale`)."""
-    pen = _make_penalty(kind, lam, l1_ratio, weights)
-    return pen if pscale is None else ColumnScaled(pen, pscale)
+def _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds=None):
+    """The penalty at one strength of the path, with the box ``bounds``; ``pscale`` (``standardize``) puts
+    it on the standardized columns' coefficients (:func:`jaxl1.solvers.standardizing_scale`)."""
+    return bounded_and_scaled(_make_penalty(kind, lam, l1_ratio, weights), bounds, pscale)
 
 
 # --------------------------------------------------------------------------- #
@@ -250,7 +249,7 @@ def _has_free(weights) -> bool:
     return weights is not None and bool(jnp.any(weights == 0))
 
 
-def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None):
+def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None, bounds=None):
     """:func:`lambda_max` on checked arguments; checks nothing.
 
     ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data` returns them, ``loss`` a loss object,
@@ -265,7 +264,7 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale
         z = X @ res.coef + res.intercept
         g = loss.grad(y, z, s) @ X
     # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
-    return _path_penalty(kind, 1.0, l1_ratio, weights, pscale).max_strength(g)
+    return _path_penalty(kind, 1.0, l1_ratio, weights, pscale, bounds).max_strength(g)
 
 
 def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
@@ -293,7 +292,7 @@ def _grid(lam_max, n_lambdas, eps):
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, pscale, *, loss, fit_intercept, form, kind,
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, *, loss, fit_intercept, form, kind,
                check_every, chunk_size, ws_size, standardize):
     """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``."""
     loss_c = get_loss(loss)
@@ -301,7 +300,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, pscale, *, lo
     fit_b = fit_intercept and not squared
     dtype = X.dtype
     p = X.shape[1]
-    scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale))  # as solvers.solve will decide
+    scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale, bounds))  # as solvers.solve will decide
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
@@ -310,7 +309,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, pscale, *, lo
     lam_chunks = lam_pad.reshape(n_chunks, chunk_size)
 
     def solve_lane(lam, w0, b0):
-        pen = _path_penalty(kind, lam, l1_ratio, weights, pscale)
+        pen = _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds)
         return solve(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
                           check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
@@ -359,13 +358,13 @@ def _path_tangent(cfg, path, primals, tangents):
     """Implicit differentiation at every solution of the path, one strength after the other."""
     X, y, s, lambdas, weights, l1_ratio = primals[:6]
     dX, dy, ds, dlam, dweights, dl1 = tangents[:6]
-    pscale, dpscale = primals[8], tangents[8]
+    bounds, dbounds, pscale, dpscale = primals[8], tangents[8], primals[9], tangents[9]
     kw = dict(zip(_STATIC, cfg))
 
     def one(args):
         w, b, lam, dl = args
-        pen = _path_penalty(kw["kind"], lam, l1_ratio, weights, pscale)
-        dpen = _path_penalty(kw["kind"], dl, dl1, dweights, dpscale)
+        pen = _path_penalty(kw["kind"], lam, l1_ratio, weights, pscale, bounds)
+        dpen = _path_penalty(kw["kind"], dl, dl1, dweights, dpscale, dbounds)  # (the box's tangent is unused)
         return solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=kw["loss"],
                                 fit_intercept=kw["fit_intercept"])
 
@@ -376,12 +375,12 @@ def _path_tangent(cfg, path, primals, tangents):
 _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC, cfg))), _path_tangent)
 
 
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, **static):
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
     pscale = standardizing_scale(X, s, static["fit_intercept"]) if static["standardize"] else None
     return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
-                      pscale)
+                      bounds, pscale)
 
 
 _path_jit = jit(_path_core, static_argnames=_STATIC)
@@ -406,6 +405,7 @@ class PathSpec(NamedTuple):
     l1_ratio: Any  # 0-d arrays, for the jitted call
     tol: Any
     max_iter: Any
+    bounds: Any  # None or (lo, hi), two (p,) arrays
     loss: Any  # the loss object
     fit_intercept: bool
     form: str  # "gram" or "data"
@@ -417,7 +417,8 @@ class PathSpec(NamedTuple):
 
     @property
     def arrays(self) -> tuple:
-        return (self.X, self.y, self.s, self.lambdas, self.weights, self.l1_ratio, self.tol, self.max_iter)
+        return (self.X, self.y, self.s, self.lambdas, self.weights, self.l1_ratio, self.tol, self.max_iter,
+                self.bounds)
 
     @property
     def options(self) -> dict:
@@ -425,7 +426,7 @@ class PathSpec(NamedTuple):
 
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-               weights, positive, form, chunk_size, check_every, ws_size, standardize=False) -> PathSpec:
+               weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -441,11 +442,12 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     fit_intercept = bool(fit_intercept)
     _validation.check_standardize(standardize)
+    box = _validation.check_bounds(bounds, p, X.dtype, positive=positive)
     if lambdas is None:
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
         pscale = standardizing_scale(X, s, fit_intercept) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
-                              pscale=pscale)
+                              pscale=pscale, bounds=box)
         lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
         lams = _grid(lam_max, n_lambdas, eps).astype(X.dtype)
     else:
@@ -455,7 +457,7 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     check_every = _validation.check_integer("check_every", check_every)
     form = _validation.check_form(loss, n, p, form)
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
-    return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
+    return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32), box,
                     loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
                     chunk_size=min(chunk_size, K), ws_size=ws_size, standardize=bool(standardize))
 
@@ -465,6 +467,7 @@ def fit_path(
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
+    bounds=None,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -498,6 +501,8 @@ def fit_path(
       standardize: penalize the standardized columns' coefficients (glmnet's ``standardize``;
         see :func:`jaxl1.fit`): ``lambda_max`` and the grid follow, coefficients stay on the
         original scale.
+      bounds: ``(lower, upper)`` box constraints on the coefficients (see :func:`jaxl1.fit`);
+        ``lambda_max`` counts only the directions the box allows.
 
     Returns:
       A :class:`PathResult`.
@@ -513,7 +518,7 @@ def fit_path(
       [0, 4, 7, 10]
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds)
     path = _path_jit(*spec.arrays, **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
@@ -522,7 +527,7 @@ def fit_path(
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, n_folds, devices, **static):
+def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, *, n_folds, devices, **static):
     """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
 
     Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
@@ -531,17 +536,18 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, *, n
     """
     loss = get_loss(static["loss"])
 
-    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter):
+    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds):
         out = folds == k
         s_train = jnp.where(out, 0.0, s)
-        path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, **static)
+        path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
+                          **static)
         z = X @ path.coef.T + path.intercept  # (n, K)
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
         per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
         return held @ per_sample, path
 
-    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter)
+    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds)
     n_dev = len(devices)
     n_runs = -(-(n_folds + 1) // n_dev) * n_dev
     runs = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
@@ -568,7 +574,7 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
-    devices=None, standardize: bool = False,
+    devices=None, standardize: bool = False, bounds=None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -578,7 +584,7 @@ def cross_validate(
 
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
-        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize: as in
+        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds: as in
         :func:`fit_path` (with ``standardize`` each fold's fit standardizes by its own training
         samples, as ``cv.glmnet`` does).
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
@@ -607,7 +613,7 @@ def cross_validate(
       (True, (30,))
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

@@ -57,7 +57,7 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
-from .penalties import ColumnScaled
+from .penalties import Bounded, bounded_and_scaled
 from .solvers import (
     certificate_of,
     choose_form,
@@ -183,9 +183,12 @@ _fit_diff = differentiable_solve(lambda cfg, *args: _fit_impl(*args, **dict(zip(
 
 
 @partial(jit, static_argnames=_CFG + ("standardize",))
-def _fit_jit(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size, standardize=False):
-    if standardize:  # the penalty on the standardized columns' coefficients, computed here so that it is
-        pen = ColumnScaled(pen, standardizing_scale(X, s, fit_intercept))  # differentiated through X and s
+def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, *, loss, fit_intercept, form, check_every, ws_size,
+             standardize=False):
+    # the box, and the penalty on the standardized columns' coefficients (computed here so that it is
+    # differentiated through X and s)
+    pscale = standardizing_scale(X, s, fit_intercept) if standardize else None
+    pen = bounded_and_scaled(pen, bounds, pscale)
     return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 
 
@@ -193,7 +196,7 @@ DEFAULT_MAX_ITER = 20_000  # fit's default iteration budget
 
 
 def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DEFAULT_MAX_ITER, w0=None,
-                 form="auto", check_every=10, ws_size=None, standardize=False) -> FitResult:
+                 form="auto", check_every=10, ws_size=None, standardize=False, bounds=None) -> FitResult:
     """:func:`fit` on arguments checked already: ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data`
     returns them, ``loss`` a loss object.
 
@@ -208,7 +211,7 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     w0 = np.zeros(p, X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
     return _fit_jit(
-        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32),
+        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds,
         loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
         standardize=bool(standardize),
     )
@@ -229,6 +232,7 @@ def fit(
     check_every: int = 10,
     ws_size: int | None = None,
     standardize: bool = False,
+    bounds=None,
 ) -> FitResult:
     r"""Fit a penalized linear model by accelerated proximal gradient.
 
@@ -265,6 +269,10 @@ def fit(
         deviations (``ddof=0``; about 0 without an intercept); ``coef`` and ``intercept`` are on the
         original scale, the same as standardizing by hand, fitting and mapping back.  A constant
         column keeps a zero coefficient.  Needs a separable penalty.
+      bounds: ``(lower, upper)``, each ``None``, a number or a ``(p,)`` array: box constraints on
+        the coefficients (glmnet's ``lower.limits``/``upper.limits``; ``(0, None)`` is scikit-learn's
+        ``positive=True``), exact in the prox, the gap, the working sets and the gradients (see
+        :class:`jaxl1.Bounded`).  The box must hold 0.
 
     Returns:
       A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter``,
@@ -295,6 +303,9 @@ def fit(
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     _validation.check_penalty(penalty, p)
     _validation.check_standardize(standardize, penalty)
+    bounds = _validation.check_bounds(bounds, p, X.dtype)
+    if bounds is not None:
+        Bounded(penalty)  # refuses a penalty a box cannot go with, naming it
     check_every = _validation.check_integer("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
     _validation.check_two_classes(y, s, loss)
@@ -302,6 +313,6 @@ def fit(
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, p, X.dtype)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
-                       form=form, check_every=check_every, ws_size=ws_size, standardize=standardize)
+                       form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds)
     warn_if_stopped("jaxl1.fit", res.status, max_iter)
     return res

@@ -8,6 +8,8 @@ column scaling of the problem in and out.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+
 from ._fista import solve_fista
 from ._gap import certificate_of
 from ._problem import (
@@ -41,6 +43,8 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
     ``w0`` and the returned coefficients are on the user's scale; the solve runs in the scaled
     coordinates of ``prob`` (``u = d * w``, the penalty ``pen.scaled(d)``) when the problem was scaled.
     """
+    parts = getattr(pen, "bounds_parts", None)
+    box = None if parts is None else parts(w0.shape[0], w0.dtype)
     if scalable(pen):
         pen = pen.scaled(prob.d)
         w0 = w0 * prob.d
@@ -51,4 +55,7 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
         out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                           check_every=check_every, batched=batched)
     w, b, gap, n_iter, conv = out
-    return w / prob.d, b, gap, n_iter, conv
+    w = w / prob.d
+    if box is not None:  # a coordinate at a bound in the scaled coordinates is at it on the user's scale too
+        w = jnp.clip(w, *box)
+    return w, b, gap, n_iter, conv

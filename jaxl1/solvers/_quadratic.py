@@ -46,11 +46,18 @@ CG_ITERS = 10  # conjugate-gradient steps on a larger support whose signs held s
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
 
 
-def support_system(H, q, x, tau, mu_vec, on):
-    """The minimizer of the quadratic model on the coordinates ``on`` with the signs of ``x``, or ``x``."""
+def support_system(H, q, x, tau, mu_vec, on, box=None):
+    """The minimizer of the quadratic model on the coordinates ``on`` with the signs of ``x``, or ``x``.
+
+    With a ``box`` (``(lo, hi)``) the other coordinates are held at their values in ``x`` (zero, or an
+    active bound), and the minimizer must stay inside the box.
+    """
     m = x.shape[0]
     M = on.astype(x.dtype)
     sign = jnp.sign(x)
+    if box is not None:
+        off = (1 - M) * x
+        q = q - H @ off
     A = M[:, None] * (H + jnp.diag(mu_vec)) * M[None, :] + jnp.diag(1 - M)
     A = A + jnp.eye(m, dtype=x.dtype) * (jnp.finfo(x.dtype).eps * jnp.max(jnp.abs(jnp.diag(A))))
     # A is symmetric positive definite (a PSD block, the identity elsewhere, a ridge): Cholesky, which also
@@ -59,7 +66,24 @@ def support_system(H, q, x, tau, mu_vec, on):
     rhs = (M * (q - tau * sign))[:, None]
     u = jax.lax.linalg.triangular_solve(C, rhs, left_side=True, lower=True)
     xs = jax.lax.linalg.triangular_solve(C, u, left_side=True, lower=True, transpose_a=True)[:, 0]
-    return jnp.where(signs_kept(xs, sign, on, tau), xs * M, x)
+    if box is None:
+        return jnp.where(signs_kept(xs, sign, on, tau), xs * M, x)
+    return jnp.where(signs_kept(xs, sign, on, tau) & inside(xs, on, box), xs * M + off, x)
+
+
+def inside(z, on, box):
+    """``z`` lies in the box on the coordinates ``on``."""
+    lo, hi = box
+    return jnp.all(jnp.where(on, (z >= lo) & (z <= hi), True))
+
+
+def box_of(pen, x, fit_b):
+    """The penalty's box as ``(lo, hi)`` vectors for ``x`` (a trailing intercept is free), or ``None``."""
+    parts = getattr(pen, "bounds_parts", None)
+    box = None if parts is None else parts(x.shape[0] - 1 if fit_b else x.shape[0], x.dtype)
+    if box is None or not fit_b:
+        return box
+    return tuple(jnp.append(b, v) for b, v in zip(box, (-jnp.inf, jnp.inf)))
 
 
 def signs_kept(z, sign, on, tau):
@@ -74,6 +98,9 @@ def support_parts(pen, x, fit_b):
     on = x != 0
     if fit_b:
         tau, on, mu_vec = jnp.append(tau, 0.0), on.at[-1].set(True), jnp.append(mu_vec, 0.0)
+    box = box_of(pen, x, fit_b)
+    if box is not None:  # a coordinate at an active bound is held there, like a zero one
+        on = on & (x > box[0]) & (x < box[1])
     return tau, mu_vec, on
 
 
@@ -86,12 +113,20 @@ def support_solve(H, q, x, pen, fit_b):
     """
     m = x.shape[0]
     tau, mu_vec, on = support_parts(pen, x, fit_b)
+    box = box_of(pen, x, fit_b)
     if m <= POLISH_MAX:
-        return support_system(H, q, x, tau, mu_vec, on)
+        return support_system(H, q, x, tau, mu_vec, on, box)
+    if box is not None:  # the coordinates held at a bound enter the gathered system through q
+        q = q - H @ jnp.where(on, 0.0, x)
     # top_k of a 0/1 indicator: every support index when there are at most POLISH_MAX of them
     S = top_indices(on, POLISH_MAX)
     q_S, x_S, tau_S, mu_S, on_S = jnp.stack([q, x, tau, mu_vec, on.astype(x.dtype)], axis=1)[S].T  # one gather
-    x_S = support_system(H[S[:, None], S[None, :]], q_S, x_S, tau_S, mu_S, on_S != 0)
+    if box is None:
+        x_S = support_system(H[S[:, None], S[None, :]], q_S, x_S, tau_S, mu_S, on_S != 0)
+    else:
+        held = jnp.where(on_S != 0, x_S, 0.0)
+        new = support_system(H[S[:, None], S[None, :]], q_S, held, tau_S, mu_S, on_S != 0, (box[0][S], box[1][S]))
+        x_S = jnp.where(on_S != 0, new, x_S)
     return jnp.where(jnp.sum(on) <= POLISH_MAX, x.at[S].set(x_S), x)
 
 
@@ -136,8 +171,13 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         M = on.astype(dtype)
         sign = jnp.sign(x)
         op = lambda v: M * (hvp(M * v) + mu_vec * v) + (1 - M) * v
-        z = conjugate_gradient(op, M * (q - tau * sign), x, CG_ITERS) * M
-        return jnp.where(signs_kept(z, sign, on, tau), z, x)
+        box = box_of(pen, x, fit_b)
+        if box is None:
+            z = conjugate_gradient(op, M * (q - tau * sign), x, CG_ITERS) * M
+            return jnp.where(signs_kept(z, sign, on, tau), z, x)
+        off = (1 - M) * x  # zeros and coordinates at an active bound are held
+        z = conjugate_gradient(op, M * (q - tau * sign - hvp(off)), M * x, CG_ITERS) * M + off
+        return jnp.where(signs_kept(z, sign, on, tau) & inside(z, on, box), z, x)
 
     def kkt_at(x):
         return kkt_residual(pen, x, hvp(x) - q, L, fit_b)
