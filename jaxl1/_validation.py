@@ -14,6 +14,8 @@ import re
 import jax
 import numpy as np
 
+from ._design import stored_values
+
 __all__ = ["InvalidParameterError"]
 
 
@@ -135,6 +137,7 @@ def magnitude_limit(dtype, scaled: bool = True) -> float:
 def check_magnitude(X, y, *, scaled: bool = True) -> None:
     """Refuse data too large for ``dtype`` (see :func:`magnitude_limit`), naming ``X`` or ``y``."""
     for name, a in (("X", X), ("y", y)):
+        a = stored_values(a)  # a sparse X: its stored values
         if _traced(a):
             continue
         a = np.asarray(a)

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validation
+from . import _design, _validation
 from ._jit import jit
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
@@ -76,7 +76,7 @@ class PathResult:
 
     def predict(self, X):
         """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic)."""
-        return jnp.asarray(X, self.coef.dtype) @ self.coef.T + self.intercept
+        return _design.matmul(X, self.coef.T, self.coef.dtype) + self.intercept
 
     @property
     def status(self):
@@ -185,7 +185,7 @@ class CVResult:
         ``jax.nn.sigmoid(cv.predict(X))`` is its probability and ``cv.predict(X) > 0`` the class.
         """
         i = self.index(which)
-        return jnp.asarray(X, self.path.coef.dtype) @ self.path.coef[i] + self.path.intercept[i]
+        return _design.matmul(X, self.path.coef[i], self.path.coef.dtype) + self.path.intercept[i]
 
 
 # --------------------------------------------------------------------------- #
@@ -438,7 +438,7 @@ def _path_args(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if not isinstance(check_every, (int, np.integer)) or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    form = choose_form(loss, n, p, form)
+    form = choose_form(loss, n, p, form, sparse=_design.is_sparse(Xj))
     static = dict(
         loss=get_loss(loss), fit_intercept=bool(fit_intercept), form=form,
         kind=kind, check_every=int(check_every), chunk_size=int(min(chunk_size, K)),
@@ -518,7 +518,7 @@ def _cv_jit_impl(X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, *, n
         out = folds == k
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, **static)
-        z = X @ path.coef.T + path.intercept  # (n, K)
+        z = _design.matmul(X, path.coef.T) + path.intercept  # (n, K)
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
         per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)

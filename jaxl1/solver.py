@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validation
+from . import _design, _validation
 from ._jit import jit
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, is_quadratic
@@ -145,8 +145,8 @@ class FitResult:
         return status_of(self.converged, self.coef, self.intercept, self.gap)
 
     def predict(self, X):
-        """Linear predictor ``X @ coef + intercept``."""
-        return jnp.asarray(X) @ self.coef + self.intercept
+        """Linear predictor ``X @ coef + intercept`` (``X`` dense or sparse)."""
+        return _design.matmul(X, self.coef) + self.intercept
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
@@ -214,6 +214,9 @@ def validate_data(X, y, sample_weight, loss):
     """
     loss = get_loss(loss)
     X, y, sample_weight = _validation.prepare_inputs(X, y, sample_weight)
+    if _design.is_sparse(X):  # a BCOO, checked on its own; y and the weights as beside a dense X
+        X = _design.as_bcoo(X)
+        return (X, *validate_data(_design.stand_in(X), y, sample_weight, loss)[1:])
     if isinstance(X, jax.core.Tracer) or isinstance(X, jax.Array):
         Xdt = X.dtype
     else:
@@ -388,7 +391,7 @@ def fit(
     check_every = _validation.check_positive_int("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
     _validation.check_two_classes(y, s, get_loss(loss).name)
-    form = choose_form(loss, n, p, form)
+    form = choose_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _check_ws_size(ws_size, loss, n, p, form)
     w0 = _init_coef(init, p, X.dtype)
     penalty = jax.tree.map(lambda a: _arg(a, X.dtype), penalty)
