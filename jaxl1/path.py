@@ -462,7 +462,7 @@ def fit_path(
     :func:`jaxl1.fit` (scikit-learn's ``lasso_path`` / ``enet_path`` scaling).
 
     Args:
-      X: ``(n, p)`` design.
+      X: ``(n, p)`` design, dense or sparse (as in :func:`jaxl1.fit`).
       y: ``(n,)`` targets.
       loss: ``"squared"`` or ``"logistic"``.
       l1_ratio: elastic-net mixing in [0, 1] (1 is the lasso).

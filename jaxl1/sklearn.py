@@ -65,6 +65,8 @@ Differences from scikit-learn worth knowing:
   exactly one test fold and every split trains on all the other samples (as
   ``KFold``, ``StratifiedKFold``, ``GroupKFold`` or ``LeaveOneGroupOut`` do):
   jaxl1 fits all folds in one compiled call from per-sample fold ids.
+* ``X`` may be a ``scipy.sparse`` matrix in ``fit`` and ``predict`` (any format, taken as CSR): it
+  is never densified, and the padding adds empty rows and columns only.
 
 scikit-learn is an optional dependency of jaxl1 and is imported only here.
 """
@@ -123,7 +125,7 @@ cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1"]
 
-_SPARSE = ("csr", "csc")  # the sparse formats fit and predict take as they are (others become CSR)
+_SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
 
 # --------------------------------------------------------------------------- #

@@ -341,7 +341,8 @@ def fit(
     The intercept is never penalized.
 
     Args:
-      X: ``(n, p)`` design matrix.
+      X: ``(n, p)`` design matrix: an array, or a ``scipy.sparse`` matrix (CSR, CSC, ...) or a
+        ``jax.experimental.sparse.BCOO``, which is never densified (centred and scaled inside the products).
       y: ``(n,)`` targets (labels in {0, 1} for ``loss="logistic"``).
       penalty: a penalty from :mod:`jaxl1.penalties` (``L1``, ``ElasticNet``, ...).
       loss: ``"squared"``, ``"logistic"``, or a loss object of the datafit protocol (see

@@ -2,7 +2,9 @@
 
 ``prepare`` builds a :class:`Problem` once per data set (the Gram matrix ``X_c' S X_c`` for the
 quadratic loss when ``n >= p``, the design otherwise), with a Lipschitz bound ``L`` of the gradient
-by power iteration and ``P0``, the objective at ``w = 0`` that scales every tolerance.
+by power iteration and ``P0``, the objective at ``w = 0`` that scales every tolerance.  A sparse
+``X`` (a BCOO) takes the data form, its design a :class:`~jaxl1.solvers._sparse.SparseDesign` that
+centres and scales inside its products.
 """
 
 from __future__ import annotations
