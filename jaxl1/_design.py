@@ -82,6 +82,8 @@ def as_bcoo(X):
     be laid out as a plain 2-D matrix.
     """
     dtype = _float_dtype(X.dtype)
+    if len(X.shape) == 2 and min(X.shape) < 1:
+        raise ValueError(f"X must have at least one sample and one feature, got shape {tuple(X.shape)}")
     if is_scipy_sparse(X):
         X = _from_scipy(X, dtype)
     else:

@@ -50,6 +50,12 @@ def labels(tall):
     return X, (y > np.median(y)).astype(float)
 
 
+@pytest.fixture(scope="module")
+def wide_labels(wide):
+    X, y = wide
+    return X, (y > np.median(y)).astype(float)
+
+
 def _formats(X):
     """The same matrix as CSR, CSC and BCOO."""
     return {"csr": X.tocsr(), "csc": X.tocsc(), "bcoo": jsparse.BCOO.from_scipy_sparse(X)}
@@ -183,6 +189,20 @@ def test_fit_logistic_matches_dense_and_sklearn(labels, fmt):
     np.testing.assert_allclose(res.intercept, ref.intercept_[0], rtol=0, atol=1e-6)
 
 
+def test_float32_and_sparse_arrays(wide):
+    X, y = wide
+    with jax.enable_x64(False):
+        lam = 0.1 * float(jaxl1.lambda_max(X.toarray(), y))
+        res = jaxl1.fit(sp.csr_array(X), y, jaxl1.L1(lam))  # a scipy sparse array, not a matrix
+        dense = jaxl1.fit(X.toarray(), y, jaxl1.L1(lam))
+    assert res.coef.dtype == jnp.float32 and bool(res.converged)
+    np.testing.assert_allclose(res.coef, dense.coef, rtol=0, atol=2e-3)
+    zero = jaxl1.fit(sp.csr_matrix(X.shape), y, jaxl1.L1(lam))  # no stored entry at all
+    assert not np.any(zero.coef) and float(zero.intercept) == pytest.approx(y.mean())
+    with pytest.raises(ValueError, match="at least one sample and one feature"):
+        jaxl1.fit(sp.csr_matrix((3, 0)), np.ones(3), jaxl1.L1(lam))
+
+
 def test_fit_under_jit_with_a_traced_bcoo(wide):
     X, y = wide
     B = jsparse.BCOO.from_scipy_sparse(X)
@@ -211,10 +231,15 @@ def test_lambda_max_matches_dense(tall, labels):
                                jaxl1.lambda_max(Xl.toarray(), yl, loss="logistic"), rtol=1e-12)
 
 
-@pytest.mark.parametrize("data,loss", [("tall", "squared"), ("wide", "squared"), ("labels", "logistic")])
-def test_fit_path_matches_dense(data, loss, request):
+@pytest.mark.parametrize("data,loss,extra", [
+    ("tall", "squared", {}), ("wide", "squared", {}), ("labels", "logistic", {}), ("wide_labels", "logistic", {}),
+    ("wide", "squared", dict(chunk_size=4)),  # vmapped lanes
+    ("wide_labels", "logistic", dict(ws_size=40)),  # dense blocks of the sparse columns, with the intercept
+    ("wide", "squared", dict(ws_size=0)),  # plain FISTA
+])
+def test_fit_path_matches_dense(data, loss, extra, request):
     X, y = request.getfixturevalue(data)
-    kw = dict(loss=loss, n_lambdas=12, eps=1e-2, tol=TIGHT)
+    kw = dict(loss=loss, n_lambdas=12, eps=1e-2, tol=TIGHT, max_iter=100_000, **extra)
     path = jaxl1.fit_path(X, y, **kw)
     dense = jaxl1.fit_path(X.toarray(), y, **kw)
     assert bool(path.converged.all())

@@ -49,6 +49,9 @@ INNER_RATIO_NEWTON = 0.3
 NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
 
 
+SPARSE_BLOCK_MAX = 2**24  # the most entries of a dense block of a sparse X's columns (128 MiB in float64)
+
+
 def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
     """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`solve_fista`.
 
@@ -71,10 +74,13 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     squared = is_quadratic(loss)
     tol_abs = tol * prob.P0
     # the subproblem as a dense matrix when it is small or no larger than the data, else by products
-    # (for a sparse X always by products above POLISH_MAX: its columns are not gathered into a large block)
+    # (a sparse X's columns are gathered into a dense block only up to POLISH_MAX of them and
+    # SPARSE_BLOCK_MAX entries)
     n = prob.y.shape[0]
-    sparse = isinstance(prob.A, SparseDesign)
-    matrix_free = form == "data" and k + 1 > POLISH_MAX and (n > 2 * k or sparse)
+    if isinstance(prob.A, SparseDesign):
+        matrix_free = k + 1 > POLISH_MAX or n * (k + 1) > SPARSE_BLOCK_MAX
+    else:
+        matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
 
     def subproblem(w, b, info):
         if k < p:
