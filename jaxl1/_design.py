@@ -4,8 +4,8 @@ Every public function converts a sparse ``X`` once, here, into a 2-D BCOO of the
 dense ``X`` would get (float32 unless ``jax_enable_x64``), and never into a dense array: the solvers
 centre and scale it inside their products (:mod:`jaxl1.solvers._sparse`).  A ``scipy.sparse`` matrix
 (CSR, CSC or any other format) is summed over duplicate entries and its number of stored entries
-padded with explicit zeros to one of four sizes per octave, so that data sets of nearby sizes share
-one compiled program.  Neither ``scipy.sparse`` nor ``jax.experimental.sparse`` is imported unless a
+padded with zeros at an out-of-range position (BCOO's own convention) to one of four sizes per
+octave, so that data sets of nearby sizes share one compiled program.  Neither ``scipy.sparse`` nor ``jax.experimental.sparse`` is imported unless a
 sparse input is seen.
 """
 
@@ -55,8 +55,6 @@ def padded_size(m: int) -> int:
 def _from_scipy(X, dtype):
     from jax.experimental import sparse as jsparse
 
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
     csr = X.tocsr(copy=True)  # row-major order; the copy is ours to canonicalize
     csr.sum_duplicates()
     n, p = csr.shape
@@ -64,40 +62,53 @@ def _from_scipy(X, dtype):
     rows = np.repeat(np.arange(n, dtype=index), np.diff(csr.indptr))
     nse = csr.nnz
     size = padded_size(nse)
-    # the padding: explicit zeros at the last position, which keeps the row-major order
+    # the padding: zeros at the out-of-range position (n, p), as BCOO itself pads (its products drop them)
     indices = np.empty((size, 2), index)
     indices[:nse, 0], indices[:nse, 1] = rows, csr.indices
-    indices[nse:] = (n - 1, p - 1)
+    indices[nse:] = (n, p)
     data = np.zeros(size, dtype)
     data[:nse] = csr.data
     return jsparse.BCOO((jnp.asarray(data), jnp.asarray(indices)), shape=(n, p), indices_sorted=True,
-                        unique_indices=size == nse)
+                        unique_indices=True)
+
+
+def _traced(X) -> bool:
+    return isinstance(X.data, jax.core.Tracer) or isinstance(X.indices, jax.core.Tracer)
 
 
 def as_bcoo(X):
     """A sparse ``X`` as a checked 2-D BCOO of a float dtype, with no repeated position.
 
-    Raises ``ValueError`` naming ``X`` for a non-numeric dtype, NaN or infinity among the stored
-    values (checked on concrete values only), or a BCOO with batch or dense dimensions that cannot
-    be laid out as a plain 2-D matrix.
+    A ``scipy.sparse`` matrix, or a concrete BCOO that may repeat a position (``unique_indices=False``,
+    through scipy), is summed over duplicate entries, laid out in row-major order and padded as the
+    module says.  A BCOO with ``unique_indices=True``, or one under a trace (``jit``, ``vmap``), is only
+    laid out as a plain 2-D matrix and cast: under a trace it must not repeat a position (repeated
+    positions change the column scales, which changes the iterations but not the solution).
+
+    Raises ``ValueError`` naming ``X`` for a non-numeric dtype, a shape without a sample or a feature,
+    or NaN or infinity among the stored values (checked on concrete values only).
     """
     dtype = _float_dtype(X.dtype)
-    if len(X.shape) == 2 and min(X.shape) < 1:
+    if len(X.shape) != 2:
+        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {tuple(X.shape)}")
+    if min(X.shape) < 1:
         raise ValueError(f"X must have at least one sample and one feature, got shape {tuple(X.shape)}")
-    if is_scipy_sparse(X):
-        X = _from_scipy(X, dtype)
-    else:
-        if X.ndim != 2:
-            raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
-        if X.n_batch or X.n_dense:
-            X = X.update_layout(n_batch=0, n_dense=0)
-        if X.dtype != dtype:
-            X = X.astype(dtype)
-        if not X.unique_indices and not isinstance(X.data, jax.core.Tracer):
-            X = X.sum_duplicates()  # concrete: to the number of distinct positions
-    if not isinstance(X.data, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(X.data)))):
+    if is_bcoo(X) and (X.n_batch or X.n_dense):
+        X = X.update_layout(n_batch=0, n_dense=0)
+    if is_bcoo(X) and (_traced(X) or X.unique_indices):
+        if not _traced(X) and not bool(np.all(np.isfinite(np.asarray(X.data)))):
+            raise ValueError("X contains NaN or infinity")
+        return X if X.dtype == dtype else X.astype(dtype)
+    if is_bcoo(X):  # concrete, perhaps with repeated positions: canonicalized by scipy
+        import scipy.sparse
+
+        n, p = X.shape
+        rows, cols = np.asarray(X.indices).T
+        keep = (rows < n) & (cols < p)  # a BCOO pads with out-of-range positions
+        X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
+    if not np.all(np.isfinite(X.data)):
         raise ValueError("X contains NaN or infinity")
-    return X
+    return _from_scipy(X, dtype)
 
 
 def stand_in(X):

@@ -112,6 +112,17 @@ def test_boundary_conversion():
     np.testing.assert_array_equal(_design.as_bcoo(R).todense(), [[2.0, 0.0], [0.0, 0.0]])
     Bb = jsparse.BCOO.fromdense(jnp.eye(3), n_batch=1)
     np.testing.assert_array_equal(_design.as_bcoo(Bb).todense(), np.eye(3))
+    # BCOO's own padding (out-of-range positions) is taken as it is, and changes no product
+    D = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0], [4.0, 5.0, 0.0], [0.0, 6.0, 0.0]])
+    Bp = jsparse.BCOO.fromdense(jnp.asarray(D), nse=9)
+    assert Bp.unique_indices and _design.as_bcoo(Bp) is Bp
+    s = jnp.full(4, 0.25)
+    A, _, _ = sparse_design(Bp, s, fit_intercept=True, scale=True)
+    Ad = (D - D.mean(0)) / D.std(0)
+    np.testing.assert_allclose(A.columns(), Ad, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(A @ jnp.ones(3), Ad @ np.ones(3), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(jnp.ones(4) @ A, np.ones(4) @ Ad, atol=1e-14)
+    np.testing.assert_allclose(A.sq_norms(s), np.ones(3), rtol=1e-13)
     with jax.enable_x64(False):
         assert _design.as_bcoo(sp.csr_matrix(np.eye(3))).dtype == jnp.float32
     sizes = [_design.padded_size(m) for m in (1, 1024, 1025, 5000, 10**6)]
@@ -297,6 +308,11 @@ def test_gradients_match_dense(wide):
             g = jax.grad(loss, argnums=argnum)(lam, ours, jnp.asarray(y), sw)
             ref = jax.grad(loss, argnums=argnum)(lam, Xd, jnp.asarray(y), sw)
             np.testing.assert_allclose(g, ref, rtol=1e-7, atol=1e-9)
+    # with respect to the penalty factors
+    factors = jnp.linspace(0.5, 1.5, X.shape[1])
+    by_factor = lambda v, X: jnp.sum(jaxl1.fit(X, y, jaxl1.L1(lam, v), tol=TIGHT).coef ** 2)
+    np.testing.assert_allclose(jax.grad(by_factor)(factors, X), jax.grad(by_factor)(factors, Xd), rtol=1e-7,
+                               atol=1e-9)
     # with respect to the stored values of a BCOO: the entries of the dense gradient at those positions
     g_data = jax.grad(lambda data: loss(lam, jsparse.BCOO((data, B.indices), shape=B.shape), y, sw))(B.data)
     g_dense = jax.grad(lambda Xd: loss(lam, Xd, y, sw))(Xd)

@@ -14,7 +14,8 @@ ever formed.  A working set asks for its columns as a dense ``(n, |W|)`` block
 otherwise.
 
 The nonzeros must not repeat a position with a nonzero value (the boundary sums duplicates);
-explicit zeros anywhere, padding included, change nothing.
+explicit zeros change nothing, and neither do entries at out-of-range positions (BCOO's padding):
+their products are dropped.
 """
 
 from __future__ import annotations
