@@ -57,6 +57,8 @@ def _from_scipy(X, dtype):
 
     csr = X.tocsr(copy=True)  # row-major order; the copy is ours to canonicalize
     csr.sum_duplicates()
+    if not np.all(np.isfinite(csr.data)):
+        raise ValueError("X contains NaN or infinity")
     n, p = csr.shape
     index = np.int32 if max(n, p) < 2**31 else np.int64
     rows = np.repeat(np.arange(n, dtype=index), np.diff(csr.indptr))
@@ -106,8 +108,6 @@ def as_bcoo(X):
         rows, cols = np.asarray(X.indices).T
         keep = (rows < n) & (cols < p)  # a BCOO pads with out-of-range positions
         X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
-    if not np.all(np.isfinite(X.data)):
-        raise ValueError("X contains NaN or infinity")
     return _from_scipy(X, dtype)
 
 
@@ -121,7 +121,7 @@ def stored_values(X):
     if is_bcoo(X):
         return X.data
     if is_scipy_sparse(X):
-        return X.data
+        return X.tocoo().data
     return X
 
 

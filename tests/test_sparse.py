@@ -106,6 +106,12 @@ def test_boundary_conversion():
     np.testing.assert_array_equal(B.todense(), [[0.0, 3.0], [0.0, 0.0], [3.0, 0.0]])
     assert B.dtype == jnp.float64 and B.nse == _design.NSE_MIN
     assert _design.as_bcoo(sp.csr_matrix(np.eye(3, dtype=np.int64))).dtype == jnp.float64
+    for fmt in ("lil", "dok", "dia", "bsr"):
+        np.testing.assert_array_equal(_design.as_bcoo(X.asformat(fmt)).todense(), B.todense())
+    bad = sp.lil_matrix((2, 2))
+    bad[0, 1] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        _design.as_bcoo(bad)
     assert _design.as_bcoo(sp.csr_matrix(np.eye(3, dtype=np.float32))).dtype == jnp.float32
     # a BCOO with repeated positions is summed; one with a batch dimension laid out flat
     R = jsparse.BCOO((jnp.array([1.0, 1.0]), jnp.array([[0, 0], [0, 0]])), shape=(2, 2))
