@@ -80,6 +80,17 @@ class Problem:
         self.lambdas = lam_max * np.geomspace(1.0, self.eps, N_LAMBDAS)
 
 
+def is_sparse(X):
+    import scipy.sparse as sp
+
+    return sp.issparse(X)
+
+
+def column_major(X):
+    """``X`` laid out by columns for the coordinate-descent peers: Fortran order, or CSC for a sparse ``X``."""
+    return X.tocsc() if is_sparse(X) else np.asfortranarray(X)
+
+
 def _standardize(X):
     X = X - X.mean(axis=0)
     return X / X.std(axis=0)
@@ -130,6 +141,40 @@ def toeplitz_logistic(name, n, p, rho, eps, seed, margin_std=2.0):
     return Problem(name, f"L1-logistic, Toeplitz rho={rho}, {n}x{p}, eps {eps:g}", X, y, "logistic", eps)
 
 
+def text_like(name, n, p, density, n_informative, eps, seed, snr=3.0):
+    """A bag-of-words-like sparse design: word frequencies that fall off as a power of the rank (Zipf),
+    tf-idf weights (``log(1 + count) * idf``) and rows of unit norm, as ``TfidfVectorizer`` gives; the
+    truth has ``n_informative`` nonzero coefficients on words of middling frequency.  ``X`` stays a
+    ``scipy.sparse`` CSR matrix for every solver (no intercept, no centring: centring would make it dense).
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    nnz = int(density * n * p)
+    freq = 1.0 / np.arange(1, p + 1) ** 0.8
+    freq = rng.permutation(freq / freq.sum())  # the columns of frequent words spread over the matrix
+    rows = rng.integers(0, n, nnz)
+    cols = rng.choice(p, size=nnz, p=freq)
+    X = sp.csr_matrix((np.ones(nnz), (rows, cols)), shape=(n, p))
+    X.sum_duplicates()
+    df = np.bincount(X.indices, minlength=p)
+    idf = np.log((1 + n) / (1 + df)) + 1.0  # scikit-learn's smoothed idf
+    X.data = np.log1p(X.data) * idf[X.indices]
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    X = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X
+    X = X.tocsr()
+    order = np.argsort(df)
+    middling = order[(df[order] >= 20)][: 4 * n_informative]
+    w = np.zeros(p)
+    idx = rng.choice(middling, size=n_informative, replace=False)
+    w[idx] = rng.choice([-1.0, 1.0], n_informative) * (1.0 + rng.random(n_informative)) * np.sqrt(n / df[idx])
+    signal = X @ w
+    noise = rng.standard_normal(n)
+    y = signal + noise * (np.linalg.norm(signal) / (snr * np.linalg.norm(noise)))
+    title = f"sparse text-like {n}x{p}, density {density:g}, {n_informative} informative, eps {eps:g}"
+    return Problem(name, title, X, y - y.mean(), "squared", eps)
+
+
 def diabetes():
     from sklearn.datasets import load_diabetes
 
@@ -165,6 +210,7 @@ PROBLEMS = {
     "tall20000x1000": lambda: toeplitz_regression("tall20000x1000", *_size(20000, 1000), 0.5, 1e-3, seed=2),
     "cancer": breast_cancer,
     "logreg2000x500": lambda: toeplitz_logistic("logreg2000x500", *_size(2000, 500), 0.5, 1e-3, seed=3),
+    "text20000x50000": lambda: text_like("text20000x50000", *_size(20000, 50000), 1e-3, 300, 1e-2, seed=4),
 }
 REAL_DATA = ("diabetes", "cancer")
 
@@ -214,6 +260,7 @@ def relative_gaps(prob: Problem, W: np.ndarray) -> np.ndarray:
 class Solver:
     name = ""
     uses_blas = True  # numpy/scipy BLAS inside: --peer-threads applies
+    takes_sparse = True  # runs on a scipy.sparse X
     tol0 = None  # starting tolerance (a number, or a function of the problem)
     factor = 0.1  # multiplies the tolerance after a miss
     max_attempts = 6
@@ -254,7 +301,9 @@ class Jaxl1(Solver):
     tol_note = "fit_path(tol=1e-6): its own relative duality gap, not tuned"
 
     def prepare(self, prob):
-        self.args = (jnp.asarray(prob.X), jnp.asarray(prob.y), jnp.asarray(prob.lambdas))
+        # a sparse X is passed as the scipy matrix itself: its conversion is part of every timed call
+        X = prob.X if is_sparse(prob.X) else jnp.asarray(prob.X)
+        self.args = (X, jnp.asarray(prob.y), jnp.asarray(prob.lambdas))
         self.last = None
         self.compile_s = 0.0  # tracing + lowering + XLA compilation over all calls on this problem
 
@@ -279,7 +328,7 @@ class SklearnPeer(Solver):
         return TARGET / 2 if prob.loss == "squared" else 1e-4
 
     def prepare(self, prob):
-        self.Xf = np.asfortranarray(prob.X)
+        self.Xf = column_major(prob.X)
 
     def __call__(self, prob, tol):
         from sklearn.exceptions import ConvergenceWarning
@@ -323,7 +372,7 @@ class CelerPeer(Solver):
         return TARGET / 2 if prob.loss == "squared" else TARGET
 
     def prepare(self, prob):
-        self.Xf = np.asfortranarray(prob.X)
+        self.Xf = column_major(prob.X)
 
     def __call__(self, prob, tol):
         from celer import celer_path
@@ -358,7 +407,7 @@ class SkglmPeer(Solver):
         return 1e-6 * prob.lambdas[0]
 
     def prepare(self, prob):
-        self.Xf = np.asfortranarray(prob.X)
+        self.Xf = column_major(prob.X)
 
     def __call__(self, prob, tol):
         import skglm
@@ -386,6 +435,7 @@ class SkglmPeer(Solver):
 class JaxoptPeer(Solver):
     name = "jaxopt"
     uses_blas = False
+    takes_sparse = False
     factor = 0.1
     max_attempts = 5
     cap_s = 60.0  # budget of one solve: sets maxiter, and a solve over it ends the calibration
@@ -487,7 +537,7 @@ def reference(prob: Problem):
     if prob.loss == "squared":
         from sklearn.linear_model import lasso_path
 
-        _, coefs, _ = lasso_path(np.asfortranarray(prob.X), prob.y, alphas=prob.lambdas, tol=1e-13,
+        _, coefs, _ = lasso_path(column_major(prob.X), prob.y, alphas=prob.lambdas, tol=1e-13,
                                  max_iter=1_000_000)
         return coefs.T, "sklearn lasso_path tol=1e-13"
     try:
@@ -501,7 +551,7 @@ def reference(prob: Problem):
         for lam in prob.lambdas:
             out.append(clf.set_params(C=1.0 / (n * lam)).fit(prob.X, prob.y).coef_.ravel().copy())
         return np.array(out), "sklearn liblinear tol=1e-12"
-    Xf = np.asfortranarray(prob.X)
+    Xf = column_major(prob.X)
     est = skglm.SparseLogisticRegression(alpha=prob.lambdas[0], fit_intercept=False, warm_start=True,
                                          tol=1e-11 * prob.lambdas[0], max_iter=500, max_epochs=100_000)
     out = []
@@ -605,6 +655,8 @@ def run_problem(prob: Problem, solver_names, repeat, slow_s, total_cap_s, with_r
         solver = SOLVERS[name]
         rec = records[name] = Record(name)
         ok, why = solver.available()
+        if ok and is_sparse(prob.X) and not solver.takes_sparse:
+            ok, why = False, "not run on a sparse X"
         if not ok:
             rec.status = why
             continue
@@ -699,6 +751,9 @@ def iteration_floor(prob, bandwidth):
     """
     n, p = prob.X.shape
     gram = prob.loss == "squared" and n >= p
+    if is_sparse(prob.X):  # the stored values and both indices of every entry, twice
+        nbytes = 2 * prob.X.nnz * (prob.X.dtype.itemsize + 8)
+        return "sparse X, twice", nbytes, nbytes / bandwidth
     nbytes = (p * p if gram else 2 * n * p) * prob.X.itemsize
     return ("Gram" if gram else "X, twice"), nbytes, nbytes / bandwidth
 

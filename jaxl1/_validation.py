@@ -21,6 +21,7 @@ import numpy as np
 
 from .losses import get_loss
 from .solvers._problem import choose_form, default_tol, default_ws_size
+from ._design import as_bcoo, is_sparse, stand_in, stored_values
 
 __all__ = ["InvalidParameterError"]
 
@@ -269,6 +270,9 @@ def validate_data(X, y, sample_weight, loss):
     """
     loss = get_loss(loss)
     X, y, sample_weight = prepare_inputs(X, y, sample_weight)
+    if is_sparse(X):  # a BCOO, checked on its own; y and the weights as beside a dense X
+        X = as_bcoo(X)
+        return (X, *validate_data(stand_in(X), y, sample_weight, loss)[1:])
     if not isinstance(X, (jax.core.Tracer, jax.Array)):
         X = np.asarray(X)
     if len(np.shape(X)) != 2:
@@ -313,6 +317,7 @@ def magnitude_limit(dtype, scaled: bool = True) -> float:
 def check_magnitude(X, y, *, scaled: bool = True) -> None:
     """Refuse data too large for ``dtype`` (see :func:`magnitude_limit`), naming ``X`` or ``y``."""
     for name, a in (("X", X), ("y", y)):
+        a = stored_values(a)  # a sparse X: its stored values
         if not concrete(a):
             continue
         a = np.asarray(a)
@@ -425,9 +430,9 @@ def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
     return kind
 
 
-def check_form(loss, n: int, p: int, form) -> str:
+def check_form(loss, n: int, p: int, form, sparse: bool = False) -> str:
     """``form`` resolved to ``"gram"`` or ``"data"`` (the choice and its check are the solver's own)."""
-    return choose_form(loss, n, p, form)
+    return choose_form(loss, n, p, form, sparse=sparse)
 
 
 def check_ws_size(ws_size, loss, n: int, p: int, form: str) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 
 from .losses import get_loss
 from .solvers import conjugate_gradient
+from .solvers._sparse import is_bcoo
 
 __all__ = ["solution_tangent", "differentiable_solve", "zero_tangent", "DENSE_MAX"]
 
@@ -78,7 +79,10 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
 
     _, rhs = jax.jvp(lambda X, y, s, pen: grad_phi(theta, X, y, s, pen), (X, y, s, pen), (dX, dy, ds, dpen))
     rhs = -M * rhs
-    dtheta = _masked_solve(lambda v: jax.jvp(lambda t: grad_phi(t, X, y, s, pen), (theta,), (v,))[1], M, rhs)
+    # a sparse X is solved by products only: the dense system's batched products would gather
+    # (p + 1) values per stored entry
+    dtheta = _masked_solve(lambda v: jax.jvp(lambda t: grad_phi(t, X, y, s, pen), (theta,), (v,))[1], M, rhs,
+                           dense=not is_bcoo(X))
     return dtheta[:p], dtheta[p]
 
 
@@ -109,11 +113,12 @@ def differentiable_solve(impl, tangent):
     return f
 
 
-def _masked_solve(hvp, M, rhs):
-    """Solve ``(M H M + I - M) x = rhs`` for a symmetric PSD ``H`` given by its products."""
+def _masked_solve(hvp, M, rhs, dense=True):
+    """Solve ``(M H M + I - M) x = rhs`` for a symmetric PSD ``H`` given by its products (densely
+    up to ``DENSE_MAX`` unknowns when ``dense``, else by conjugate gradients)."""
     m = rhs.shape[0]
     op = lambda v: M * hvp(M * v) + (1 - M) * v
-    if m <= DENSE_MAX:
+    if dense and m <= DENSE_MAX:
         A = jax.vmap(op)(jnp.eye(m, dtype=rhs.dtype)).T
         # the system is solved with unit diagonal (D^-1 A D^-1, D^2 = diag A), so that columns on other
         # scales are resolved alike; collinear active columns (a duplicated feature) make A singular, the

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validation
+from . import _design, _validation
 from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
@@ -68,7 +68,7 @@ class PathResult:
 
     def predict(self, X):
         """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic)."""
-        return jnp.asarray(X, self.coef.dtype) @ self.coef.T + self.intercept
+        return _design.matmul(X, self.coef.T, self.coef.dtype) + self.intercept
 
     @property
     def status(self):
@@ -177,7 +177,7 @@ class CVResult:
         ``jax.nn.sigmoid(cv.predict(X))`` is its probability and ``cv.predict(X) > 0`` the class.
         """
         i = self.index(which)
-        return jnp.asarray(X, self.path.coef.dtype) @ self.path.coef[i] + self.path.intercept[i]
+        return _design.matmul(X, self.path.coef[i], self.path.coef.dtype) + self.path.intercept[i]
 
 
 # --------------------------------------------------------------------------- #
@@ -455,7 +455,7 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     K = lams.shape[0]
     chunk_size = _validation.check_integer("chunk_size", _default_chunk(K) if chunk_size is None else chunk_size)
     check_every = _validation.check_integer("check_every", check_every)
-    form = _validation.check_form(loss, n, p, form)
+    form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32), box,
                     loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
@@ -477,7 +477,7 @@ def fit_path(
     :func:`jaxl1.fit` (scikit-learn's ``lasso_path`` / ``enet_path`` scaling).
 
     Args:
-      X: ``(n, p)`` design.
+      X: ``(n, p)`` design, dense or sparse (as in :func:`jaxl1.fit`).
       y: ``(n,)`` targets.
       loss: ``"squared"`` or ``"logistic"``.
       l1_ratio: elastic-net mixing in [0, 1] (1 is the lasso).
@@ -541,7 +541,7 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
                           **static)
-        z = X @ path.coef.T + path.intercept  # (n, K)
+        z = _design.matmul(X, path.coef.T) + path.intercept  # (n, K)
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
         per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)

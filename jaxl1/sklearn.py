@@ -65,6 +65,8 @@ Differences from scikit-learn worth knowing:
   exactly one test fold and every split trains on all the other samples (as
   ``KFold``, ``StratifiedKFold``, ``GroupKFold`` or ``LeaveOneGroupOut`` do):
   jaxl1 fits all folds in one compiled call from per-sample fold ids.
+* ``X`` may be a ``scipy.sparse`` matrix in ``fit`` and ``predict`` (any format, taken as CSR): it
+  is never densified, and the padding adds empty rows and columns only.
 
 scikit-learn is an optional dependency of jaxl1 and is imported only here.
 """
@@ -76,6 +78,7 @@ import warnings
 
 import jax
 import numpy as np
+import scipy.sparse
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -122,6 +125,8 @@ cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1"]
 
+_SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
+
 
 # --------------------------------------------------------------------------- #
 # helpers
@@ -163,7 +168,11 @@ def _pad(X, y, sw, folds=None):
     """
     n, p = X.shape
     n2, p2 = _bucket(n, _MIN_ROWS), _bucket(p, _MIN_COLS)
-    if (n2, p2) == (n, p):
+    if scipy.sparse.issparse(X):  # empty rows and columns: the stored entries stay as they are
+        X = X.tocsr()
+        indptr = np.concatenate([X.indptr, np.full(n2 - n, X.indptr[-1], X.indptr.dtype)])
+        Xp = scipy.sparse.csr_matrix((X.data, X.indices, indptr), shape=(n2, p2))
+    elif (n2, p2) == (n, p):
         Xp = X  # no copy of data that is already of a bucketed shape
     else:
         Xp = np.zeros((n2, p2))
@@ -293,6 +302,11 @@ def _fold_ids(cv, X, y, groups):
 class _LinearRegressor(RegressorMixin, BaseEstimator):
     """Shared validation, fitting and prediction for ``Lasso`` and ``ElasticNet``."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _l1_ratio(self):
         raise NotImplementedError
 
@@ -312,7 +326,7 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
         _check_number("alpha", self.alpha, lo=0.0)
         l1_ratio = _check_number("l1_ratio", self._l1_ratio(), lo=0.0, hi=1.0)
         _check_positive(self.positive, l1_ratio)
-        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
         sw = _sample_weight(sample_weight, X.shape[0])
         p = X.shape[1]
         Xp, yp, swp, _ = _pad(X, y, sw)
@@ -339,7 +353,7 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Predictions ``X @ coef_ + intercept_``, ``(n_samples,)``."""
         check_is_fitted(self)
-        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
         return X @ self.coef_ + self.intercept_
 
 
@@ -443,6 +457,11 @@ class ElasticNet(_LinearRegressor):
 class _LinearRegressorCV(RegressorMixin, BaseEstimator):
     """Shared cross-validation for ``LassoCV`` and ``ElasticNetCV``."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _l1_ratios(self):
         raise NotImplementedError
 
@@ -484,7 +503,7 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
         for r in ratios:
             _check_positive(self.positive, r)
         lambdas, n_lambdas = self._grid(ratios)
-        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
         sw = _sample_weight(sample_weight, X.shape[0])
         folds = _fold_ids(self.cv, X, y, groups)
         p = X.shape[1]
@@ -533,7 +552,7 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Predictions of the model at ``alpha_``: ``X @ coef_ + intercept_``."""
         check_is_fitted(self)
-        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
         return X @ self.coef_ + self.intercept_
 
 
@@ -759,6 +778,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = True
         return tags
 
     def _more_tags(self):  # scikit-learn < 1.6
@@ -787,7 +807,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
                              "(scikit-learn has a dual formulation only for liblinear's L2 penalty)")
         if self.C is None:
             _check_number("alpha", self.alpha, lo=0.0)
-        X, y = _sk_validate_data(self, X, y, dtype=np.float64)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, accept_sparse=_SPARSE)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
@@ -811,9 +831,11 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         # Centring the features leaves the solution unchanged (the intercept absorbs the shift) and keeps
         # the intercept from coupling to every coefficient: with features far from zero (means of 100
         # against spreads of 1, say) the uncentred problem is so badly conditioned that the solver
-        # stalls, while the squared loss is centred inside jaxl1.fit already.
-        x_mean = np.average(X, axis=0, weights=sw) if self.fit_intercept else np.zeros(p)
-        Xp, yp, swp, _ = _pad(X - x_mean, y01, sw)
+        # stalls, while the squared loss is centred inside jaxl1.fit already.  A sparse X is centred
+        # inside jaxl1.fit's products instead (centring it here would make it dense).
+        centre = self.fit_intercept and not scipy.sparse.issparse(X)
+        x_mean = np.average(X, axis=0, weights=sw) if centre else np.zeros(p)
+        Xp, yp, swp, _ = _pad(X - x_mean if centre else X, y01, sw)
         init = None
         if self.warm_start and np.shape(getattr(self, "coef_", None)) == (1, p):
             init = np.zeros(Xp.shape[1])
@@ -840,7 +862,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Log-odds of ``classes_[1]``: ``X @ coef_[0] + intercept_[0]``, ``(n_samples,)``."""
         check_is_fitted(self)
-        X = _sk_validate_data(self, X, dtype=np.float64, reset=False)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X):

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validation
+from . import _design, _validation
 from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
@@ -148,8 +148,8 @@ class FitResult:
         return status_of(self.converged, self.coef, self.intercept, self.gap)
 
     def predict(self, X):
-        """Linear predictor ``X @ coef + intercept``."""
-        return jnp.asarray(X) @ self.coef + self.intercept
+        """Linear predictor ``X @ coef + intercept`` (``X`` dense or sparse)."""
+        return _design.matmul(X, self.coef) + self.intercept
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
@@ -206,7 +206,7 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     """
     n, p = X.shape
     tol = default_tol(X.dtype) if tol is None else tol
-    form = choose_form(loss, n, p, form)
+    form = choose_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = default_ws_size(loss, n, p, form) if ws_size is None else ws_size
     w0 = np.zeros(p, X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
@@ -245,7 +245,8 @@ def fit(
     The intercept is never penalized.
 
     Args:
-      X: ``(n, p)`` design matrix.
+      X: ``(n, p)`` design matrix: an array, or a ``scipy.sparse`` matrix (CSR, CSC, ...) or a
+        ``jax.experimental.sparse.BCOO``, which is never densified (centred and scaled inside the products).
       y: ``(n,)`` targets (labels in {0, 1} for ``loss="logistic"``).
       penalty: a penalty from :mod:`jaxl1.penalties` (``L1``, ``ElasticNet``, ...).
       loss: ``"squared"``, ``"logistic"``, or a loss object of the datafit protocol (see
@@ -309,7 +310,7 @@ def fit(
     check_every = _validation.check_integer("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
     _validation.check_two_classes(y, s, loss)
-    form = _validation.check_form(loss, n, p, form)
+    form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, p, X.dtype)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,

@@ -77,7 +77,8 @@ def tune(
     r"""Minimize the held-out loss over :math:`\log\lambda` by gradient descent through the solver.
 
     Args:
-      X_train, y_train: the data the model is fitted on.
+      X_train, y_train: the data the model is fitted on (``X_train`` and ``X_val`` dense or sparse,
+        as in :func:`jaxl1.fit`).
       X_val, y_val: the data the model is scored on (mean squared error for the
         squared loss, mean deviance for the logistic loss).
       init_lambda: starting strength; default ``0.1 * lambda_max(X_train, y_train)``.

@@ -1,5 +1,6 @@
 """The solver core: a problem (:mod:`._problem`), its certificate (:mod:`._gap`), FISTA (:mod:`._fista`),
-the quadratic subproblem (:mod:`._quadratic`) and working sets (:mod:`._working_set`).
+the quadratic subproblem (:mod:`._quadratic`), working sets (:mod:`._working_set`) and the sparse
+design that stands for a centred, scaled sparse ``X`` (:mod:`._sparse`).
 
 :func:`solve` is the one entry point of :func:`jaxl1.fit` and :func:`jaxl1.fit_path`: it picks the
 working-set solver for separable L1-type penalties and plain FISTA for the others, and maps the

@@ -2,7 +2,9 @@
 
 ``prepare`` builds a :class:`Problem` once per data set (the Gram matrix ``X_c' S X_c`` for the
 quadratic loss when ``n >= p``, the design otherwise), with a Lipschitz bound ``L`` of the gradient
-by power iteration and ``P0``, the objective at ``w = 0`` that scales every tolerance.
+by power iteration and ``P0``, the objective at ``w = 0`` that scales every tolerance.  A sparse
+``X`` (a BCOO) takes the data form, its design a :class:`~jaxl1.solvers._sparse.SparseDesign` that
+centres and scales inside its products.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..losses import get_loss, intercept_of, is_quadratic
+from ._sparse import is_bcoo, sparse_design
 
 
 def default_tol(dtype) -> float:
@@ -24,7 +27,7 @@ def default_tol(dtype) -> float:
 class Problem(NamedTuple):
     """Everything an iteration needs; a pytree of arrays (``fit_b`` marks an intercept variable)."""
 
-    A: jax.Array  # (p, p) Gram matrix, or (n, p) design (centred for the squared loss)
+    A: jax.Array  # (p, p) Gram matrix, or (n, p) design (centred with an intercept); a SparseDesign for sparse X
     c: jax.Array  # (p,) X_c' S y_c for the Gram form; unused (zeros) otherwise
     y: jax.Array  # (n,) targets (centred for the squared loss with intercept)
     s: jax.Array  # (n,) normalized sample weights
@@ -137,6 +140,8 @@ def standardizing_scale(X, s, fit_intercept):
     A column is constant when its ``sd`` is at the rounding level of its values (``16 eps max|x_j|``):
     centring leaves rounding noise there, which standardizing would blow up.
     """
+    if is_bcoo(X):  # the sparse design's own column norms, centred inside its products
+        return 1.0 / sparse_design(X, s, fit_intercept=fit_intercept, scale=True)[2]
     Xc = X - s @ X if fit_intercept else X
     sd = column_scales(Xc, s)
     noise = 16 * jnp.finfo(X.dtype).eps * jnp.max(jnp.abs(X), axis=0)
@@ -163,12 +168,16 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
     squared = is_quadratic(loss)
     # with an intercept the columns are centred (the intercept absorbs x_mean . w), which keeps the
     # problem well conditioned when features sit far from zero; the squared loss also centres y
-    x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
     y_mean = s @ y if (squared and fit_intercept) else zero
-    Xc, yc = (X - x_mean if fit_intercept else X), y - y_mean
-    d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
-    if scale:
-        Xc = Xc / d
+    yc = y - y_mean
+    if is_bcoo(X):  # sparse: centred and scaled inside the products (data form only)
+        Xc, x_mean, d = sparse_design(X, s, fit_intercept=fit_intercept, scale=scale)
+    else:
+        x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
+        Xc = X - x_mean if fit_intercept else X
+        d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
+        if scale:
+            Xc = Xc / d
     if form == "gram":
         A = weighted_gram(Xc, s)
         c = (s * yc) @ Xc
@@ -191,14 +200,18 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
     return Problem(Xc, jnp.zeros(p, dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
 
 
-def choose_form(loss, n, p, form):
+def choose_form(loss, n, p, form, sparse=False):
+    """The Gram form for a quadratic loss when ``n >= p``, else the data form; a sparse ``X`` always
+    takes the data form (a ``p x p`` Gram matrix of a sparse design is dense, and large)."""
     if form not in ("auto", "gram", "data"):
         raise ValueError(f"form must be 'auto', 'gram' or 'data', got {form!r}")
     squared = is_quadratic(get_loss(loss))
     if form == "gram" and not squared:
         raise ValueError("form='gram' needs a quadratic loss (loss='squared')")
+    if form == "gram" and sparse:
+        raise ValueError("form='gram' needs a dense X: a sparse X is solved in the data form (form='auto' or 'data')")
     if form == "auto":
-        return "gram" if (squared and n >= p) else "data"
+        return "gram" if (squared and n >= p and not sparse) else "data"
     return form
 
 

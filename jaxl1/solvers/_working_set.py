@@ -9,6 +9,7 @@ from ..losses import get_loss, is_quadratic
 from ._fista import iterate
 from ._gap import GapInfo, gap_info
 from ._quadratic import POLISH_MAX, kkt_residual, prox_part, quad_solve, top_indices
+from ._sparse import SparseDesign, append_ones, restrict_columns, weighted_sq_norms
 
 
 def ws_supported(pen) -> bool:
@@ -48,6 +49,9 @@ INNER_RATIO_NEWTON = 0.3
 NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
 
 
+SPARSE_BLOCK_MAX = 2**24  # the most entries of a dense block of a sparse X's columns (128 MiB in float64)
+
+
 def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
     """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`solve_fista`.
 
@@ -70,8 +74,13 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     squared = is_quadratic(loss)
     tol_abs = tol * prob.P0
     # the subproblem as a dense matrix when it is small or no larger than the data, else by products
+    # (a sparse X's columns are gathered into a dense block only up to POLISH_MAX of them and
+    # SPARSE_BLOCK_MAX entries)
     n = prob.y.shape[0]
-    matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
+    if isinstance(prob.A, SparseDesign):
+        matrix_free = k + 1 > POLISH_MAX or n * (k + 1) > SPARSE_BLOCK_MAX
+    else:
+        matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
 
     def subproblem(w, b, info):
         if k < p:
@@ -89,7 +98,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
                 H = G_W[:, W]
                 q = prob.c[W] - (G_W @ w - H @ w_W)
             return W, pen_W, H, q, w_W, None
-        X_W = prob.A if W is None else prob.A[:, W]
+        X_W = restrict_columns(prob.A, W, dense=not matrix_free)
         if squared:  # the restricted least-squares problem, exactly
             z_off = info.z - X_W @ w_W
             q = (prob.s * (prob.y - z_off)) @ X_W
@@ -99,12 +108,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         # second-order model of the loss at z (prox-Newton), with the intercept as a free last coordinate
         h = loss.hess(prob.y, info.z, prob.s)
         g_W = take(info.v)
-        A = jnp.concatenate([X_W, jnp.ones((X_W.shape[0], 1), dtype)], axis=1) if fit_b else X_W
+        A = append_ones(X_W) if fit_b else X_W
         x0 = jnp.concatenate([w_W, b[None]]) if fit_b else w_W
         g = jnp.concatenate([g_W, info.gb[None]]) if fit_b else g_W  # about 0 at the refined b
         tiny = jnp.finfo(dtype).tiny
         if matrix_free:
-            ridge = 1e-10 * jnp.max(h @ jnp.square(A)) + tiny
+            ridge = 1e-10 * jnp.max(weighted_sq_norms(A, h)) + tiny
             hvp = lambda v: (h * (A @ v)) @ A + ridge * v
             return W, pen_W, hvp, hvp(x0) - g, x0, A
         H = A.T @ (A * h[:, None])

@@ -1,0 +1,145 @@
+"""Sparse designs at the public boundary: ``scipy.sparse`` matrices and ``jax.experimental.sparse.BCOO``.
+
+Every public function converts a sparse ``X`` once, here, into a 2-D BCOO of the float dtype a
+dense ``X`` would get (float32 unless ``jax_enable_x64``), and never into a dense array: the solvers
+centre and scale it inside their products (:mod:`jaxl1.solvers._sparse`).  A ``scipy.sparse`` matrix
+(CSR, CSC or any other format) is summed over duplicate entries and its number of stored entries
+padded with zeros at an out-of-range position (BCOO's own convention) to one of four sizes per
+octave, so that data sets of nearby sizes share one compiled program.  Neither ``scipy.sparse`` nor ``jax.experimental.sparse`` is imported unless a
+sparse input is seen.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .solvers._sparse import is_bcoo
+
+__all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "stand_in", "stored_values", "matmul"]
+
+
+def is_scipy_sparse(X) -> bool:
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and module.issparse(X)
+
+
+def is_sparse(X) -> bool:
+    """``X`` is a ``scipy.sparse`` matrix or array, or a BCOO."""
+    return is_scipy_sparse(X) or is_bcoo(X)
+
+
+def _float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fiub":
+        raise ValueError(f"X must be numeric, got dtype {dtype}")
+    if dtype not in (np.float32, np.float64):
+        dtype = np.dtype(float)
+    return jax.dtypes.canonicalize_dtype(dtype)
+
+
+NSE_MIN = 1024  # the smallest padded number of stored entries
+
+
+def padded_size(m: int) -> int:
+    """``m`` rounded up to ``NSE_MIN`` or, above it, to one of four sizes per octave (at most 25% more)."""
+    if m <= NSE_MIN:
+        return NSE_MIN
+    q = 1 << max(0, (m - 1).bit_length() - 3)
+    return -(-m // q) * q
+
+
+def _from_scipy(X, dtype):
+    from jax.experimental import sparse as jsparse
+
+    csr = X.tocsr(copy=True)  # row-major order; the copy is ours to canonicalize
+    csr.sum_duplicates()
+    if not np.all(np.isfinite(csr.data)):
+        raise ValueError("X contains NaN or infinity")
+    n, p = csr.shape
+    index = np.int32 if max(n, p) < 2**31 else np.int64
+    rows = np.repeat(np.arange(n, dtype=index), np.diff(csr.indptr))
+    nse = csr.nnz
+    size = padded_size(nse)
+    # the padding: zeros at the out-of-range position (n, p), as BCOO itself pads (its products drop them)
+    indices = np.empty((size, 2), index)
+    indices[:nse, 0], indices[:nse, 1] = rows, csr.indices
+    indices[nse:] = (n, p)
+    data = np.zeros(size, dtype)
+    data[:nse] = csr.data
+    return jsparse.BCOO((jnp.asarray(data), jnp.asarray(indices)), shape=(n, p), indices_sorted=True,
+                        unique_indices=True)
+
+
+def _traced(X) -> bool:
+    return isinstance(X.data, jax.core.Tracer) or isinstance(X.indices, jax.core.Tracer)
+
+
+def as_bcoo(X):
+    """A sparse ``X`` as a checked 2-D BCOO of a float dtype, with no repeated position.
+
+    A ``scipy.sparse`` matrix, or a concrete BCOO that may repeat a position (``unique_indices=False``,
+    through scipy), is summed over duplicate entries, laid out in row-major order and padded as the
+    module says.  A BCOO with ``unique_indices=True``, or one under a trace (``jit``, ``vmap``), is only
+    laid out as a plain 2-D matrix and cast: under a trace it must not repeat a position (repeated
+    positions change the column scales, which changes the iterations but not the solution).
+
+    Raises ``ValueError`` naming ``X`` for a non-numeric dtype, a shape without a sample or a feature,
+    or NaN or infinity among the stored values (checked on concrete values only).
+    """
+    dtype = _float_dtype(X.dtype)
+    if len(X.shape) != 2:
+        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {tuple(X.shape)}")
+    if min(X.shape) < 1:
+        raise ValueError(f"X must have at least one sample and one feature, got shape {tuple(X.shape)}")
+    if is_bcoo(X) and (X.n_batch or X.n_dense):
+        X = X.update_layout(n_batch=0, n_dense=0)
+    if is_bcoo(X) and (_traced(X) or X.unique_indices):
+        if not _traced(X) and not bool(np.all(np.isfinite(np.asarray(X.data)))):
+            raise ValueError("X contains NaN or infinity")
+        return X if X.dtype == dtype else X.astype(dtype)
+    if is_bcoo(X):  # concrete, perhaps with repeated positions: canonicalized by scipy
+        import scipy.sparse
+
+        n, p = X.shape
+        rows, cols = np.asarray(X.indices).T
+        keep = (rows < n) & (cols < p)  # a BCOO pads with out-of-range positions
+        X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
+    return _from_scipy(X, dtype)
+
+
+def stand_in(X):
+    """An ``(n, 1)`` array of zeros of ``X``'s dtype: what the dense checks of ``y`` and the weights need of ``X``."""
+    return np.zeros((X.shape[0], 1), X.dtype)
+
+
+def stored_values(X):
+    """The stored values of a sparse ``X`` (what magnitude checks look at); ``X`` itself otherwise."""
+    if is_bcoo(X):
+        return X.data
+    if is_scipy_sparse(X):
+        return X.tocoo().data
+    return X
+
+
+PREDICT_BATCH = 8  # columns of W per product of a sparse X (each gathers nse x PREDICT_BATCH values)
+
+
+def matmul(X, W, dtype=None):
+    """``X @ W`` for a dense or sparse ``X`` (converted as at the boundary), ``W`` of shape ``(p,)`` or ``(p, K)``.
+
+    For a sparse ``X`` and many columns the product runs a few columns at a time, so the gathered
+    values take ``PREDICT_BATCH`` times the stored entries, not ``K`` times.
+    """
+    if not is_sparse(X):
+        return jnp.asarray(X, dtype) @ W
+    X = as_bcoo(X)
+    if dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    W = jnp.asarray(W, X.dtype)
+    if W.ndim == 1 or W.shape[1] <= PREDICT_BATCH:
+        return X @ W
+    return jax.lax.map(lambda w: X @ w, W.T, batch_size=PREDICT_BATCH).T
