@@ -105,3 +105,21 @@ def test_standardize_is_checked():
         jaxl1.fit(X, y, jaxl1.L1(0.1), standardize="yes")
     with pytest.raises(ValueError, match="separable penalty"):
         jaxl1.fit(X, y, jaxl1.GroupL1(0.1, groups=np.arange(8) // 2), standardize=True)
+
+
+def test_sparse_x_standardizes_and_bounds_like_dense_x():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((90, 10)) * np.logspace(-1, 2, 10) * (rng.uniform(size=(90, 10)) < 0.3)
+    y = X[:, 1] / 10 + X[:, 4] + rng.standard_normal(90)
+    box = (np.full(10, -0.05), np.full(10, 0.05))
+    for kw in ({"standardize": True}, {"bounds": box}, {"standardize": True, "bounds": box}):
+        dense = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-12, **kw)
+        sparse = jaxl1.fit(sp.csr_matrix(X), y, jaxl1.L1(0.05), tol=1e-12, **kw)
+        np.testing.assert_allclose(sparse.coef, dense.coef, atol=1e-9)
+        np.testing.assert_allclose(sparse.intercept, dense.intercept, atol=1e-9)
+    path_d = jaxl1.fit_path(X, y, standardize=True, bounds=box, n_lambdas=6, tol=1e-12)
+    path_s = jaxl1.fit_path(sp.csc_matrix(X), y, standardize=True, bounds=box, n_lambdas=6, tol=1e-12)
+    np.testing.assert_allclose(path_s.lambdas, path_d.lambdas, rtol=1e-10)
+    np.testing.assert_allclose(path_s.coef, path_d.coef, atol=1e-9)
