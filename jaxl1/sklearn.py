@@ -60,6 +60,10 @@ Differences from scikit-learn worth knowing:
   solving (milliseconds), so fits on data of nearby sizes (cross-validation
   splits, grid searches) reuse one compiled solver.
 * ``positive=True`` needs ``l1_ratio=1`` (jaxl1 has no non-negative elastic net).
+* Every estimator also takes ``standardize=False`` (glmnet's ``standardize``): with ``True`` the
+  penalty applies to the coefficients of the standardized columns (weighted standard deviation,
+  ``ddof=0``), while ``coef_`` and ``intercept_`` stay on the original scale; the CV estimators
+  standardize each fold's fit by its own training samples.
 * ``cv`` may be an int, ``None`` (5 folds), a scikit-learn splitter or an
   iterable of ``(train, test)`` index pairs, provided that every sample is in
   exactly one test fold and every split trains on all the other samples (as
@@ -340,7 +344,7 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
         with _x64():
             res = jax.device_get(
                 _fit(Xp, yp, penalty, loss="squared", fit_intercept=self.fit_intercept, sample_weight=swp,
-                     tol=float(self.tol), max_iter=int(self.max_iter), init=init)
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
             )
         self.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
         self.intercept_ = float(res.intercept)
@@ -392,7 +396,8 @@ class Lasso(_LinearRegressor):
     """
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, copy_X=True, max_iter=10_000,
-                 tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
+                 tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic",
+                 standardize=False):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.precompute = precompute
@@ -401,6 +406,7 @@ class Lasso(_LinearRegressor):
         self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
+        self.standardize = standardize
         self.random_state = random_state
         self.selection = selection
 
@@ -434,7 +440,8 @@ class ElasticNet(_LinearRegressor):
     """
 
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False, max_iter=10_000,
-                 copy_X=True, tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic"):
+                 copy_X=True, tol=1e-4, warm_start=False, positive=False, random_state=None, selection="cyclic",
+                 standardize=False):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -444,6 +451,7 @@ class ElasticNet(_LinearRegressor):
         self.tol = tol
         self.warm_start = warm_start
         self.positive = positive
+        self.standardize = standardize
         self.random_state = random_state
         self.selection = selection
 
@@ -514,7 +522,7 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
                 res = cross_validate(
                     Xp, yp, folds=folds, loss="squared", l1_ratio=float(r), lambdas=lambdas, n_lambdas=n_lambdas,
                     eps=float(self.eps), fit_intercept=self.fit_intercept, sample_weight=swp, tol=float(self.tol),
-                    max_iter=int(self.max_iter), positive=bool(self.positive),
+                    max_iter=int(self.max_iter), positive=bool(self.positive), standardize=bool(self.standardize),
                 )
                 results.append(jax.device_get(res))
         alphas = np.stack([np.asarray(r.lambdas, np.float64) for r in results])  # (n_ratios, K)
@@ -599,7 +607,7 @@ class LassoCV(_LinearRegressorCV):
 
     def __init__(self, *, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, precompute="auto",
                  max_iter=10_000, tol=1e-4, copy_X=True, cv=None, verbose=False, n_jobs=None, positive=False,
-                 random_state=None, selection="cyclic"):
+                 random_state=None, selection="cyclic", standardize=False):
         self.eps = eps
         self.alphas = alphas
         self.n_alphas = n_alphas
@@ -612,6 +620,7 @@ class LassoCV(_LinearRegressorCV):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.positive = positive
+        self.standardize = standardize
         self.random_state = random_state
         self.selection = selection
 
@@ -648,7 +657,8 @@ class ElasticNetCV(_LinearRegressorCV):
 
     def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True,
                  precompute="auto", max_iter=10_000, tol=1e-4, cv=None, copy_X=True, verbose=0, n_jobs=None,
-                 positive=False, random_state=None, selection="cyclic"):
+                 positive=False, random_state=None, selection="cyclic",
+                 standardize=False):
         self.l1_ratio = l1_ratio
         self.eps = eps
         self.alphas = alphas
@@ -662,6 +672,7 @@ class ElasticNetCV(_LinearRegressorCV):
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.positive = positive
+        self.standardize = standardize
         self.random_state = random_state
         self.selection = selection
 
@@ -734,7 +745,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
 
     def __init__(self, alpha=0.01, *, penalty="deprecated", C=None, l1_ratio=1.0, dual=False, tol=1e-4,
                  fit_intercept=True, intercept_scaling=1, class_weight=None, random_state=None, solver=None,
-                 max_iter=10_000, verbose=0, warm_start=False, n_jobs=None, positive=False):
+                 max_iter=10_000, verbose=0, warm_start=False, n_jobs=None, positive=False, standardize=False):
         self.alpha = alpha
         self.penalty = penalty
         self.C = C
@@ -751,6 +762,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.n_jobs = n_jobs
         self.positive = positive
+        self.standardize = standardize
 
     def _mixing(self):
         """``(penalized, l1_ratio)`` from ``penalty`` and ``l1_ratio``, scikit-learn's reading of the two."""
@@ -849,7 +861,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         with _x64():
             res = jax.device_get(
                 _fit(Xp, yp, penalty, loss="logistic", fit_intercept=self.fit_intercept, sample_weight=swp,
-                     tol=float(self.tol), max_iter=int(self.max_iter), init=init)
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
             )
         self.coef_ = np.asarray(res.coef[:p], dtype=np.float64).reshape(1, -1)
         self.intercept_ = np.asarray(res.intercept - x_mean @ self.coef_[0], dtype=np.float64).reshape(1)

@@ -123,3 +123,23 @@ def test_sparse_x_standardizes_and_bounds_like_dense_x():
     path_s = jaxl1.fit_path(sp.csc_matrix(X), y, standardize=True, bounds=box, n_lambdas=6, tol=1e-12)
     np.testing.assert_allclose(path_s.lambdas, path_d.lambdas, rtol=1e-10)
     np.testing.assert_allclose(path_s.coef, path_d.coef, atol=1e-9)
+
+
+def test_estimators_take_standardize():
+    from jaxl1.sklearn import Lasso as JLasso, LassoCV as JLassoCV, LogisticRegressionL1
+
+    X, y = _data(6)
+    n = len(y)
+    sd, _ = _by_hand(X, np.full(n, 1 / n), True)
+    ref = Lasso(alpha=0.2, tol=1e-12, max_iter=100_000).fit(X / sd, y)
+    est = JLasso(alpha=0.2, tol=1e-12, standardize=True).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_ / sd, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-8)
+    assert JLasso(standardize=True).get_params()["standardize"] is True
+    cv_std = JLassoCV(cv=3, standardize=True, tol=1e-10).fit(X, y)
+    cv_hand = JLassoCV(cv=3, tol=1e-10).fit(X / sd, y)  # differs only in that folds standardize by their own sd
+    assert cv_std.alphas_[0] == pytest.approx(cv_hand.alphas_[0], rel=1e-10)
+    yl = (y > np.median(y)).astype(int)
+    clf = LogisticRegressionL1(alpha=0.01, tol=1e-10, standardize=True).fit(X, yl)
+    res = jaxl1.fit(X, yl.astype(float), jaxl1.L1(0.01), loss="logistic", standardize=True, tol=1e-10)
+    np.testing.assert_allclose(clf.coef_[0], res.coef, rtol=1e-5, atol=1e-8)
