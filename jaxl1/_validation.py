@@ -356,6 +356,13 @@ def check_penalty(penalty, p: int) -> None:
     weights = getattr(penalty, "weights", None)
     if weights is not None and np.shape(weights) != (p,):
         raise ValueError(f"penalty weights must have shape ({p},), got {np.shape(weights)}")
+    for name in ("lower", "upper"):  # a Bounded penalty's box
+        bound = getattr(penalty, name, None)
+        if bound is not None and np.shape(bound) not in ((), (p,)):
+            raise ValueError(f"penalty {name} bounds must be a number or have shape ({p},), got {np.shape(bound)}")
+    inner = getattr(penalty, "penalty", None)  # a wrapper (Bounded, ColumnScaled): its penalty too
+    if inner is not None and inner is not penalty:
+        check_penalty(inner, p)
 
 
 def check_weights(weights, p: int, dtype):

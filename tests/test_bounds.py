@@ -144,3 +144,11 @@ def test_bad_bounds_are_refused():
         jaxl1.fit_path(X, y, bounds=(0, None), positive=True)
     with pytest.raises(ValueError, match="Bounded needs"):
         jaxl1.fit(X, y, jaxl1.GroupL1(0.1, groups=np.arange(p) // 3), bounds=(0, None))
+
+
+def test_a_bounded_penalty_of_the_wrong_size_is_refused():
+    X, y = _data()
+    with pytest.raises(ValueError, match="lower bounds must be a number or have shape"):
+        jaxl1.fit(X, y, jaxl1.Bounded(jaxl1.L1(0.1), lower=-np.ones(3)))
+    with pytest.raises(ValueError, match="weights must have shape"):
+        jaxl1.fit(X, y, jaxl1.Bounded(jaxl1.L1(0.1, np.ones(3)), lower=-1.0))
