@@ -660,7 +660,7 @@ class Bounded:
 
     def __post_init__(self):
         if not (hasattr(self.penalty, "coordinate_parts") and hasattr(self.penalty, "with_strength")) or \
-                isinstance(self.penalty, (NonNegativeL1, Bounded, ColumnScaled)):
+                isinstance(self.penalty, (NonNegativeL1, Bounded)):
             raise ValueError(f"Bounded needs an L1, ElasticNet or L2 penalty, got {type(self.penalty).__name__}"
                              " (for non-negative coefficients use Bounded(L1(lam), 0.0, None))")
         for name, value, sign in (("lower", self.lower, -1), ("upper", self.upper, 1)):
@@ -753,12 +753,10 @@ class Bounded:
 def bounded_and_scaled(penalty, bounds=None, pscale=None):
     """``penalty`` with the box ``bounds = (lo, hi)`` on the coefficients, then on the standardized columns'
     coefficients when ``pscale`` (``1 / sd``) is given: ``P(sd * w)`` with ``lo <= w <= hi``."""
-    if bounds is not None:
-        lo, hi = bounds
-        if pscale is not None:  # the box is on w, the penalty sees sd * w
-            lo, hi = lo / pscale, hi / pscale
-        penalty = Bounded(penalty, lo, hi)
-    return penalty if pscale is None else ColumnScaled(penalty, pscale)
+    if pscale is not None:
+        penalty = ColumnScaled(penalty, pscale)
+    # the box on w itself, outside the scaling: its bounds stay exactly the user's
+    return penalty if bounds is None else Bounded(penalty, *bounds)
 
 
 @_pytree_dataclass(["penalty", "scale"])

@@ -152,3 +152,34 @@ def test_a_bounded_penalty_of_the_wrong_size_is_refused():
         jaxl1.fit(X, y, jaxl1.Bounded(jaxl1.L1(0.1), lower=-np.ones(3)))
     with pytest.raises(ValueError, match="weights must have shape"):
         jaxl1.fit(X, y, jaxl1.Bounded(jaxl1.L1(0.1, np.ones(3)), lower=-1.0))
+
+
+def test_coefficients_at_a_bound_are_exactly_on_it_and_their_gradient_is_zero():
+    # a column on another scale: the solver's scaled coordinates hold d * hi, whose ratio by d can round
+    # to one unit inside hi; the coefficient must still be on the bound and held fixed by the gradient
+    rng = np.random.default_rng(3)
+    n, p = 30, 6
+    X0 = rng.standard_normal((n, p)) * np.array([0.1, 1, 10, 1, 2, 0.5])
+    y0 = X0 @ np.array([3, -1, 0.05, 0.5, 0, 1.0]) + 0.1 * rng.standard_normal(n)
+    lo = np.array([-0.3, -np.inf, -0.01, 0.0, -0.5, -np.inf])
+    hi = np.array([1.0, 0.5, np.inf, 0.4, 0.0, 0.3])
+    for k in (1, 5, 11, 23):
+        X = X0.copy()
+        X[:, 3] *= 1 + k / 7
+        y = y0 + X0[:, 3] * 3
+        f = lambda lam: jaxl1.fit(X, y, jaxl1.L1(lam), bounds=(lo, hi), tol=1e-14).coef
+        w = np.asarray(f(0.02))
+        assert w[3] == 0.4
+        J = np.asarray(jax.jacfwd(f)(0.02))
+        h = 1e-6
+        fd = (np.asarray(f(0.02 + h)) - np.asarray(f(0.02 - h))) / (2 * h)
+        np.testing.assert_allclose(J, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_standardized_coefficients_stay_inside_the_users_box():
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40, 8)) * np.logspace(-1, 1, 8)
+    y = X @ (rng.standard_normal(8) / np.logspace(-1, 1, 8) * 2) + 0.3 + 0.5 * rng.standard_normal(40)
+    res = jaxl1.fit(X, y, jaxl1.L1(0.02), standardize=True, bounds=(None, 0.2), tol=1e-12)
+    w = np.asarray(res.coef)
+    assert np.all(w <= 0.2) and np.any(w == 0.2)

@@ -143,3 +143,18 @@ def test_estimators_take_standardize():
     clf = LogisticRegressionL1(alpha=0.01, tol=1e-10, standardize=True).fit(X, yl)
     res = jaxl1.fit(X, yl.astype(float), jaxl1.L1(0.01), loss="logistic", standardize=True, tol=1e-10)
     np.testing.assert_allclose(clf.coef_[0], res.coef, rtol=1e-5, atol=1e-8)
+
+
+def test_sparse_standardize_leaves_a_constant_column_at_zero():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 5))
+    X[:, 2] = 0.3  # constant, stored in every row
+    sw = rng.uniform(0.1, 3, 37)
+    yl = (X @ np.array([1, -1, 0, 0.5, 2.0]) + 0.1 * rng.standard_normal(37) > 0).astype(float)
+    dense = jaxl1.fit(X, yl, jaxl1.L1(1e-5), loss="logistic", standardize=True, tol=1e-12, sample_weight=sw)
+    sparse = jaxl1.fit(sp.csr_matrix(X), yl, jaxl1.L1(1e-5), loss="logistic", standardize=True, tol=1e-12,
+                       sample_weight=sw)
+    assert bool(sparse.converged) and float(sparse.coef[2]) == 0.0
+    np.testing.assert_allclose(sparse.coef, dense.coef, rtol=1e-7, atol=1e-9)

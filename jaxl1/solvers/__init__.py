@@ -57,6 +57,10 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
                           check_every=check_every, batched=batched)
     w, b, gap, n_iter, conv = out
     w = w / prob.d
-    if box is not None:  # a coordinate at a bound in the scaled coordinates is at it on the user's scale too
-        w = jnp.clip(w, *box)
+    if box is not None:  # a coordinate at a bound in the scaled coordinates is at it on the user's scale too:
+        lo, hi = box     # the division by d may leave it a few units of rounding off, on either side
+        eps = 8 * jnp.finfo(w.dtype).eps
+        w = jnp.where(jnp.isfinite(lo) & (jnp.abs(w - lo) <= eps * jnp.abs(lo)), lo, w)
+        w = jnp.where(jnp.isfinite(hi) & (jnp.abs(w - hi) <= eps * jnp.abs(hi)), hi, w)
+        w = jnp.clip(w, lo, hi)
     return w, b, gap, n_iter, conv

@@ -40,7 +40,8 @@ def iterate(certify, advance, carry, tol, max_iter, *, batched=False):
             carry, value, used = certify(carry, n + n_run)
             return carry, value, n + n_run + used
 
-        carry, value, n = jax.lax.while_loop(lambda c: (c[1] > tol) & (c[2] < max_iter), batched_body,
+        # ~(value <= tol), not value > tol: a NaN certificate runs on to max_iter, as in the plain shape
+        carry, value, n = jax.lax.while_loop(lambda c: ~(c[1] <= tol) & (c[2] < max_iter), batched_body,
                                              (carry, value, n))
         return carry, value, n, value <= tol
 

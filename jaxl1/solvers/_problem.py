@@ -141,7 +141,10 @@ def standardizing_scale(X, s, fit_intercept):
     centring leaves rounding noise there, which standardizing would blow up.
     """
     if is_bcoo(X):  # the sparse design's own column norms, centred inside its products
-        return 1.0 / sparse_design(X, s, fit_intercept=fit_intercept, scale=True)[2]
+        sd = sparse_design(X, s, fit_intercept=fit_intercept, scale=True)[2]
+        biggest = jax.ops.segment_max(jnp.abs(X.data), X.indices[:, 1], num_segments=X.shape[1])
+        noise = 16 * jnp.finfo(X.dtype).eps * jnp.where(jnp.isfinite(biggest), biggest, 0.0)
+        return 1.0 / jnp.where(sd > noise, sd, 1.0)
     Xc = X - s @ X if fit_intercept else X
     sd = column_scales(Xc, s)
     noise = 16 * jnp.finfo(X.dtype).eps * jnp.max(jnp.abs(X), axis=0)
