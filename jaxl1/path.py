@@ -211,7 +211,7 @@ def _null_gradient(X, y, s, *, loss, fit_intercept):
 
 def lambda_max(
     X, y, loss: str = "squared", l1_ratio: float = 1.0, fit_intercept: bool = True,
-    sample_weight=None, weights=None, positive: bool = False,
+    sample_weight=None, weights=None, positive: bool = False, *, standardize: bool = False, bounds=None,
 ) -> jax.Array:
     r"""The smallest strength whose solution is all zero.
 
@@ -223,7 +223,8 @@ def lambda_max(
     coordinates are first fitted without penalty.  The formula is the penalty's own
     (``max_strength`` of the path's penalty at unit strength), so ``weights`` go with
     ``l1_ratio=1`` and ``positive=False``, as in :func:`fit_path`; ``positive=True``
-    needs ``l1_ratio=1``.
+    needs ``l1_ratio=1``.  ``standardize`` and ``bounds`` as in :func:`fit_path` (whose default
+    grid starts here): the strength on the standardized scale, and only the directions the box allows.
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -241,7 +242,11 @@ def lambda_max(
     if _has_free(w):  # the unpenalized coordinates are fitted: check the data as fit does
         _validation.check_magnitude(X, y)
         _validation.check_two_classes(y, s, loss)
-    return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept))
+    _validation.check_standardize(standardize)
+    box = _validation.check_bounds(bounds, X.shape[1], X.dtype, positive=positive)
+    pscale = standardizing_scale(X, s, bool(fit_intercept)) if standardize else None
+    return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept),
+                       pscale=pscale, bounds=box)
 
 
 def _has_free(weights) -> bool:

@@ -183,3 +183,14 @@ def test_standardized_coefficients_stay_inside_the_users_box():
     res = jaxl1.fit(X, y, jaxl1.L1(0.02), standardize=True, bounds=(None, 0.2), tol=1e-12)
     w = np.asarray(res.coef)
     assert np.all(w <= 0.2) and np.any(w == 0.2)
+
+
+def test_public_lambda_max_takes_bounds_and_standardize():
+    X, y = _data(3)
+    for kw in ({"bounds": (LO, HI)}, {"standardize": True}, {"standardize": True, "bounds": (LO, HI)}):
+        path = jaxl1.fit_path(X, y, n_lambdas=3, **kw)
+        np.testing.assert_allclose(jaxl1.lambda_max(X, y, **kw), path.lambdas[0], rtol=1e-12)
+    np.testing.assert_allclose(jaxl1.lambda_max(X, y, bounds=(0, None)), jaxl1.lambda_max(X, y, positive=True),
+                               rtol=1e-12)
+    np.testing.assert_allclose(jaxl1.lambda_max(X, y, bounds=(None, 0)), jaxl1.lambda_max(X, -y, positive=True),
+                               rtol=1e-12)
