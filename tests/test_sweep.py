@@ -192,13 +192,22 @@ def test_sweep_problem(seed, loss, rho, shape, corr, scaling):
     assert np.count_nonzero(w) > 0
 
 
-def test_sweep_summary():
-    """Runs after the problems (same module): the worst values, printed for the record (pytest -s)."""
-    if len(_RESULTS) < len(PROBLEMS):
-        pytest.skip("run with the whole sweep")
+def _summary():
+    """The worst values over the whole sweep, printed for the record: ``python tests/test_sweep.py``.
+
+    (Not a test: each problem's test asserts the same bounds, and under xdist the problems are spread
+    over workers, so no one process sees them all.)
+    """
+    for args in PROBLEMS:
+        test_sweep_problem(*args)
     excess = np.array([r[0] for r in _RESULTS])
     disagreement = {s: max(r[1] for r in _RESULTS if r[2] == s) for s in SCALINGS}
-    print(f"\nsweep of {len(_RESULTS)} problems: worst objective excess {excess.max():.2e} P0; worst gap "
+    print(f"sweep of {len(_RESULTS)} problems: worst objective excess {excess.max():.2e} P0; worst gap "
           "disagreement " + ", ".join(f"{disagreement[s]:.2e} P0 ({s})" for s in SCALINGS))
-    assert excess.max() <= EXCESS
-    assert all(disagreement[s] <= GAP_AGREEMENT[s] for s in SCALINGS)
+
+
+if __name__ == "__main__":
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # as tests/conftest.py does under pytest
+    _summary()
