@@ -6,9 +6,9 @@ transformation that applies the proximal step in training.
 """
 
 from ._validation import InvalidParameterError
-from .losses import LOSSES, Logistic, Loss, Squared
+from .losses import LOSSES, Logistic, Loss, Multinomial, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
-from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, NonNegativeL1, soft_threshold
+from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, L21, NonNegativeL1, soft_threshold
 from .plotting import plot_cv, plot_path
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
@@ -23,11 +23,13 @@ __all__ = [
     "ElasticNet",
     "NonNegativeL1",
     "GroupL1",
+    "L21",
     "ColumnScaled",
     "Bounded",
     "Loss",
     "Squared",
     "Logistic",
+    "Multinomial",
     "LOSSES",
     "fit",
     "FitResult",

@@ -283,15 +283,21 @@ def validate_data(X, y, sample_weight, loss):
     n, p = np.shape(X)
     if n < 1 or p < 1:
         raise ValueError(f"X must have at least one sample and one feature, got shape {(n, p)}")
-    if np.ndim(y) != 1:
-        raise ValueError(f"y must be 1-D, got shape {np.shape(y)}")
+    multi = getattr(loss, "multi_output", False)
+    if np.ndim(y) != 1 and not (multi and np.ndim(y) == 2):
+        also = " or 2-D (n_samples, n_outputs)" if multi else ""
+        raise ValueError(f"y must be 1-D{also}, got shape {np.shape(y)}")
+    if np.ndim(y) == 2 and np.shape(y)[1] < 1:
+        raise ValueError(f"y must have at least one column, got shape {np.shape(y)}")
     if np.shape(y)[0] != n:
         raise ValueError(f"X and y have inconsistent numbers of samples: {n} and {np.shape(y)[0]}")
     X = as_float_array("X", X, dtype)
     y = as_float_array("y", y, dtype)
     check_finite("X", X)
     check_finite("y", y)
-    if concrete(y) and hasattr(loss, "validate_y"):
+    if hasattr(loss, "encode_y"):  # labels to the form the loss computes with (multinomial: one-hot)
+        y = as_float_array("y", loss.encode_y(y), dtype)
+    elif concrete(y) and hasattr(loss, "validate_y"):
         loss.validate_y(np.asarray(y))
     return X, y, check_sample_weight(sample_weight, n, dtype)
 
@@ -337,9 +343,14 @@ def check_two_classes(y, s, loss, where: str = "") -> None:
     ``loss`` is the loss object (or its name).
     """
     loss_name = loss if isinstance(loss, str) else getattr(loss, "name", "")
-    if loss_name != "logistic" or not concrete(y) or not concrete(s):
+    if loss_name not in ("logistic", "multinomial") or not concrete(y) or not concrete(s):
         return
     y, s = np.asarray(y), np.asarray(s)
+    if loss_name == "multinomial":  # y one-hot (n, K)
+        present = np.flatnonzero((s > 0) @ (y > 0))
+        if len(present) < 2:
+            raise ValueError(f"y has a single class{where}; loss='multinomial' needs samples of at least two")
+        return
     classes = np.unique(y[s > 0])
     if len(classes) < 2:
         only = f" ({classes[0]:g})" if len(classes) else ""
@@ -349,13 +360,16 @@ def check_two_classes(y, s, loss, where: str = "") -> None:
 # --------------------------------------------------------------------------- #
 # the model and the solver's options
 # --------------------------------------------------------------------------- #
-def check_penalty(penalty, p: int) -> None:
-    """A penalty object (``value`` and ``prox``) whose ``weights``, if any, have one factor per feature."""
+def check_penalty(penalty, p: int, coef_shape=None) -> None:
+    """A penalty object (``value`` and ``prox``) whose ``weights``, if any, have one factor per feature (or,
+    for a ``(p, K)`` coefficient matrix, one per coefficient)."""
     if not (hasattr(penalty, "prox") and hasattr(penalty, "value")):
         raise ValueError(f"penalty must be a jaxl1 penalty (with value and prox), got {penalty!r}")
     weights = getattr(penalty, "weights", None)
-    if weights is not None and np.shape(weights) != (p,):
-        raise ValueError(f"penalty weights must have shape ({p},), got {np.shape(weights)}")
+    shapes = {(p,), tuple(coef_shape or (p,))}
+    if weights is not None and np.shape(weights) not in shapes:
+        raise ValueError(f"penalty weights must have shape {' or '.join(map(str, sorted(shapes)))}, got "
+                         f"{np.shape(weights)}")
     for name in ("lower", "upper"):  # a Bounded penalty's box
         bound = getattr(penalty, name, None)
         if bound is not None and np.shape(bound) not in ((), (p,)):
@@ -363,6 +377,19 @@ def check_penalty(penalty, p: int) -> None:
     inner = getattr(penalty, "penalty", None)  # a wrapper (Bounded, ColumnScaled): its penalty too
     if inner is not None and inner is not penalty:
         check_penalty(inner, p)
+
+
+def penalty_for(penalty, coef_shape):
+    """``penalty`` with ``(p,)`` per-coefficient weights (``L1``, ``ElasticNet``) broadcast to a ``(p, K)``
+    coefficient matrix: a feature's factor applies to its coefficient of every task or class."""
+    weights = getattr(penalty, "weights", None)
+    if len(coef_shape) < 2 or weights is None or np.ndim(weights) != 1 or getattr(penalty, "row_wise", False):
+        return penalty
+    from .penalties import _rebuild
+
+    w = jnp.asarray(weights)
+    return _rebuild(penalty, weights=jnp.broadcast_to(w.reshape(w.shape + (1,) * (len(coef_shape) - 1)),
+                                                     coef_shape))
 
 
 def check_weights(weights, p: int, dtype):
@@ -383,19 +410,22 @@ def check_standardize(standardize, penalty=None) -> None:
     """``standardize`` is a bool, and the penalty (when given) is one it can rescale (a separable one)."""
     if not isinstance(standardize, (bool, np.bool_)):
         raise InvalidParameterError(f"standardize must be True or False, got {standardize!r}")
-    if standardize and penalty is not None and not (hasattr(penalty, "coordinate_parts")
-                                                     and hasattr(penalty, "scaled")):
-        raise ValueError(f"standardize=True needs a separable penalty (L1, ElasticNet, NonNegativeL1, L2), "
+    if standardize and penalty is not None and not hasattr(penalty, "scaled"):
+        raise ValueError(f"standardize=True needs a separable penalty (L1, ElasticNet, NonNegativeL1, L2, L21), "
                          f"not {type(penalty).__name__}: standardize X by hand for it")
 
 
-def check_bounds(bounds, p: int, dtype, positive=False):
+def check_bounds(bounds, p: int, dtype, positive=False, multi_output=False):
     """``bounds = (lower, upper)``, each ``None``, a number or a ``(p,)`` array, as two ``(p,)`` arrays (or ``None``).
 
     The box must hold 0 (``lower <= 0 <= upper``): every solve and path starts at ``w = 0``.
     """
-    if bounds is None:
+    if bounds is None and not (positive and multi_output):
         return None
+    if multi_output:
+        what = "bounds" if bounds is not None else "positive=True"
+        raise ValueError(f"{what}: box constraints are for a coefficient vector; a 2-D y (several responses, "
+                         "or loss='multinomial') has a (p, K) coefficient matrix, which takes none yet")
     if positive:
         raise ValueError("bounds and positive=True do not go together: use bounds=(0, upper)")
     if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2):
@@ -420,12 +450,20 @@ def check_bounds(bounds, p: int, dtype, positive=False):
     return lo, hi
 
 
-def path_penalty_kind(l1_ratio: float, positive, weights) -> str:
-    """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"`` or ``"enet"``.
+def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False) -> str:
+    """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"``, ``"enet"`` or ``"l21"``.
 
     Refuses the combinations that have none: ``positive`` with ``l1_ratio < 1`` (there is no
-    non-negative elastic net) and ``weights`` with ``positive`` (``NonNegativeL1`` has no factors).
+    non-negative elastic net), ``weights`` with ``positive`` (``NonNegativeL1`` has no factors), and
+    ``grouped`` (``L21``) with ``l1_ratio < 1`` or ``positive``.
     """
+    if not isinstance(grouped, (bool, np.bool_)):
+        raise InvalidParameterError(f"grouped must be True or False, got {grouped!r}")
+    if grouped:
+        if l1_ratio != 1.0 or positive:
+            raise ValueError("grouped=True (the L21 penalty on the coefficient matrix's rows) needs l1_ratio=1 and "
+                             "positive=False")
+        return "l21"
     if positive:
         if l1_ratio != 1.0:
             raise ValueError("positive=True needs l1_ratio=1")
@@ -449,18 +487,19 @@ def check_ws_size(ws_size, loss, n: int, p: int, form: str) -> int:
     return min(check_integer("ws_size", ws_size, minimum=0, or_none=True), p)
 
 
-def init_coef(init, p: int, dtype):
+def init_coef(init, p, dtype):
     """Starting coefficients: zeros for ``None``; a result's ``coef`` (anything with one), a tuple's first
-    element or a ``(p,)`` array, finite."""
+    element or an array of the coefficients' shape ``p`` (``(p,)``, or a shape tuple such as ``(p, K)``), finite."""
+    shape = tuple(p) if isinstance(p, tuple) else (p,)
     if init is None:
-        return np.zeros(p, dtype)
+        return np.zeros(shape, dtype)
     if hasattr(init, "coef"):
         init = init.coef
     elif isinstance(init, tuple):
         init = init[0]
     w0 = jnp.asarray(init, dtype)
-    if w0.shape != (p,):
-        raise ValueError(f"init must have shape ({p},), got {w0.shape}")
+    if w0.shape != shape:
+        raise ValueError(f"init must have shape {shape}, got {w0.shape}")
     check_finite("init", w0)
     return w0
 

@@ -63,6 +63,8 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     Linear in the input tangents (so JAX transposes it for reverse mode).
     """
     loss = get_loss(loss)
+    if jnp.ndim(w) == 2:
+        return _matrix_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=loss, fit_intercept=fit_intercept)
     p = X.shape[1]
     dtype = X.dtype
     _, mu = _smooth_parts(pen, p, dtype)
@@ -84,6 +86,44 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     dtheta = _masked_solve(lambda v: jax.jvp(lambda t: grad_phi(t, X, y, s, pen), (theta,), (v,))[1], M, rhs,
                            dense=not is_bcoo(X))
     return dtheta[:p], dtheta[p]
+
+
+def _row_wise(pen):
+    """The penalty (or the one it wraps) acts on whole rows of the coefficient matrix (:class:`jaxl1.L21`)."""
+    while pen is not None:
+        if getattr(pen, "row_wise", False):
+            return True
+        pen = getattr(pen, "penalty", None)
+    return False
+
+
+def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept):
+    """:func:`solution_tangent` for a ``(p, K)`` coefficient matrix (several responses, or multinomial).
+
+    On the support (the nonzero entries, or the nonzero rows for a row-wise penalty) the penalty is
+    smooth, so the reduced objective is the loss plus the penalty of the coefficients masked to the
+    support.  Directions along which the loss does not change (the multinomial's common shift of every
+    class) are met by the solve's small ridge: the tangent is the one orthogonal to them.
+    """
+    p, K = W.shape
+    mask = W != 0
+    if _row_wise(pen):
+        mask = jnp.broadcast_to(jnp.any(mask, axis=1, keepdims=True), W.shape)
+    M = jnp.concatenate([mask.reshape(-1), jnp.full(K, fit_intercept)]).astype(X.dtype)
+    theta = jnp.concatenate([W.reshape(-1), jnp.reshape(b, (K,))])
+
+    def objective(theta, X, y, s, pen):
+        Wt = theta[:p * K].reshape(p, K)
+        bt = theta[p * K:] if fit_intercept else jnp.zeros(K, X.dtype)
+        return loss.value(y, X @ Wt + bt, s) + pen.value(jnp.where(mask, Wt, 0.0))
+
+    def grad_phi(theta, X, y, s, pen):
+        return jax.grad(objective)(theta, X, y, s, pen)
+
+    _, rhs = jax.jvp(lambda X, y, s, pen: grad_phi(theta, X, y, s, pen), (X, y, s, pen), (dX, dy, ds, dpen))
+    dtheta = _masked_solve(lambda v: jax.jvp(lambda t: grad_phi(t, X, y, s, pen), (theta,), (v,))[1], M, -M * rhs,
+                           dense=not is_bcoo(X))
+    return dtheta[:p * K].reshape(p, K), dtheta[p * K:]
 
 
 def zero_tangent(result):

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
-__all__ = ["Loss", "Squared", "Logistic", "LOSSES", "get_loss", "optimal_intercept", "intercept_of",
+__all__ = ["Loss", "Squared", "Logistic", "Multinomial", "LOSSES", "get_loss", "optimal_intercept", "intercept_of",
            "is_quadratic", "has_conjugate", "heldout_scores"]
 
 
@@ -97,8 +97,16 @@ class Loss:
         return optimal_intercept(self, y, z, s, b0=b0, n_newton=n_newton)
 
 
+def _col(s, z):
+    """The sample weights ``s`` shaped to broadcast against ``z``: ``(n,)`` for 1-D ``z``, ``(n, 1)`` for ``(n, K)``."""
+    return jnp.reshape(s, jnp.shape(s) + (1,) * (jnp.ndim(z) - 1))
+
+
 class Squared:
-    r""":math:`\ell(y, z) = \tfrac12 (y - z)^2`, so :math:`F = \tfrac{1}{2n}\|y - Xw - b\|^2`.
+    r""":math:`\ell(y, z) = \tfrac12 \|y - z\|^2`, so :math:`F = \tfrac{1}{2n}\|y - Xw - b\|^2`.
+
+    ``y`` is ``(n,)``, or ``(n, T)`` for ``T`` responses (multi-task: ``coef`` is then ``(p, T)`` and
+    :math:`F = \tfrac{1}{2n}\|Y - XW - b\|_F^2`, scikit-learn's ``MultiTaskLasso`` data term).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -111,6 +119,7 @@ class Squared:
     name = "squared"
     curvature = 1.0  # sup of d^2 l / dz^2
     is_quadratic = True
+    multi_output = True  # y may be (n, T)
 
     @staticmethod
     def validate_y(y: np.ndarray) -> None:
@@ -118,37 +127,39 @@ class Squared:
 
     @staticmethod
     def value(y, z, s):
-        return 0.5 * jnp.sum(s * jnp.square(y - z))
+        return 0.5 * jnp.sum(_col(s, z) * jnp.square(y - z))
 
     @staticmethod
     def grad(y, z, s):
-        """Derivative of ``value`` with respect to ``z`` (one entry per sample)."""
-        return s * (z - y)
+        """Derivative of ``value`` with respect to ``z`` (one entry per sample and response)."""
+        return _col(s, z) * (z - y)
 
     @staticmethod
     def hess(y, z, s):
         """Second derivative of ``value`` with respect to ``z`` (diagonal)."""
-        return s * jnp.ones_like(z)
+        return _col(s, z) * jnp.ones_like(z)
 
     @staticmethod
     def conjugate(y, u, s):
         r""":math:`F^*(u) = \sum_i u_i y_i + u_i^2 / (2 s_i)` (:math:`u_i = 0` where :math:`s_i = 0`)."""
-        pos = s > 0
-        return jnp.sum(u * y + jnp.where(pos, jnp.square(u) / (2 * jnp.where(pos, s, 1.0)), 0.0))
+        sc = _col(s, u)
+        pos = sc > 0
+        return jnp.sum(u * y + jnp.where(pos, jnp.square(u) / (2 * jnp.where(pos, sc, 1.0)), 0.0))
 
     @staticmethod
     def project_dual(y, u, s):
-        return jnp.where(s > 0, u, 0.0)
+        return jnp.where(_col(s, u) > 0, u, 0.0)
 
     @staticmethod
     def intercept(y, z, s, b0=None):
         """The optimal intercept for the predictor ``z`` (without intercept): the weighted mean residual."""
-        return jnp.sum(s * (y - z))
+        return s @ (y - z)
 
     @staticmethod
     def heldout(y, z):
-        """Per-sample held-out score: the squared error."""
-        return jnp.square(y - z)
+        """Per-sample held-out score: the squared error (averaged over the responses of a 2-D ``y``)."""
+        err = jnp.square(y - z)
+        return err if jnp.ndim(err) == 1 else jnp.mean(err, axis=-1)
 
 
 def _logistic_margin(y, z):
@@ -247,6 +258,164 @@ class Logistic:
         return 2 * jnp.logaddexp(0.0, -_logistic_margin(y, z))
 
 
+class Multinomial:
+    r"""Multinomial logistic loss: :math:`\ell(y, z) = \log \sum_k e^{z_k} - y^\top z` for ``K`` classes.
+
+    The solvers see ``y`` one-hot, ``(n, K)`` (rows in the probability simplex), and ``z = XW + b``
+    with ``coef`` of shape ``(p, K)`` and ``intercept`` of shape ``(K,)``; the functional API takes
+    integer labels ``0 .. K-1`` and encodes them (:meth:`encode_y`).  The objective is
+    :math:`-\sum_i s_i \log \mathrm{softmax}(x_i W + b)_{y_i}`, scikit-learn's multinomial
+    ``LogisticRegression`` data term divided by ``n``.  The loss does not change when the same vector
+    is added to every class's coefficients (and intercepts); the penalty decides between such
+    solutions, so compare probabilities, not intercepts, with other solvers.
+
+    Args:
+      n_classes: the number of classes ``K``; needed only for labels under a trace (``jit``), where
+        it cannot be read off the labels.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxl1.losses import Multinomial
+      >>> Y = Multinomial().encode_y(jnp.array([0.0, 2.0]))
+      >>> Y.tolist()
+      [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+      >>> round(float(Multinomial().value(Y, jnp.zeros((2, 3)), jnp.full(2, 0.5))), 6)  # log 3
+      1.098612
+    """
+
+    name = "multinomial"
+    curvature = 0.5  # the Hessian of log-sum-exp is at most (I - 11'/K) / 2 (Boehning's bound)
+    is_quadratic = False
+    multi_output = True
+
+    def __init__(self, n_classes: int | None = None):
+        if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                                      or n_classes < 2):
+            raise ValueError(f"n_classes must be an integer >= 2 or None, got {n_classes!r}")
+        object.__setattr__(self, "n_classes", None if n_classes is None else int(n_classes))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Multinomial is immutable")
+
+    def __eq__(self, other):
+        return isinstance(other, Multinomial) and other.n_classes == self.n_classes
+
+    def __hash__(self):
+        return hash(("multinomial", self.n_classes))
+
+    def __repr__(self):
+        return "Multinomial()" if self.n_classes is None else f"Multinomial(n_classes={self.n_classes})"
+
+    def encode_y(self, y):
+        """Labels ``0 .. K-1`` (``(n,)``) as a one-hot ``(n, K)`` array; a 2-D ``y`` is checked and kept.
+
+        Raises ``ValueError`` naming ``y`` for labels that are not integers ``0 .. K-1`` (each of them
+        present, at least two), or rows of a 2-D ``y`` outside the probability simplex.
+        """
+        dtype = jnp.result_type(y) if jnp.issubdtype(jnp.result_type(y), jnp.floating) else jnp.result_type(float)
+        if isinstance(y, jax.core.Tracer):
+            if jnp.ndim(y) == 2:
+                return y.astype(dtype)
+            if self.n_classes is None:
+                raise ValueError("y: traced labels need the number of classes: pass "
+                                 "loss=jaxl1.losses.Multinomial(n_classes=K), or a one-hot (n, K) y")
+            return jax.nn.one_hot(y, self.n_classes, dtype=dtype)
+        a = np.asarray(y)
+        if a.ndim == 2:
+            if a.shape[1] < 2 or np.any(a < 0) or not np.allclose(a.sum(axis=1), 1.0, atol=1e-6):
+                raise ValueError("y of shape (n, K) must hold one row per sample in the probability simplex "
+                                 "(one-hot labels, K >= 2) for loss='multinomial'")
+            if self.n_classes is not None and a.shape[1] != self.n_classes:
+                raise ValueError(f"y has {a.shape[1]} columns for Multinomial(n_classes={self.n_classes})")
+            return jnp.asarray(a, dtype)
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)) or np.any(a < 0):
+            bad = np.unique(a[~np.isfinite(a) | (a != np.round(a)) | (a < 0)])[:5]
+            raise ValueError(f"y must hold integer labels 0 .. K-1 for loss='multinomial'; found {bad.tolist()} "
+                             "(encode other labels with np.unique(y, return_inverse=True))")
+        labels = a.astype(np.int64)
+        K = int(labels.max()) + 1 if self.n_classes is None else self.n_classes
+        if labels.max() >= K:
+            raise ValueError(f"y holds label {int(labels.max())}, beyond n_classes={K} (labels are 0 .. K-1)")
+        counts = np.bincount(labels, minlength=K)
+        if self.n_classes is None and np.any(counts == 0):
+            raise ValueError(f"y must hold integer labels 0 .. K-1, each present, for loss='multinomial'; label(s) "
+                             f"{np.flatnonzero(counts == 0)[:5].tolist()} have no sample (relabel with "
+                             "np.unique(y, return_inverse=True))")
+        if K < 2:
+            raise ValueError("y has a single class; loss='multinomial' needs at least two")
+        return jnp.asarray(np.eye(K, dtype=dtype)[labels])
+
+    def validate_y(self, y: np.ndarray) -> None:
+        self.encode_y(y)
+
+    @staticmethod
+    def value(y, z, s):
+        return jnp.sum(s * (jax.nn.logsumexp(z, axis=1) - jnp.sum(y * z, axis=1)))
+
+    @staticmethod
+    def grad(y, z, s):
+        return s[:, None] * (jax.nn.softmax(z, axis=1) - y)
+
+    @staticmethod
+    def hess(y, z, s):
+        p = jax.nn.softmax(z, axis=1)
+        return s[:, None] * p * (1 - p)
+
+    @staticmethod
+    def _a(y, u, s):
+        # a_i = y_i + u_i / s_i, in the simplex on the conjugate's domain (y_i where s_i = 0)
+        pos = (s > 0)[:, None]
+        return y + jnp.where(pos, u / jnp.where(pos, s[:, None], 1.0), 0.0)
+
+    @staticmethod
+    def conjugate(y, u, s):
+        r""":math:`F^*(u) = \sum_i s_i \sum_k a_{ik} \log a_{ik}`, :math:`a_i = y_i + u_i / s_i` in the simplex.
+
+        (Less :math:`\sum_i s_i \sum_k y_{ik} \log y_{ik}`, which is 0 for one-hot labels.)
+        """
+        a = Multinomial._a(y, u, s)
+        return jnp.sum(s * (jnp.sum(xlogy(a, a), axis=1) - jnp.sum(xlogy(y, y), axis=1)))
+
+    @staticmethod
+    def project_dual(y, u, s):
+        a = jnp.maximum(Multinomial._a(y, u, s), 0.0)
+        a = a / jnp.sum(a, axis=1, keepdims=True)
+        return s[:, None] * (a - y)
+
+    @staticmethod
+    def intercept(y, z, s, b0=None, n_newton=20):
+        """The optimal intercepts ``(K,)`` for the predictor ``z``, centred to sum 0.
+
+        Diagonal Newton steps from ``b0`` (or the log class frequencies); a step that does not lower the
+        loss is replaced by the majorization step ``b - 2 g`` (the Hessian is at most ``I / 2``), which
+        always does.  A class without weight is held at ``log(eps)`` below the others.
+        """
+        dtype = jnp.result_type(z)
+        eps = jnp.finfo(dtype).eps
+        if b0 is None:
+            b = jnp.log(jnp.maximum(s @ y, eps))
+        else:
+            b = jnp.asarray(b0, dtype)
+        value = lambda b: Multinomial.value(y, z + b, s)
+
+        def step(b, _):
+            p = jax.nn.softmax(z + b, axis=1)
+            g = s @ (p - y)
+            h = s @ (p * (1 - p))
+            newton = b - g / jnp.maximum(h, eps)
+            safe = b - 2 * g
+            b = jnp.where(value(newton) <= value(safe), newton, safe)
+            return b - jnp.mean(b), None
+
+        b, _ = jax.lax.scan(step, b - jnp.mean(b), None, length=n_newton)
+        return b
+
+    @staticmethod
+    def heldout(y, z):
+        """Per-sample held-out score: the deviance ``2 (log sum exp z - y'z)``."""
+        return 2 * (jax.nn.logsumexp(z, axis=1) - jnp.sum(y * z, axis=1))
+
+
 def optimal_intercept(loss, y, z, s, b0=None, n_newton=40):
     """The minimizer over ``b`` of ``loss.value(y, z + b, s)``, for any convex loss of the protocol.
 
@@ -310,7 +479,7 @@ def heldout_scores(loss, y, z):
     return jax.vmap(lambda yi, zi: loss.value(yi[None], zi[None], one))(y, z)
 
 
-LOSSES = {"squared": Squared, "logistic": Logistic}
+LOSSES = {"squared": Squared, "logistic": Logistic, "multinomial": Multinomial()}
 
 
 _REQUIRED = ("value", "grad", "hess", "curvature")

@@ -28,9 +28,19 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
-from .penalties import L1, ElasticNet, NonNegativeL1, bounded_and_scaled
+from .penalties import L1, L21, ElasticNet, NonNegativeL1, bounded_and_scaled
 from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
-from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve, standardizing_scale
+from .solvers import (
+    certificate_of,
+    init_intercept,
+    intercept_out,
+    prepare,
+    rmul,
+    rows_of,
+    scalable,
+    solve,
+    standardizing_scale,
+)
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -49,8 +59,8 @@ class PathResult:
 
     Attributes:
       lambdas: ``(K,)`` strengths, decreasing.
-      coef: ``(K, p)`` coefficients, one row per strength.
-      intercept: ``(K,)`` intercepts.
+      coef: ``(K, p)`` coefficients, one row per strength (``(K, p, T)`` for a 2-D ``y``).
+      intercept: ``(K,)`` intercepts (``(K, T)`` for a 2-D ``y``).
       gap: ``(K,)`` duality gaps (absolute), or the optimality measure for a loss without a
         conjugate (see ``certificate`` and :class:`jaxl1.FitResult`).
       n_iter: ``(K,)`` iterations per strength.
@@ -67,7 +77,12 @@ class PathResult:
     certificate: str = "duality_gap"
 
     def predict(self, X):
-        """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic)."""
+        """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic;
+        ``(n_new, K, T)`` for a 2-D ``y``, the classes' scores for multinomial)."""
+        if self.coef.ndim == 3:
+            L, p, T = self.coef.shape
+            Z = _design.matmul(X, self.coef.transpose(1, 0, 2).reshape(p, L * T), self.coef.dtype)
+            return Z.reshape(-1, L, T) + self.intercept
         return _design.matmul(X, self.coef.T, self.coef.dtype) + self.intercept
 
     @property
@@ -188,6 +203,8 @@ def _make_penalty(kind, lam, l1_ratio, weights):
         return L1(lam, weights)
     if kind == "nonneg":
         return NonNegativeL1(lam)
+    if kind == "l21":
+        return L21(lam, weights)
     return ElasticNet(lam, l1_ratio, weights)
 
 
@@ -205,13 +222,14 @@ def _null_gradient(X, y, s, *, loss, fit_intercept):
     """Gradient of the loss in ``w`` at ``w = 0`` with the intercept at its optimum."""
     loss = get_loss(loss)
     zeros = jnp.zeros_like(y)
-    b = intercept_of(loss, y, zeros, s) if fit_intercept else jnp.zeros([], y.dtype)
-    return loss.grad(y, zeros + b, s) @ X  # (u @ X, not X.T @ u: the latter is slow on XLA:CPU)
+    b = intercept_of(loss, y, zeros, s) if fit_intercept else jnp.zeros(y.shape[1:], y.dtype)
+    return rmul(loss.grad(y, zeros + b, s), X)
 
 
 def lambda_max(
     X, y, loss: str = "squared", l1_ratio: float = 1.0, fit_intercept: bool = True,
     sample_weight=None, weights=None, positive: bool = False, *, standardize: bool = False, bounds=None,
+    grouped: bool = False,
 ) -> jax.Array:
     r"""The smallest strength whose solution is all zero.
 
@@ -225,6 +243,8 @@ def lambda_max(
     ``l1_ratio=1`` and ``positive=False``, as in :func:`fit_path`; ``positive=True``
     needs ``l1_ratio=1``.  ``standardize`` and ``bounds`` as in :func:`fit_path` (whose default
     grid starts here): the strength on the standardized scale, and only the directions the box allows.
+    With a 2-D ``y`` (several responses, or ``loss="multinomial"``), :math:`g` is ``(p, K)``: the maximum
+    runs over its entries, or with ``grouped=True`` (the :class:`jaxl1.L21` penalty) over its rows' norms.
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -236,17 +256,27 @@ def lambda_max(
     _validation.reject_bools(l1_ratio=l1_ratio)
     l1_ratio = _validation.check_l1_ratio(l1_ratio)
     _validation.check_has_lambda_max(l1_ratio)
+    coef_shape = X.shape[1:] + y.shape[1:]
     w = _validation.check_weights(weights, X.shape[1], X.dtype)
-    kind = _validation.path_penalty_kind(l1_ratio, positive, w)
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped)
+    w = _path_weights(w, kind, coef_shape)
     loss = get_loss(loss)
     if _has_free(w):  # the unpenalized coordinates are fitted: check the data as fit does
         _validation.check_magnitude(X, y)
         _validation.check_two_classes(y, s, loss)
     _validation.check_standardize(standardize)
-    box = _validation.check_bounds(bounds, X.shape[1], X.dtype, positive=positive)
-    pscale = standardizing_scale(X, s, bool(fit_intercept)) if standardize else None
+    box = _validation.check_bounds(bounds, X.shape[1], X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
+    pscale = rows_of(standardizing_scale(X, s, bool(fit_intercept)), y) if standardize else None
     return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept),
                        pscale=pscale, bounds=box)
+
+
+def _path_weights(weights, kind, coef_shape):
+    """The path's ``(p,)`` penalty factors as its penalty takes them: broadcast to a ``(p, K)`` coefficient
+    matrix for the entrywise penalties (``L1``, ``ElasticNet``), one per row for ``L21``."""
+    if weights is None or len(coef_shape) == 1 or kind == "l21":
+        return weights
+    return jnp.broadcast_to(weights[:, None], coef_shape)
 
 
 def _has_free(weights) -> bool:
@@ -267,7 +297,7 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale
         res = _fit_checked(X, y, s, L1(big, weights), loss=loss, fit_intercept=fit_intercept)
         warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
         z = X @ res.coef + res.intercept
-        g = loss.grad(y, z, s) @ X
+        g = rmul(loss.grad(y, z, s), X)
     # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
     return _path_penalty(kind, 1.0, l1_ratio, weights, pscale, bounds).max_strength(g)
 
@@ -304,7 +334,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
     dtype = X.dtype
-    p = X.shape[1]
+    coef_shape = X.shape[1:] + y.shape[1:]  # (p,), or (p, K) for a 2-D y
     scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale, bounds))  # as solvers.solve will decide
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
     K = lambdas.shape[0]
@@ -331,12 +361,13 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
         prev = (w[-2], b[-2], lams[-2]) if chunk_size > 1 else (w1, b1, lam1)
         return (last, prev), out
 
-    w_init = jnp.zeros(p, dtype)
-    b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros([], dtype)
+    w_init = jnp.zeros(coef_shape, dtype)
+    b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros(coef_shape[1:], dtype)
     start = (w_init, b_init, lambdas[0])
     _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start), lam_chunks)
-    W = W.reshape(-1, p)[:K]
-    B, gap, n_iter, conv = (a.reshape(-1)[:K] for a in (B, gap, n_iter, conv))
+    W = W.reshape(-1, *coef_shape)[:K]
+    B = B.reshape(-1, *coef_shape[1:])[:K]
+    gap, n_iter, conv = (a.reshape(-1)[:K] for a in (gap, n_iter, conv))
     intercept = jax.vmap(lambda w, b: intercept_out(prob, w, b, fit_intercept, squared))(W, B)
     return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
 
@@ -383,7 +414,7 @@ _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zi
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
-    pscale = standardizing_scale(X, s, static["fit_intercept"]) if static["standardize"] else None
+    pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
     return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
                       bounds, pscale)
 
@@ -431,7 +462,8 @@ class PathSpec(NamedTuple):
 
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-               weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None) -> PathSpec:
+               weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None,
+               grouped=False) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -442,15 +474,17 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     _validation.check_magnitude(X, y)
     _validation.check_two_classes(y, s, loss)
     l1_ratio = _validation.check_l1_ratio(l1_ratio)
+    coef_shape = (p,) + y.shape[1:]
     w = _validation.check_weights(weights, p, X.dtype)
-    kind = _validation.path_penalty_kind(l1_ratio, positive, w)
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped)
+    w = _path_weights(w, kind, coef_shape)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     fit_intercept = bool(fit_intercept)
     _validation.check_standardize(standardize)
-    box = _validation.check_bounds(bounds, p, X.dtype, positive=positive)
+    box = _validation.check_bounds(bounds, p, X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
     if lambdas is None:
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
-        pscale = standardizing_scale(X, s, fit_intercept) if standardize else None
+        pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
                               pscale=pscale, bounds=box)
         lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
@@ -472,7 +506,7 @@ def fit_path(
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
-    bounds=None,
+    bounds=None, grouped: bool = False,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -483,8 +517,10 @@ def fit_path(
 
     Args:
       X: ``(n, p)`` design, dense or sparse (as in :func:`jaxl1.fit`).
-      y: ``(n,)`` targets.
-      loss: ``"squared"`` or ``"logistic"``.
+      y: ``(n,)`` targets; ``(n, T)`` for ``T`` responses with the squared loss (multi-task), or
+        integer labels ``0 .. K-1`` for ``loss="multinomial"``: the coefficients are then ``(p, T)``
+        or ``(p, K)`` at every strength (see :func:`jaxl1.fit`).
+      loss: ``"squared"``, ``"logistic"``, ``"multinomial"`` or a loss object.
       l1_ratio: elastic-net mixing in [0, 1] (1 is the lasso).
       lambdas: optional decreasing strengths; by default ``n_lambdas`` log-spaced
         from :func:`lambda_max` down to ``eps * lambda_max``.
@@ -508,6 +544,9 @@ def fit_path(
         original scale.
       bounds: ``(lower, upper)`` box constraints on the coefficients (see :func:`jaxl1.fit`);
         ``lambda_max`` counts only the directions the box allows.
+      grouped: with a 2-D ``y``, the penalty :class:`jaxl1.L21` on the rows of the coefficient matrix
+        (a feature enters for every response or class at once: scikit-learn's ``MultiTaskLasso``, glmnet's
+        ``type.multinomial="grouped"``); needs ``l1_ratio=1``.  ``False`` penalizes every entry (``L1``).
 
     Returns:
       A :class:`PathResult`.
@@ -523,7 +562,7 @@ def fit_path(
       [0, 4, 7, 10]
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped)
     path = _path_jit(*spec.arrays, **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
@@ -546,11 +585,15 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
                           **static)
-        z = _design.matmul(X, path.coef.T) + path.intercept  # (n, K)
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
-        per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
-        return held @ per_sample, path
+        if y.ndim == 1:
+            z = _design.matmul(X, path.coef.T) + path.intercept  # (n, K)
+            per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
+            return held @ per_sample, path
+        # a (p, T) coefficient matrix per strength: the predictors one strength at a time
+        per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1]), (path.coef, path.intercept))
+        return per_sample @ held, path
 
     args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds)
     n_dev = len(devices)
@@ -579,7 +622,7 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
-    devices=None, standardize: bool = False, bounds=None,
+    devices=None, standardize: bool = False, bounds=None, grouped: bool = False,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -589,7 +632,7 @@ def cross_validate(
 
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
-        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds: as in
+        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped: as in
         :func:`fit_path` (with ``standardize`` each fold's fit standardizes by its own training
         samples, as ``cv.glmnet`` does).
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
@@ -618,7 +661,7 @@ def cross_validate(
       (True, (30,))
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

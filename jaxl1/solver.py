@@ -66,6 +66,7 @@ from .solvers import (
     init_intercept,
     intercept_out,
     prepare,
+    rows_of,
     scalable,
     solve,
     standardizing_scale,
@@ -89,7 +90,9 @@ STATUS = ("converged", "max_iter", "nonfinite")  # the names of the codes of ``s
 
 def status_of(converged, coef, intercept, gap):
     """Why each solve stopped, as an index into :data:`STATUS` (``coef`` has the lanes' axes first)."""
-    finite = jnp.isfinite(gap) & jnp.all(jnp.isfinite(coef), axis=-1) & jnp.isfinite(intercept)
+    lanes = jnp.ndim(gap)  # the axes beyond the lanes' are the coefficients' own ((p,) or (p, K))
+    allfinite = lambda a: jnp.all(jnp.isfinite(a), axis=tuple(range(lanes, jnp.ndim(a))))
+    finite = jnp.isfinite(gap) & allfinite(coef) & allfinite(intercept)
     return jnp.where(converged, 0, jnp.where(finite, 1, 2)).astype(jnp.int32)
 
 
@@ -157,7 +160,7 @@ def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, che
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen))
-    b0 = init_intercept(prob, loss, fit_b, w0) if form == "data" else jnp.zeros([], X.dtype)
+    b0 = init_intercept(prob, loss, fit_b, w0) if form == "data" else jnp.zeros(w0.shape[1:], X.dtype)
     w, b, gap, n_iter, conv = solve(
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
         ws_size=ws_size,
@@ -187,7 +190,7 @@ def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, *, loss, fit_intercep
              standardize=False):
     # the box, and the penalty on the standardized columns' coefficients (computed here so that it is
     # differentiated through X and s)
-    pscale = standardizing_scale(X, s, fit_intercept) if standardize else None
+    pscale = rows_of(standardizing_scale(X, s, fit_intercept), w0) if standardize else None
     pen = bounded_and_scaled(pen, bounds, pscale)
     return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
 
@@ -208,7 +211,7 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     tol = default_tol(X.dtype) if tol is None else tol
     form = choose_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = default_ws_size(loss, n, p, form) if ws_size is None else ws_size
-    w0 = np.zeros(p, X.dtype) if w0 is None else w0
+    w0 = np.zeros((p,) + y.shape[1:], X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
     return _fit_jit(
         X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds,
@@ -302,9 +305,11 @@ def fit(
     loss = get_loss(loss)
     _validation.reject_bools(tol=tol, max_iter=max_iter, ws_size=ws_size)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
-    _validation.check_penalty(penalty, p)
+    coef_shape = (p,) + y.shape[1:]  # (p, K) for a 2-D y (several responses, or the classes of multinomial)
+    _validation.check_penalty(penalty, p, coef_shape)
+    penalty = _validation.penalty_for(penalty, coef_shape)
     _validation.check_standardize(standardize, penalty)
-    bounds = _validation.check_bounds(bounds, p, X.dtype)
+    bounds = _validation.check_bounds(bounds, p, X.dtype, multi_output=len(coef_shape) > 1)
     if bounds is not None:
         Bounded(penalty)  # refuses a penalty a box cannot go with, naming it
     check_every = _validation.check_integer("check_every", check_every)
@@ -312,7 +317,7 @@ def fit(
     _validation.check_two_classes(y, s, loss)
     form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
-    w0 = _validation.init_coef(init, p, X.dtype)
+    w0 = _validation.init_coef(init, coef_shape, X.dtype)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
                        form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds)
     warn_if_stopped("jaxl1.fit", res.status, max_iter)

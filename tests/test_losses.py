@@ -288,7 +288,7 @@ def test_intercept_matches_scipy(loss, seed):
 # --------------------------------------------------------------------------- #
 def test_get_loss_and_label_validation():
     assert get_loss("squared") is Squared and get_loss("logistic") is Logistic
-    assert LOSSES == {"squared": Squared, "logistic": Logistic}
+    assert {"squared": Squared, "logistic": Logistic}.items() <= LOSSES.items()
     assert get_loss(Logistic) is Logistic
     with pytest.raises(ValueError, match=r"\bloss\b"):
         get_loss("poisson")

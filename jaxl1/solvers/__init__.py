@@ -24,6 +24,8 @@ from ._problem import (
     init_intercept,
     intercept_out,
     prepare,
+    rmul,
+    rows_of,
     scalable,
     standardizing_scale,
     weighted_gram,
@@ -33,7 +35,7 @@ from ._working_set import solve_ws, ws_supported
 
 __all__ = [
     "solve", "Problem", "prepare", "choose_form", "column_scales", "default_tol", "default_ws_size", "gram",
-    "weighted_gram", "init_intercept", "intercept_out", "scalable", "standardizing_scale", "certificate_of", "POLISH_MAX",
+    "weighted_gram", "init_intercept", "intercept_out", "scalable", "rmul", "rows_of", "standardizing_scale", "certificate_of", "POLISH_MAX",
     "quad_solve", "support_solve", "solve_fista", "solve_ws", "ws_supported", "conjugate_gradient", "GRAM_BLOCK_MIN",
 ]
 
@@ -46,17 +48,18 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
     """
     parts = getattr(pen, "bounds_parts", None)
     box = None if parts is None else parts(w0.shape[0], w0.dtype)
+    d = rows_of(prob.d, w0)  # (p,), or (p, 1) for a (p, K) coefficient matrix
     if scalable(pen):
-        pen = pen.scaled(prob.d)
-        w0 = w0 * prob.d
-    if ws_size and ws_supported(pen):
+        pen = pen.scaled(d)
+        w0 = w0 * d
+    if ws_size and ws_supported(pen) and w0.ndim == 1:  # working sets for a coefficient vector
         out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                        check_every=check_every, ws_size=ws_size, batched=batched)
     else:
         out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                           check_every=check_every, batched=batched)
     w, b, gap, n_iter, conv = out
-    w = w / prob.d
+    w = w / d
     if box is not None:  # a coordinate at a bound in the scaled coordinates is at it on the user's scale too:
         lo, hi = box     # the division by d may leave it a few units of rounding off, on either side
         eps = 8 * jnp.finfo(w.dtype).eps

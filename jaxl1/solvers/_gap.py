@@ -13,13 +13,24 @@ import jax
 import jax.numpy as jnp
 
 from ..losses import get_loss, has_conjugate, intercept_of, is_quadratic
+from ._problem import rmul
+
+
+def _sum(u):
+    """The derivative in the intercept: ``u`` summed over the samples (``()`` or ``(K,)``)."""
+    return jnp.sum(u, axis=0)
+
+
+def _centred(u, s, gb):
+    """``u - s gb``: the dual point meeting the intercept's constraint ``sum(u) = 0``."""
+    return u - jnp.reshape(s, s.shape + (1,) * (u.ndim - 1)) * gb
 
 
 def smooth_grad(prob, w, b, *, loss, form, fit_b):
     if form == "gram":
         return prob.A @ w - prob.c, jnp.zeros_like(b)
     u = loss.grad(prob.y, prob.A @ w + b, prob.s)
-    return u @ prob.A, (jnp.sum(u) if fit_b else jnp.zeros_like(b))
+    return rmul(u, prob.A), (_sum(u) if fit_b else jnp.zeros_like(b))
 
 
 def free_mask(pen, w, v):
@@ -68,20 +79,20 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
             b = jnp.where(lower, b_new, b)
         z = Xw + b
         u = loss.grad(prob.y, z, prob.s)
-        gb = jnp.sum(u) if fit_b else jnp.zeros([], w.dtype)
+        gb = _sum(u) if fit_b else jnp.zeros_like(b)
         if not has_conjugate(loss):
-            return GapInfo(optimality(prob, pen, w, u, fit_b), b, u @ prob.A, z, gb)
+            return GapInfo(optimality(prob, pen, w, u, fit_b), b, rmul(u, prob.A), z, gb)
         f = loss.value(prob.y, z, prob.s)
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
-            u = u - prob.s * gb
-        v = u @ prob.A  # u @ A rather than A.T @ u: XLA:CPU runs the transposed product far slower
+            u = _centred(u, prob.s, gb)
+        v = rmul(u, prob.A)
         free = free_mask(pen, w, v)
         sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
         u = loss.project_dual(prob.y, u / sigma, prob.s)
         dual = -loss.conjugate(prob.y, u, prob.s) - pen.conjugate(-v / sigma)
     primal = f + pen.value(w)
     gap = primal - dual + free_term(free, w, v, prob.L)
-    return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros([], w.dtype) if form == "gram" else gb)
+    return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros_like(b) if form == "gram" else gb)
 
 
 def optimality(prob, pen, w, u, fit_b):
@@ -92,10 +103,10 @@ def optimality(prob, pen, w, u, fit_b):
     is the objective decrease one proximal-gradient step is guaranteed to make, in objective units
     like a duality gap.
     """
-    v = u @ prob.A
+    v = rmul(u, prob.A)
     r = w - pen.prox(w - v / prob.L, 1.0 / prob.L)
-    gb = jnp.sum(u) if fit_b else jnp.zeros([], w.dtype)
-    return 0.5 * prob.L * jnp.vdot(r, r) + 0.5 * gb * gb / prob.L
+    gb = _sum(u) if fit_b else jnp.zeros(w.shape[1:], w.dtype)
+    return 0.5 * prob.L * jnp.vdot(r, r) + 0.5 * jnp.vdot(gb, gb) / prob.L
 
 
 def certificate_of(loss) -> str:

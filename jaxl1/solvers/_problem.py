@@ -28,12 +28,12 @@ class Problem(NamedTuple):
     """Everything an iteration needs; a pytree of arrays (``fit_b`` marks an intercept variable)."""
 
     A: jax.Array  # (p, p) Gram matrix, or (n, p) design (centred with an intercept); a SparseDesign for sparse X
-    c: jax.Array  # (p,) X_c' S y_c for the Gram form; unused (zeros) otherwise
-    y: jax.Array  # (n,) targets (centred for the squared loss with intercept)
+    c: jax.Array  # (p,) X_c' S y_c for the Gram form ((p, K) for a 2-D y); unused (zeros) otherwise
+    y: jax.Array  # (n,) targets, or (n, K) (centred for the squared loss with intercept)
     s: jax.Array  # (n,) normalized sample weights
     yy: jax.Array  # 0.5 * sum s y_c^2 (Gram form)
     x_mean: jax.Array  # (p,) weighted column means removed from X (zeros if none)
-    y_mean: jax.Array  # weighted mean removed from y (0 if none)
+    y_mean: jax.Array  # weighted mean removed from y (0 if none; (K,) for a 2-D y)
     L: jax.Array  # Lipschitz constant of the gradient
     P0: jax.Array  # objective at w = 0, intercept optimal
     d: jax.Array  # (p,) column scales: A holds the columns divided by d (ones when not scaled)
@@ -152,8 +152,23 @@ def standardizing_scale(X, s, fit_intercept):
 
 
 def scalable(pen) -> bool:
-    """The solver works on unit-norm columns for a separable penalty (one with ``scaled``)."""
-    return hasattr(pen, "scaled") and hasattr(pen, "coordinate_parts")
+    """The solver works on unit-norm columns for a penalty separable over the coefficients' rows (one with
+    ``scaled``: the separable ones, and :class:`jaxl1.L21` on a ``(p, K)`` coefficient matrix)."""
+    return hasattr(pen, "scaled")
+
+
+def rows_of(d, w):
+    """The per-feature ``(p,)`` array ``d`` shaped to broadcast against coefficients ``w``: ``(p,)`` or ``(p, K)``."""
+    return jnp.reshape(d, jnp.shape(d) + (1,) * (jnp.ndim(w) - 1))
+
+
+def rmul(u, A):
+    """``u' A`` for ``u`` of shape ``(n,)`` or ``(n, K)``: ``(p,)`` or ``(p, K)``.
+
+    Written ``u @ A`` (and ``(u' @ A)'`` for a 2-D ``u``) rather than ``A' @ u``: XLA:CPU runs the
+    transposed product far slower.
+    """
+    return u @ A if jnp.ndim(u) == 1 else (u.T @ A).T
 
 
 def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
@@ -181,10 +196,11 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
         d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
         if scale:
             Xc = Xc / d
+    sy = jnp.reshape(s, s.shape + (1,) * (yc.ndim - 1))
     if form == "gram":
         A = weighted_gram(Xc, s)
-        c = (s * yc) @ Xc
-        yy = 0.5 * jnp.sum(s * yc * yc)
+        c = rmul(sy * yc, Xc)
+        yy = 0.5 * jnp.sum(sy * yc * yc)
         L = power_iteration(lambda v: A @ v, start_vector(p, dtype)) * L_SAFETY
         return Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d)
     fit_b = fit_intercept and not squared
@@ -197,10 +213,10 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
         b0 = intercept_of(loss, yc, jnp.zeros_like(yc), s)
     else:
         L0 = power_iteration(lambda v: (s * (Xc @ v)) @ Xc, start_vector(p, dtype))
-        b0 = zero
+        b0 = jnp.zeros(yc.shape[1:], dtype)
     L = loss.curvature * L0 * L_SAFETY
     P0 = loss.value(yc, jnp.zeros_like(yc) + b0, s)
-    return Problem(Xc, jnp.zeros(p, dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
+    return Problem(Xc, jnp.zeros((p,) + yc.shape[1:], dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
 
 
 def choose_form(loss, n, p, form, sparse=False):
@@ -229,12 +245,12 @@ def intercept_out(prob, w, b, fit_intercept, squared):
     if not fit_intercept:
         return jnp.zeros_like(b)
     if squared:
-        return prob.y_mean - jnp.vdot(prob.x_mean, w)
-    return b - jnp.vdot(prob.x_mean, w)
+        return prob.y_mean - prob.x_mean @ w
+    return b - prob.x_mean @ w
 
 
 def init_intercept(prob, loss, fit_b, w0):
     loss = get_loss(loss)
     if not fit_b:
-        return jnp.zeros([], w0.dtype)
-    return intercept_of(loss, prob.y, prob.A @ (w0 * prob.d), prob.s)
+        return jnp.zeros(w0.shape[1:], w0.dtype)
+    return intercept_of(loss, prob.y, prob.A @ (w0 * rows_of(prob.d, w0)), prob.s)

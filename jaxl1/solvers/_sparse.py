@@ -45,7 +45,7 @@ class SparseDesign:
 
     ``rows``, ``cols`` and ``data`` are the nonzeros of ``X`` (any order); ``x_mean`` and ``d`` are
     ``(p,)`` (zeros and ones for no centring and no scaling).  ``A @ v`` and ``u @ A`` take 1-D
-    operands (``vmap`` batches them).
+    operands (``vmap`` batches them), or a ``(p, K)`` ``v`` and a ``(K, n)`` ``u``, one column or row at a time.
     """
 
     ndim = 2
@@ -67,12 +67,16 @@ class SparseDesign:
         return self.data.dtype
 
     def __matmul__(self, v):
+        if jnp.ndim(v) == 2:  # (p, K): one product per column
+            return jax.vmap(self.__matmul__, in_axes=1, out_axes=1)(v)
         if jnp.ndim(v) != 1:
             return NotImplemented
         v = v / self.d
         return _sum_rows(self.data * v[self.cols], self.rows, self.shape[0]) - jnp.vdot(self.x_mean, v)
 
     def __rmatmul__(self, u):
+        if jnp.ndim(u) == 2:  # (K, n): one product per row
+            return jax.vmap(self.__rmatmul__)(u)
         if jnp.ndim(u) != 1:
             return NotImplemented
         Xu = _sum_rows(self.data * u[self.rows], self.cols, self.shape[1])
