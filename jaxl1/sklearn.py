@@ -688,10 +688,10 @@ class ElasticNetCV(_LinearRegressorCV):
 
 
 # --------------------------------------------------------------------------- #
-# binary logistic regression
+# logistic regression
 # --------------------------------------------------------------------------- #
 class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
-    r"""Binary logistic regression with an L1 penalty, in jaxl1's mean-loss convention.
+    r"""Logistic regression with an L1 penalty (binary, or multinomial for more classes), in jaxl1's mean-loss convention.
 
     Minimizes :math:`\frac{1}{n}\sum_i s_i \log(1 + e^{-t_i (x_i^\top w + b)}) + \alpha\|w\|_1`,
     :math:`t_i = \pm 1` for the two classes (:math:`s_i` the sample weights, times
@@ -726,9 +726,11 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         options, accepted and ignored (see the module notes).
 
     Attributes:
-      classes_: the two labels; ``classes_[1]`` is the positive class.
-      coef_: ``(1, n_features)`` coefficients (scikit-learn's binary layout).
-      intercept_: ``(1,)`` intercept.
+      classes_: the labels, sorted; for two, ``classes_[1]`` is the positive class.
+      coef_: ``(1, n_features)`` coefficients for two classes (scikit-learn's binary layout), ``(n_classes,
+        n_features)`` for more: the multinomial loss :math:`-\frac1n \sum_i s_i \log \mathrm{softmax}(W x_i + b)_{y_i}`
+        with the penalty on every entry of ``W``, scikit-learn's multinomial ``LogisticRegression``.
+      intercept_: ``(1,)`` or ``(n_classes,)`` intercepts.
       dual_gap_: the duality gap at the solution.
       n_iter_: ``(1,)`` iterations taken.
       n_features_in_: number of features seen in ``fit``.
@@ -789,27 +791,24 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
         tags.input_tags.sparse = True
         return tags
-
-    def _more_tags(self):  # scikit-learn < 1.6
-        return {"binary_only": True}
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Args:
           X: ``(n_samples, n_features)`` training data.
-          y: ``(n_samples,)`` labels of two classes (any type numpy can sort).
+          y: ``(n_samples,)`` labels of two or more classes (any type numpy can sort); with more than
+            two, the multinomial loss.
           sample_weight: optional ``(n_samples,)`` non-negative weights.
 
         Returns:
           ``self``.
 
         Raises:
-          ValueError: more or fewer than two classes (after dropping zero-weight
-            samples), a continuous target, bad parameters or data.
+          ValueError: fewer than two classes (after dropping zero-weight samples), a continuous
+            target, ``positive=True`` with more than two classes, bad parameters or data.
         """
         _check_common(self)
         penalized, l1_ratio = self._mixing()
@@ -822,10 +821,14 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         X, y = _sk_validate_data(self, X, y, dtype=np.float64, accept_sparse=_SPARSE)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
-        if y_type != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {y_type}.")
+        if y_type not in ("binary", "multiclass"):
+            raise ValueError(f"Only binary and multiclass targets are supported. The type of the target is {y_type}.")
         sw = _sample_weight(sample_weight, X.shape[0])
         self.classes_ = np.unique(y)
+        n_classes = len(self.classes_)
+        if n_classes > 2 and self.positive:
+            raise ValueError("positive=True is supported for two classes only: the multinomial coefficient matrix "
+                             "takes no bounds")
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y, sample_weight=sw)
             sw = (np.ones(X.shape[0]) if sw is None else sw) * cw[np.searchsorted(self.classes_, y)]
@@ -833,12 +836,16 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
                 raise ValueError("class_weight and sample_weight leave every sample with zero weight")
         alpha = self._strength(sw, X.shape[0]) if penalized else 0.0
         present = self.classes_ if sw is None else np.unique(y[sw > 0])
-        if len(present) != 2:
+        if len(present) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of 2 classes with positive weight, got {len(present)} class "
-                f"({present.tolist()})"
+                f"{type(self).__name__} needs samples of at least 2 classes with positive weight, got "
+                f"{len(present)} class ({present.tolist()})"
             )
-        y01 = (y == self.classes_[1]).astype(np.float64)
+        if n_classes == 2:
+            y01 = (y == self.classes_[1]).astype(np.float64)
+        else:  # the class indices 0 .. K-1, multinomial
+            y01 = np.searchsorted(self.classes_, y).astype(np.float64)
+        coef_shape = (1,) if n_classes == 2 else (n_classes,)
         p = X.shape[1]
         # Centring the features leaves the solution unchanged (the intercept absorbs the shift) and keeps
         # the intercept from coupling to every coefficient: with features far from zero (means of 100
@@ -849,9 +856,9 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         x_mean = np.average(X, axis=0, weights=sw) if centre else np.zeros(p)
         Xp, yp, swp, _ = _pad(X - x_mean if centre else X, y01, sw)
         init = None
-        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (1, p):
-            init = np.zeros(Xp.shape[1])
-            init[:p] = self.coef_[0]
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == coef_shape + (p,):
+            init = np.zeros(Xp.shape[1:2] + coef_shape[1 if n_classes == 2 else 0:])
+            init[:p] = self.coef_[0] if n_classes == 2 else self.coef_.T
         if self.positive:
             penalty = _NonNegativeL1Penalty(alpha)
         elif l1_ratio == 1:
@@ -860,11 +867,12 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
             penalty = _ElasticNetPenalty(alpha, l1_ratio)
         with _x64():
             res = jax.device_get(
-                _fit(Xp, yp, penalty, loss="logistic", fit_intercept=self.fit_intercept, sample_weight=swp,
+                _fit(Xp, yp, penalty, loss="logistic" if n_classes == 2 else "multinomial", fit_intercept=self.fit_intercept, sample_weight=swp,
                      tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
             )
-        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64).reshape(1, -1)
-        self.intercept_ = np.asarray(res.intercept - x_mean @ self.coef_[0], dtype=np.float64).reshape(1)
+        W = np.asarray(res.coef[:p], dtype=np.float64).reshape(p, -1)  # (p, 1) or (p, K)
+        self.coef_ = W.T.copy()
+        self.intercept_ = np.asarray(res.intercept - x_mean @ W, dtype=np.float64).reshape(-1)
         self.dual_gap_ = float(res.gap)
         self.n_iter_ = np.array([max(int(res.n_iter), 1)])
         if not bool(res.converged):
@@ -872,23 +880,33 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X):
-        """Log-odds of ``classes_[1]``: ``X @ coef_[0] + intercept_[0]``, ``(n_samples,)``."""
+        """Log-odds of ``classes_[1]``, ``X @ coef_[0] + intercept_[0]``, ``(n_samples,)`` for two classes; the
+        classes' scores ``X @ coef_.T + intercept_``, ``(n_samples, n_classes)``, for more."""
         check_is_fitted(self)
         X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
-        return X @ self.coef_[0] + self.intercept_[0]
-
-    def predict_proba(self, X):
-        """Class probabilities, ``(n_samples, 2)`` in the order of ``classes_``."""
-        z = self.decision_function(X)
-        p1 = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
-        return np.column_stack([1.0 - p1, p1])
+        if len(self.classes_) == 2:
+            return X @ self.coef_[0] + self.intercept_[0]
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def predict_log_proba(self, X):
-        """Log class probabilities, ``(n_samples, 2)``."""
+        """Log class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``."""
         z = self.decision_function(X)
-        return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+        if z.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+        top = z.max(axis=1, keepdims=True)
+        return z - top - np.log(np.exp(z - top).sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X):
+        """Class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``."""
+        z = self.decision_function(X)
+        if z.ndim == 1:
+            p1 = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
+            return np.column_stack([1.0 - p1, p1])
+        return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """The more probable label of ``classes_`` for each sample."""
+        """The most probable label of ``classes_`` for each sample."""
         z = self.decision_function(X)
-        return self.classes_[(z > 0).astype(int)]
+        if z.ndim == 1:
+            return self.classes_[(z > 0).astype(int)]
+        return self.classes_[np.argmax(z, axis=1)]

@@ -169,8 +169,29 @@ def test_logistic_matches_sklearn_saga(binary):
     np.testing.assert_array_equal(ours.classes_, labels)
     np.testing.assert_array_equal(ours.predict(X), labels[ref.predict(X)])
     np.testing.assert_allclose(np.exp(ours.predict_log_proba(X)), ours.predict_proba(X), rtol=1e-12)
-    with pytest.raises(ValueError, match="Only binary classification"):
-        LogisticRegressionL1().fit(X, y % 3 + (X[:, 0] > 1))
+    with pytest.raises(ValueError, match="continuous"):
+        LogisticRegressionL1().fit(X, X[:, 0])
+
+
+def test_multiclass_logistic_matches_sklearn_saga():
+    X, y = make_classification(n_samples=90, n_features=6, n_informative=4, n_classes=3, random_state=3)
+    X = StandardScaler().fit_transform(X)
+    labels = np.array(["a", "b", "c"])[y]
+    alpha = 0.02
+    ours = LogisticRegressionL1(alpha=alpha, **TIGHT).fit(X, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sk.LogisticRegression(l1_ratio=1.0, C=1 / (len(y) * alpha), solver="saga", tol=1e-12,
+                                    max_iter=100_000).fit(X, labels)
+    assert ours.coef_.shape == (3, 6) and ours.intercept_.shape == (3,)
+    assert list(ours.classes_) == ["a", "b", "c"]
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X).sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.log(ours.predict_proba(X)), ours.predict_log_proba(X), atol=1e-10)
+    assert (ours.predict(X) == ref.predict(X)).mean() > 0.98
+    assert np.any(ours.coef_ == 0)
+    with pytest.raises(ValueError, match="positive=True"):
+        LogisticRegressionL1(positive=True).fit(X, labels)
 
 
 def test_pipeline_and_grid_search(regression, binary):
