@@ -379,17 +379,26 @@ def check_penalty(penalty, p: int, coef_shape=None) -> None:
         check_penalty(inner, p)
 
 
+def entry_factors(weights, coef_shape):
+    """``(p,)`` penalty factors of an entrywise penalty (``L1``, ``ElasticNet``) broadcast to a ``(p, K)``
+    coefficient matrix: a feature's factor applies to its coefficient of every task or class.  ``None``, a
+    coefficient vector and factors already of the matrix's shape are left as they are."""
+    if weights is None or len(coef_shape) < 2 or np.ndim(weights) != 1:
+        return weights
+    w = jnp.asarray(weights)
+    return jnp.broadcast_to(w.reshape(w.shape + (1,) * (len(coef_shape) - 1)), coef_shape)
+
+
 def penalty_for(penalty, coef_shape):
-    """``penalty`` with ``(p,)`` per-coefficient weights (``L1``, ``ElasticNet``) broadcast to a ``(p, K)``
-    coefficient matrix: a feature's factor applies to its coefficient of every task or class."""
+    """``penalty`` with its ``(p,)`` factors broadcast by :func:`entry_factors` (a row-wise penalty, such as
+    ``L21``, keeps one factor per row)."""
     weights = getattr(penalty, "weights", None)
-    if len(coef_shape) < 2 or weights is None or np.ndim(weights) != 1 or getattr(penalty, "row_wise", False):
+    factors = entry_factors(weights, coef_shape)
+    if getattr(penalty, "row_wise", False) or factors is weights:
         return penalty
     from .penalties import _rebuild
 
-    w = jnp.asarray(weights)
-    return _rebuild(penalty, weights=jnp.broadcast_to(w.reshape(w.shape + (1,) * (len(coef_shape) - 1)),
-                                                     coef_shape))
+    return _rebuild(penalty, weights=factors)
 
 
 def check_weights(weights, p: int, dtype):
@@ -420,12 +429,12 @@ def check_bounds(bounds, p: int, dtype, positive=False, multi_output=False):
 
     The box must hold 0 (``lower <= 0 <= upper``): every solve and path starts at ``w = 0``.
     """
-    if bounds is None and not (positive and multi_output):
-        return None
-    if multi_output:
+    if multi_output and (bounds is not None or positive):
         what = "bounds" if bounds is not None else "positive=True"
         raise ValueError(f"{what}: box constraints are for a coefficient vector; a 2-D y (several responses, "
                          "or loss='multinomial') has a (p, K) coefficient matrix, which takes none yet")
+    if bounds is None:
+        return None
     if positive:
         raise ValueError("bounds and positive=True do not go together: use bounds=(0, upper)")
     if not (isinstance(bounds, (tuple, list)) and len(bounds) == 2):

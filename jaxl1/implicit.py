@@ -88,15 +88,6 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     return dtheta[:p], dtheta[p]
 
 
-def _row_wise(pen):
-    """The penalty (or the one it wraps) acts on whole rows of the coefficient matrix (:class:`jaxl1.L21`)."""
-    while pen is not None:
-        if getattr(pen, "row_wise", False):
-            return True
-        pen = getattr(pen, "penalty", None)
-    return False
-
-
 def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept):
     """:func:`solution_tangent` for a ``(p, K)`` coefficient matrix (several responses, or multinomial).
 
@@ -107,7 +98,7 @@ def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept
     """
     p, K = W.shape
     mask = W != 0
-    if _row_wise(pen):
+    if getattr(pen, "row_wise", False):  # L21, and ColumnScaled(L21) with standardize
         mask = jnp.broadcast_to(jnp.any(mask, axis=1, keepdims=True), W.shape)
     M = jnp.concatenate([mask.reshape(-1), jnp.full(K, fit_intercept)]).astype(X.dtype)
     theta = jnp.concatenate([W.reshape(-1), jnp.reshape(b, (K,))])

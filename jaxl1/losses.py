@@ -41,6 +41,8 @@ per-sample term alone.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,9 +99,10 @@ class Loss:
         return optimal_intercept(self, y, z, s, b0=b0, n_newton=n_newton)
 
 
-def _col(s, z):
-    """The sample weights ``s`` shaped to broadcast against ``z``: ``(n,)`` for 1-D ``z``, ``(n, 1)`` for ``(n, K)``."""
-    return jnp.reshape(s, jnp.shape(s) + (1,) * (jnp.ndim(z) - 1))
+def rows_of(a, like):
+    """The per-row array ``a`` (``(n,)`` sample weights, ``(p,)`` column scales) shaped to broadcast against
+    ``like``: unchanged for a 1-D ``like``, ``(n, 1)`` against an ``(n, K)`` one."""
+    return jnp.reshape(a, jnp.shape(a) + (1,) * (jnp.ndim(like) - 1))
 
 
 class Squared:
@@ -127,28 +130,28 @@ class Squared:
 
     @staticmethod
     def value(y, z, s):
-        return 0.5 * jnp.sum(_col(s, z) * jnp.square(y - z))
+        return 0.5 * jnp.sum(rows_of(s, z) * jnp.square(y - z))
 
     @staticmethod
     def grad(y, z, s):
         """Derivative of ``value`` with respect to ``z`` (one entry per sample and response)."""
-        return _col(s, z) * (z - y)
+        return rows_of(s, z) * (z - y)
 
     @staticmethod
     def hess(y, z, s):
         """Second derivative of ``value`` with respect to ``z`` (diagonal)."""
-        return _col(s, z) * jnp.ones_like(z)
+        return rows_of(s, z) * jnp.ones_like(z)
 
     @staticmethod
     def conjugate(y, u, s):
         r""":math:`F^*(u) = \sum_i u_i y_i + u_i^2 / (2 s_i)` (:math:`u_i = 0` where :math:`s_i = 0`)."""
-        sc = _col(s, u)
+        sc = rows_of(s, u)
         pos = sc > 0
         return jnp.sum(u * y + jnp.where(pos, jnp.square(u) / (2 * jnp.where(pos, sc, 1.0)), 0.0))
 
     @staticmethod
     def project_dual(y, u, s):
-        return jnp.where(_col(s, u) > 0, u, 0.0)
+        return jnp.where(rows_of(s, u) > 0, u, 0.0)
 
     @staticmethod
     def intercept(y, z, s, b0=None):
@@ -258,6 +261,7 @@ class Logistic:
         return 2 * jnp.logaddexp(0.0, -_logistic_margin(y, z))
 
 
+@dataclasses.dataclass(frozen=True)
 class Multinomial:
     r"""Multinomial logistic loss: :math:`\ell(y, z) = \log \sum_k e^{z_k} - y^\top z` for ``K`` classes.
 
@@ -276,10 +280,10 @@ class Multinomial:
     Examples:
       >>> import jax.numpy as jnp
       >>> from jaxl1.losses import Multinomial
-      >>> Y = Multinomial().encode_y(jnp.array([0.0, 2.0]))
+      >>> Y = Multinomial().encode_y(jnp.array([0.0, 2.0, 1.0]))
       >>> Y.tolist()
-      [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
-      >>> round(float(Multinomial().value(Y, jnp.zeros((2, 3)), jnp.full(2, 0.5))), 6)  # log 3
+      [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+      >>> round(float(Multinomial().value(Y, jnp.zeros((3, 3)), jnp.full(3, 1 / 3))), 6)  # log 3
       1.098612
     """
 
@@ -288,23 +292,14 @@ class Multinomial:
     is_quadratic = False
     multi_output = True
 
-    def __init__(self, n_classes: int | None = None):
-        if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
-                                      or n_classes < 2):
-            raise ValueError(f"n_classes must be an integer >= 2 or None, got {n_classes!r}")
-        object.__setattr__(self, "n_classes", None if n_classes is None else int(n_classes))
+    n_classes: int | None = None
 
-    def __setattr__(self, name, value):
-        raise AttributeError("Multinomial is immutable")
-
-    def __eq__(self, other):
-        return isinstance(other, Multinomial) and other.n_classes == self.n_classes
-
-    def __hash__(self):
-        return hash(("multinomial", self.n_classes))
-
-    def __repr__(self):
-        return "Multinomial()" if self.n_classes is None else f"Multinomial(n_classes={self.n_classes})"
+    def __post_init__(self):
+        K = self.n_classes
+        if K is not None and (isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2):
+            raise ValueError(f"n_classes must be an integer >= 2 or None, got {K!r}")
+        if K is not None:
+            object.__setattr__(self, "n_classes", int(K))
 
     def encode_y(self, y):
         """Labels ``0 .. K-1`` (``(n,)``) as a one-hot ``(n, K)`` array; a 2-D ``y`` is checked and kept.

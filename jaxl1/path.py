@@ -274,9 +274,7 @@ def lambda_max(
 def _path_weights(weights, kind, coef_shape):
     """The path's ``(p,)`` penalty factors as its penalty takes them: broadcast to a ``(p, K)`` coefficient
     matrix for the entrywise penalties (``L1``, ``ElasticNet``), one per row for ``L21``."""
-    if weights is None or len(coef_shape) == 1 or kind == "l21":
-        return weights
-    return jnp.broadcast_to(weights[:, None], coef_shape)
+    return weights if kind == "l21" else _validation.entry_factors(weights, coef_shape)
 
 
 def _has_free(weights) -> bool:

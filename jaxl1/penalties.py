@@ -874,6 +874,7 @@ class ColumnScaled:
     scale: jax.Array
 
     sparse = property(lambda self: self.penalty.sparse)
+    row_wise = property(lambda self: getattr(self.penalty, "row_wise", False))
 
     def value(self, u):
         return self.penalty.value(u / self.scale)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ..losses import get_loss, has_conjugate, intercept_of, is_quadratic
+from ..losses import rows_of
 from ._problem import rmul
 
 
@@ -23,7 +24,7 @@ def _sum(u):
 
 def _centred(u, s, gb):
     """``u - s gb``: the dual point meeting the intercept's constraint ``sum(u) = 0``."""
-    return u - jnp.reshape(s, s.shape + (1,) * (u.ndim - 1)) * gb
+    return u - rows_of(s, u) * gb
 
 
 def smooth_grad(prob, w, b, *, loss, form, fit_b):

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..losses import get_loss, intercept_of, is_quadratic
+from ..losses import get_loss, intercept_of, is_quadratic, rows_of
 from ._sparse import is_bcoo, sparse_design
 
 
@@ -157,11 +157,6 @@ def scalable(pen) -> bool:
     return hasattr(pen, "scaled")
 
 
-def rows_of(d, w):
-    """The per-feature ``(p,)`` array ``d`` shaped to broadcast against coefficients ``w``: ``(p,)`` or ``(p, K)``."""
-    return jnp.reshape(d, jnp.shape(d) + (1,) * (jnp.ndim(w) - 1))
-
-
 def rmul(u, A):
     """``u' A`` for ``u`` of shape ``(n,)`` or ``(n, K)``: ``(p,)`` or ``(p, K)``.
 
@@ -196,7 +191,7 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
         d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
         if scale:
             Xc = Xc / d
-    sy = jnp.reshape(s, s.shape + (1,) * (yc.ndim - 1))
+    sy = rows_of(s, yc)
     if form == "gram":
         A = weighted_gram(Xc, s)
         c = rmul(sy * yc, Xc)
