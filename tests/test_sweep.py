@@ -33,7 +33,9 @@ import jaxl1
 # design's condition number is 1e6): the solver's Gram-form gap, its data-form gap and the one here
 # then differ by that much, so both numbers are looser there.
 TOL = {"unit": 1e-10, "spread": 1e-10, "one large": 1e-9}
-GAP_AGREEMENT = {"unit": 1e-12, "spread": 1e-12, "one large": 1e-9}
+# (spread: the logistic 60x20 problem of seed 3 differs by 1.6e-12 P0 with jax 0.10.2 and numpy 2.4, the others by at
+# most 4e-15: the logistic gap is a difference of two numbers of the size of P0 on columns 1e4 apart)
+GAP_AGREEMENT = {"unit": 1e-12, "spread": 4e-12, "one large": 1e-9}
 EXCESS = 1e-9  # objective above scikit-learn's, in units of P0 (at most what a gap of TOL * P0 certifies)
 
 SHAPES = [(60, 20), (30, 50)]
