@@ -302,6 +302,22 @@ def validate_data(X, y, sample_weight, loss):
     return X, y, check_sample_weight(sample_weight, n, dtype)
 
 
+def check_offset(offset, y):
+    """``offset`` as an array shaped like ``y`` (an ``(n,)`` offset repeated over the columns of a 2-D ``y``),
+    or ``None``; raises ``ValueError`` naming ``offset`` for a wrong length or non-finite values."""
+    if offset is None:
+        return None
+    dtype = jnp.result_type(y)
+    offset = as_float_array("offset", _from_pandas(offset), dtype)
+    n = np.shape(y)[0]
+    if np.shape(offset) not in {(n,), tuple(np.shape(y))}:
+        want = f"({n},)" + (f" or {tuple(np.shape(y))}" if np.ndim(y) == 2 else "")
+        raise ValueError(f"offset must have shape {want}, one entry per sample, got shape {np.shape(offset)}")
+    check_finite("offset", offset)
+    return jnp.broadcast_to(offset if offset.ndim == np.ndim(y) else offset.reshape(n, *(1,) * (np.ndim(y) - 1)),
+                            np.shape(y))
+
+
 def check_same_features(X_train, X_val) -> None:
     """The validation data have the training data's features."""
     if X_train.shape[1] != X_val.shape[1]:
@@ -343,9 +359,14 @@ def check_two_classes(y, s, loss, where: str = "") -> None:
     ``loss`` is the loss object (or its name).
     """
     loss_name = loss if isinstance(loss, str) else getattr(loss, "name", "")
-    if loss_name not in ("logistic", "multinomial") or not concrete(y) or not concrete(s):
+    if loss_name not in ("logistic", "multinomial", "poisson") or not concrete(y) or not concrete(s):
         return
     y, s = np.asarray(y), np.asarray(s)
+    if loss_name == "poisson":
+        if not np.sum(y[s > 0]) > 0:
+            raise ValueError(f"y is all zero{where}; loss='poisson' needs a positive count among the samples of "
+                             "positive weight (the null model's rate would be 0)")
+        return
     if loss_name == "multinomial":  # y one-hot (n, K)
         present = np.flatnonzero((s > 0) @ (y > 0))
         if len(present) < 2:

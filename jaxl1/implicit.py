@@ -48,23 +48,26 @@ def _smooth_parts(pen, p, dtype):
     return pen.coordinate_parts(p, dtype)
 
 
-def _reduced_objective(theta, X, y, s, pen, mask, signs, loss, fit_intercept):
+def _reduced_objective(theta, X, y, s, pen, mask, signs, loss, fit_intercept, offset):
     p = X.shape[1]
     w, b = theta[:p], theta[p]
     b = b if fit_intercept else jnp.zeros_like(b)
     tau, mu = _smooth_parts(pen, p, X.dtype)
     penalty = jnp.sum(jnp.where(mask, tau * signs * w + 0.5 * mu * w * w, 0.0))
-    return loss.value(y, X @ w + b, s) + penalty
+    return loss.value(y, X @ w + b + offset, s) + penalty
 
 
-def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept):
+def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept, offset=None):
     """Tangent ``(dw, db)`` of the solution ``(w, b)`` for input tangents ``(dX, dy, ds, dpen)``.
 
-    Linear in the input tangents (so JAX transposes it for reverse mode).
+    Linear in the input tangents (so JAX transposes it for reverse mode).  ``offset`` (shaped like
+    ``y``) is added to the linear predictor; it is not differentiated.
     """
     loss = get_loss(loss)
+    offset = jnp.zeros_like(y) if offset is None else jax.lax.stop_gradient(offset)
     if jnp.ndim(w) == 2:
-        return _matrix_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=loss, fit_intercept=fit_intercept)
+        return _matrix_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=loss, fit_intercept=fit_intercept,
+                               offset=offset)
     p = X.shape[1]
     dtype = X.dtype
     _, mu = _smooth_parts(pen, p, dtype)
@@ -77,7 +80,7 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     M = jnp.concatenate([mask, jnp.array([fit_intercept])]).astype(dtype)
 
     def grad_phi(theta, X, y, s, pen):
-        return jax.grad(_reduced_objective)(theta, X, y, s, pen, mask, signs, loss, fit_intercept)
+        return jax.grad(_reduced_objective)(theta, X, y, s, pen, mask, signs, loss, fit_intercept, offset)
 
     _, rhs = jax.jvp(lambda X, y, s, pen: grad_phi(theta, X, y, s, pen), (X, y, s, pen), (dX, dy, ds, dpen))
     rhs = -M * rhs
@@ -88,7 +91,7 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
     return dtheta[:p], dtheta[p]
 
 
-def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept):
+def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept, offset):
     """:func:`solution_tangent` for a ``(p, K)`` coefficient matrix (several responses, or multinomial).
 
     On the support (the nonzero entries, or the nonzero rows for a row-wise penalty) the penalty is
@@ -106,7 +109,7 @@ def _matrix_tangent(W, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercept
     def objective(theta, X, y, s, pen):
         Wt = theta[:p * K].reshape(p, K)
         bt = theta[p * K:] if fit_intercept else jnp.zeros(K, X.dtype)
-        return loss.value(y, X @ Wt + bt, s) + pen.value(jnp.where(mask, Wt, 0.0))
+        return loss.value(y, X @ Wt + bt + offset, s) + pen.value(jnp.where(mask, Wt, 0.0))
 
     def grad_phi(theta, X, y, s, pen):
         return jax.grad(objective)(theta, X, y, s, pen)

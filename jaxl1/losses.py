@@ -18,7 +18,9 @@ the dtype of ``X``:
 * ``grad(y, z, s)``: :math:`\partial F / \partial z` (one entry per sample);
 * ``hess(y, z, s)``: the diagonal of :math:`\partial^2 F / \partial z^2` (prox-Newton models);
 * ``curvature``: a float bounding :math:`\ell''` for every sample (the gradient's
-  Lipschitz constant is ``curvature`` times the top eigenvalue of :math:`X^\top S X`);
+  Lipschitz constant is ``curvature`` times the top eigenvalue of :math:`X^\top S X`), or
+  ``math.inf`` for a loss without a bound (Poisson): the solvers then start from the curvature at
+  the null model and proximal-gradient steps search their step size by backtracking;
 * optional ``is_quadratic``: ``True`` only for :math:`\ell = \tfrac12 (y - z)^2`, which allows
   the Gram form and exact working-set subproblems;
 * ``heldout(y, z)``: the per-sample held-out score of cross-validation (lower is better);
@@ -48,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
-__all__ = ["Loss", "Squared", "Logistic", "Multinomial", "LOSSES", "get_loss", "optimal_intercept", "intercept_of",
+__all__ = ["Loss", "Squared", "Logistic", "Multinomial", "Poisson", "LOSSES", "get_loss", "optimal_intercept", "intercept_of",
            "is_quadratic", "has_conjugate", "heldout_scores"]
 
 
@@ -411,6 +413,75 @@ class Multinomial:
         return 2 * (jax.nn.logsumexp(z, axis=1) - jnp.sum(y * z, axis=1))
 
 
+class Poisson:
+    r"""Poisson regression with the log link: :math:`\ell(y, z) = e^z - y z + (y \log y - y)`.
+
+    ``y`` holds non-negative counts (or rates, with the exposure as sample weights, as scikit-learn's
+    ``PoissonRegressor``).  The objective :math:`\sum_i s_i (e^{z_i} - y_i z_i)` is shifted by the
+    constant :math:`\sum_i s_i (y_i \log y_i - y_i)` so that ``value`` is half the mean Poisson
+    deviance: it is 0 only at the saturated fit, which makes it a scale for relative tolerances.  The
+    minimizers are those of :math:`\tfrac1n \sum_i (e^{z_i} - y_i z_i) + P(w)` (glmnet's and skglm's
+    Poisson objective).  Its curvature :math:`e^z` has no bound (``curvature = inf``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxl1.losses import Poisson
+      >>> y, s = jnp.array([0.0, 2.0]), jnp.full(2, 0.5)
+      >>> round(float(Poisson.value(y, jnp.log(jnp.array([1.0, 2.0])), s)), 6)  # 0.5 * (1 + 0)
+      0.5
+    """
+
+    name = "poisson"
+    curvature = float("inf")  # e^z is unbounded
+    is_quadratic = False
+
+    @staticmethod
+    def validate_y(y: np.ndarray) -> None:
+        if np.any(y < 0):
+            bad = np.unique(y[y < 0])[:5]
+            raise ValueError(f"y must hold non-negative counts for loss='poisson'; found {bad.tolist()}")
+
+    @staticmethod
+    def value(y, z, s):
+        return jnp.sum(s * (jnp.exp(z) - y * z + xlogy(y, y) - y))
+
+    @staticmethod
+    def grad(y, z, s):
+        return s * (jnp.exp(z) - y)
+
+    @staticmethod
+    def hess(y, z, s):
+        return s * jnp.exp(z)
+
+    @staticmethod
+    def _a(y, u, s):
+        # a_i = y_i + u_i / s_i = exp(z_i) >= 0 on the conjugate's domain (y_i where s_i = 0)
+        pos = s > 0
+        return y + jnp.where(pos, u / jnp.where(pos, s, 1.0), 0.0)
+
+    @staticmethod
+    def conjugate(y, u, s):
+        r""":math:`F^*(u) = \sum_i s_i\,[a_i \log a_i - a_i - (y_i \log y_i - y_i)]`, :math:`a_i = y_i + u_i / s_i \ge 0`."""
+        a = Poisson._a(y, u, s)
+        return jnp.sum(s * (xlogy(a, a) - a - xlogy(y, y) + y))
+
+    @staticmethod
+    def project_dual(y, u, s):
+        return s * (jnp.maximum(Poisson._a(y, u, s), 0.0) - y)
+
+    @staticmethod
+    def intercept(y, z, s, b0=None, n_newton=None):
+        """The optimal intercept for the predictor ``z``, in closed form: ``log(sum s y / sum s exp(z))``."""
+        pos = s > 0
+        log_mu = jax.nn.logsumexp(jnp.where(pos, z, -jnp.inf), b=jnp.where(pos, s, 1.0))
+        return jnp.log(jnp.sum(s * y)) - log_mu
+
+    @staticmethod
+    def heldout(y, z):
+        """Per-sample held-out score: the Poisson deviance ``2 (y log(y / mu) - y + mu)``, ``mu = exp(z)``."""
+        return 2 * (xlogy(y, y) - y * z - y + jnp.exp(z))
+
+
 def optimal_intercept(loss, y, z, s, b0=None, n_newton=40):
     """The minimizer over ``b`` of ``loss.value(y, z + b, s)``, for any convex loss of the protocol.
 
@@ -474,14 +545,14 @@ def heldout_scores(loss, y, z):
     return jax.vmap(lambda yi, zi: loss.value(yi[None], zi[None], one))(y, z)
 
 
-LOSSES = {"squared": Squared, "logistic": Logistic, "multinomial": Multinomial()}
+LOSSES = {"squared": Squared, "logistic": Logistic, "multinomial": Multinomial(), "poisson": Poisson}
 
 
 _REQUIRED = ("value", "grad", "hess", "curvature")
 
 
 def get_loss(loss):
-    """The loss object for a name (``"squared"``, ``"logistic"``), or a loss object checked against the protocol.
+    """The loss object for a name (``"squared"``, ``"logistic"``, ``"multinomial"``, ``"poisson"``), or a loss object checked against the protocol.
 
     Raises ``ValueError`` naming ``loss`` for an unknown name, a missing protocol method or an
     unhashable object (a loss is a static argument of the compiled solvers).
@@ -500,3 +571,8 @@ def get_loss(loss):
         raise ValueError(f"loss must be hashable (it is a static argument of the compiled solvers: make it a "
                          f"frozen dataclass), got {loss!r}") from None
     return loss
+
+
+def bounded_curvature(loss) -> bool:
+    """Whether ``loss.curvature`` bounds the loss's second derivative everywhere (finite)."""
+    return bool(np.isfinite(get_loss(loss).curvature))

@@ -218,10 +218,10 @@ def _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds=None):
 # lambda_max and the grid
 # --------------------------------------------------------------------------- #
 @partial(jit, static_argnames=("loss", "fit_intercept"))
-def _null_gradient(X, y, s, *, loss, fit_intercept):
-    """Gradient of the loss in ``w`` at ``w = 0`` with the intercept at its optimum."""
+def _null_gradient(X, y, s, offset=None, *, loss, fit_intercept):
+    """Gradient of the loss in ``w`` at ``w = 0`` with the intercept at its optimum (``offset`` in the predictor)."""
     loss = get_loss(loss)
-    zeros = jnp.zeros_like(y)
+    zeros = jnp.zeros_like(y) if offset is None else offset
     b = intercept_of(loss, y, zeros, s) if fit_intercept else jnp.zeros(y.shape[1:], y.dtype)
     return rmul(loss.grad(y, zeros + b, s), X)
 
@@ -229,7 +229,7 @@ def _null_gradient(X, y, s, *, loss, fit_intercept):
 def lambda_max(
     X, y, loss: str = "squared", l1_ratio: float = 1.0, fit_intercept: bool = True,
     sample_weight=None, weights=None, positive: bool = False, *, standardize: bool = False, bounds=None,
-    grouped: bool = False,
+    grouped: bool = False, offset=None,
 ) -> jax.Array:
     r"""The smallest strength whose solution is all zero.
 
@@ -241,7 +241,7 @@ def lambda_max(
     coordinates are first fitted without penalty.  The formula is the penalty's own
     (``max_strength`` of the path's penalty at unit strength), so ``weights`` go with
     ``l1_ratio=1`` and ``positive=False``, as in :func:`fit_path`; ``positive=True``
-    needs ``l1_ratio=1``.  ``standardize`` and ``bounds`` as in :func:`fit_path` (whose default
+    needs ``l1_ratio=1``.  ``standardize``, ``bounds`` and ``offset`` as in :func:`fit_path` (whose default
     grid starts here): the strength on the standardized scale, and only the directions the box allows.
     With a 2-D ``y`` (several responses, or ``loss="multinomial"``), :math:`g` is ``(p, K)``: the maximum
     runs over its entries, or with ``grouped=True`` (the :class:`jaxl1.L21` penalty) over its rows' norms.
@@ -267,8 +267,9 @@ def lambda_max(
     _validation.check_standardize(standardize)
     box = _validation.check_bounds(bounds, X.shape[1], X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
     pscale = rows_of(standardizing_scale(X, s, bool(fit_intercept)), y) if standardize else None
+    offset = _validation.check_offset(offset, y)
     return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept),
-                       pscale=pscale, bounds=box)
+                       pscale=pscale, bounds=box, offset=offset)
 
 
 def _path_weights(weights, kind, coef_shape):
@@ -282,19 +283,19 @@ def _has_free(weights) -> bool:
     return weights is not None and bool(jnp.any(weights == 0))
 
 
-def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None, bounds=None):
+def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None, bounds=None, offset=None):
     """:func:`lambda_max` on checked arguments; checks nothing.
 
     ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data` returns them, ``loss`` a loss object,
     ``kind`` the path's penalty (``path_penalty_kind``), ``weights`` a ``(p,)`` array or ``None``.
     """
-    g = _null_gradient(X, y, s, loss=loss, fit_intercept=fit_intercept)
+    g = _null_gradient(X, y, s, offset, loss=loss, fit_intercept=fit_intercept)
     if _has_free(weights):
         # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
         big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(weights > 0, weights, jnp.inf)) + 1.0)
-        res = _fit_checked(X, y, s, L1(big, weights), loss=loss, fit_intercept=fit_intercept)
+        res = _fit_checked(X, y, s, L1(big, weights), loss=loss, fit_intercept=fit_intercept, offset=offset)
         warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
-        z = X @ res.coef + res.intercept
+        z = X @ res.coef + res.intercept + (0.0 if offset is None else offset)
         g = rmul(loss.grad(y, z, s), X)
     # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
     return _path_penalty(kind, 1.0, l1_ratio, weights, pscale, bounds).max_strength(g)
@@ -325,7 +326,7 @@ def _grid(lam_max, n_lambdas, eps):
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, *, loss, fit_intercept, form, kind,
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, *, loss, fit_intercept, form, kind,
                check_every, chunk_size, ws_size, standardize):
     """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``."""
     loss_c = get_loss(loss)
@@ -334,7 +335,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     dtype = X.dtype
     coef_shape = X.shape[1:] + y.shape[1:]  # (p,), or (p, K) for a 2-D y
     scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale, bounds))  # as solvers.solve will decide
-    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale)
+    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale, offset=offset)
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
     pad = n_chunks * chunk_size - K
@@ -400,7 +401,7 @@ def _path_tangent(cfg, path, primals, tangents):
         pen = _path_penalty(kw["kind"], lam, l1_ratio, weights, pscale, bounds)
         dpen = _path_penalty(kw["kind"], dl, dl1, dweights, dpscale, dbounds)  # (the box's tangent is unused)
         return solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, loss=kw["loss"],
-                                fit_intercept=kw["fit_intercept"])
+                                fit_intercept=kw["fit_intercept"], offset=primals[10])
 
     dW, dB = jax.lax.map(one, (path.coef, path.intercept, lambdas, dlam))
     return dataclasses.replace(zero_tangent(path), lambdas=dlam, coef=dW, intercept=dB)
@@ -409,12 +410,12 @@ def _path_tangent(cfg, path, primals, tangents):
 _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC, cfg))), _path_tangent)
 
 
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, **static):
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
     pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
     return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
-                      bounds, pscale)
+                      bounds, pscale, offset)
 
 
 _path_jit = jit(_path_core, static_argnames=_STATIC)
@@ -427,7 +428,7 @@ def _default_chunk(K):
 class PathSpec(NamedTuple):
     """The arguments of a path solve, checked and resolved once by :func:`_path_spec`.
 
-    The first eight fields are the arrays the compiled core takes (:attr:`arrays`, in its order),
+    The first ten fields are the arrays the compiled core takes (:attr:`arrays`, in its order),
     the others its static options (:attr:`options`).
     """
 
@@ -440,6 +441,7 @@ class PathSpec(NamedTuple):
     tol: Any
     max_iter: Any
     bounds: Any  # None or (lo, hi), two (p,) arrays
+    offset: Any  # None or an array shaped like y, added to the linear predictor
     loss: Any  # the loss object
     fit_intercept: bool
     form: str  # "gram" or "data"
@@ -452,7 +454,7 @@ class PathSpec(NamedTuple):
     @property
     def arrays(self) -> tuple:
         return (self.X, self.y, self.s, self.lambdas, self.weights, self.l1_ratio, self.tol, self.max_iter,
-                self.bounds)
+                self.bounds, self.offset)
 
     @property
     def options(self) -> dict:
@@ -461,7 +463,7 @@ class PathSpec(NamedTuple):
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None,
-               grouped=False) -> PathSpec:
+               grouped=False, offset=None) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -480,11 +482,12 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     fit_intercept = bool(fit_intercept)
     _validation.check_standardize(standardize)
     box = _validation.check_bounds(bounds, p, X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
+    offset = _validation.check_offset(offset, y)
     if lambdas is None:
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
         pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
-                              pscale=pscale, bounds=box)
+                              pscale=pscale, bounds=box, offset=offset)
         lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
         lams = _grid(lam_max, n_lambdas, eps).astype(X.dtype)
     else:
@@ -495,7 +498,7 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32), box,
-                    loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
+                    offset, loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
                     chunk_size=min(chunk_size, K), ws_size=ws_size, standardize=bool(standardize))
 
 
@@ -504,7 +507,7 @@ def fit_path(
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
-    bounds=None, grouped: bool = False,
+    bounds=None, grouped: bool = False, offset=None,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -545,6 +548,8 @@ def fit_path(
       grouped: with a 2-D ``y``, the penalty :class:`jaxl1.L21` on the rows of the coefficient matrix
         (a feature enters for every response or class at once: scikit-learn's ``MultiTaskLasso``, glmnet's
         ``type.multinomial="grouped"``); needs ``l1_ratio=1``.  ``False`` penalizes every entry (``L1``).
+      offset: optional ``(n,)`` array added to the linear predictor (see :func:`jaxl1.fit`); the
+        default grid starts at the ``lambda_max`` with this offset; ``predict`` leaves it out.
 
     Returns:
       A :class:`PathResult`.
@@ -560,7 +565,7 @@ def fit_path(
       [0, 4, 7, 10]
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
     path = _path_jit(*spec.arrays, **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
@@ -569,7 +574,8 @@ def fit_path(
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, *, n_folds, devices, **static):
+def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *, n_folds, devices,
+                 **static):
     """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
 
     Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
@@ -578,22 +584,23 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
     """
     loss = get_loss(static["loss"])
 
-    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds):
+    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset):
         out = folds == k
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
-                          **static)
+                          offset, **static)
+        o = jnp.zeros_like(y) if offset is None else offset
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
         if y.ndim == 1:
-            z = _design.matmul(X, path.coef.T) + path.intercept  # (n, K)
+            z = _design.matmul(X, path.coef.T) + path.intercept + o[:, None]  # (n, K)
             per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
             return held @ per_sample, path
         # a (p, T) coefficient matrix per strength: the predictors one strength at a time
-        per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1]), (path.coef, path.intercept))
+        per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1] + o), (path.coef, path.intercept))
         return per_sample @ held, path
 
-    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds)
+    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset)
     n_dev = len(devices)
     n_runs = -(-(n_folds + 1) // n_dev) * n_dev
     runs = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
@@ -620,7 +627,7 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
-    devices=None, standardize: bool = False, bounds=None, grouped: bool = False,
+    devices=None, standardize: bool = False, bounds=None, grouped: bool = False, offset=None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -630,8 +637,8 @@ def cross_validate(
 
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
-        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped: as in
-        :func:`fit_path` (with ``standardize`` each fold's fit standardizes by its own training
+        tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped,
+        offset: as in :func:`fit_path` (the held-out predictions include the offset; with ``standardize`` each fold's fit standardizes by its own training
         samples, as ``cv.glmnet`` does).
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
@@ -659,7 +666,7 @@ def cross_validate(
       (True, (30,))
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

@@ -127,7 +127,7 @@ def _without_solver_warnings(fn):
 _fit = _without_solver_warnings(_solver_fit)
 cross_validate = _without_solver_warnings(_cross_validate)
 
-__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1"]
+__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1"]
 
 _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
@@ -457,6 +457,108 @@ class ElasticNet(_LinearRegressor):
 
     def _l1_ratio(self):
         return self.l1_ratio
+
+
+class PoissonRegressorL1(RegressorMixin, BaseEstimator):
+    r"""Poisson regression (log link) with an L1 or elastic-net penalty.
+
+    Minimizes :math:`\frac1n \sum_i (e^{z_i} - y_i z_i) + \alpha\rho\|w\|_1 + \tfrac12\alpha(1-\rho)\|w\|_2^2`,
+    :math:`z = Xw + b`, with :func:`jaxl1.fit` (``loss="poisson"``) in float64: scikit-learn's
+    ``PoissonRegressor`` objective (half the mean deviance) with the penalty of ``ElasticNet``
+    (``l1_ratio=0`` is ``PoissonRegressor(alpha)`` itself).  With ``sample_weight`` the means are
+    weighted: for rates ``y = counts / exposure`` pass the exposure as ``sample_weight``, as with
+    scikit-learn's ``PoissonRegressor``.
+
+    Args:
+      alpha: penalty strength, ``>= 0``.
+      l1_ratio: the elastic-net mixing in ``[0, 1]`` (1: the lasso).
+      fit_intercept: fit an unpenalized intercept.
+      tol: relative duality gap at which to stop.
+      max_iter: the most iterations.
+      warm_start: start from the previous ``coef_`` when refitting.
+      standardize: penalize the coefficients of the standardized columns (glmnet's ``standardize``);
+        ``coef_`` stays on the original scale.
+
+    Attributes:
+      coef_: ``(n_features,)`` coefficients, exact zeros off the support.
+      intercept_: the intercept.
+      dual_gap_: the duality gap at the solution.
+      n_iter_: iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import PoissonRegressorL1
+      >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+      >>> y = np.array([1.0, 2.0, 4.0, 9.0])
+      >>> model = PoissonRegressorL1(alpha=0.1).fit(X, y)
+      >>> model.coef_.round(3), model.predict(X[:1]).round(3)
+      (array([0.714, 0.   ]), array([1.018]))
+    """
+
+    def __init__(self, alpha=1.0, *, l1_ratio=1.0, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
+                 standardize=False):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.standardize = standardize
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.positive_only = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to non-negative targets ``y`` (counts or rates).
+
+        Raises:
+          ValueError: a negative or non-finite ``y``, or one that is zero wherever the weight is positive.
+        """
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        l1_ratio = _check_number("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
+        if np.any(y < 0):
+            raise ValueError("y must be non-negative for PoissonRegressorL1 (counts or rates)")
+        sw = _sample_weight(sample_weight, X.shape[0])
+        if not np.sum(y if sw is None else y * sw) > 0:
+            raise ValueError("y must not be zero wherever sample_weight is positive for PoissonRegressorL1 "
+                             "(the fitted rate would be 0)")
+        p = X.shape[1]
+        Xp, yp, swp, _ = _pad(X, y, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (p,):
+            init = np.zeros(Xp.shape[1])
+            init[:p] = self.coef_
+        penalty = _ElasticNetPenalty(float(self.alpha), float(l1_ratio))
+        with _x64():
+            res = jax.device_get(
+                _fit(Xp, yp, penalty, loss="poisson", fit_intercept=self.fit_intercept, sample_weight=swp,
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
+            )
+        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
+        self.intercept_ = float(res.intercept)
+        self.dual_gap_ = float(res.gap)
+        self.n_iter_ = max(int(res.n_iter), 1)
+        if not bool(res.converged):
+            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, self.n_iter_)
+        return self
+
+    def predict(self, X):
+        """The predicted mean ``exp(X @ coef_ + intercept_)``, ``(n_samples,)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
+        return np.exp(X @ self.coef_ + self.intercept_)
+
+    def score(self, X, y, sample_weight=None):
+        """D², the fraction of the Poisson deviance explained (scikit-learn's ``PoissonRegressor.score``)."""
+        from sklearn.metrics import d2_tweedie_score
+
+        return d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight, power=1)
 
 
 # --------------------------------------------------------------------------- #

@@ -155,11 +155,11 @@ class FitResult:
         return _design.matmul(X, self.coef) + self.intercept
 
 
-def _fit_impl(X, y, s, pen, w0, tol, max_iter, *, loss, fit_intercept, form, check_every, ws_size):
+def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, *, loss, fit_intercept, form, check_every, ws_size):
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
-    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen))
+    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen), offset=offset)
     b0 = init_intercept(prob, loss, fit_b, w0) if form == "data" else jnp.zeros(w0.shape[1:], X.dtype)
     w, b, gap, n_iter, conv = solve(
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
@@ -178,7 +178,7 @@ def _fit_tangent(cfg, res, primals, tangents):
     dX, dy, ds, dpen = tangents[:4]
     kw = dict(zip(_CFG, cfg))
     dw, db = solution_tangent(res.coef, res.intercept, X, y, s, pen, dX, dy, ds, dpen,
-                              loss=kw["loss"], fit_intercept=kw["fit_intercept"])
+                              loss=kw["loss"], fit_intercept=kw["fit_intercept"], offset=primals[7])
     return dataclasses.replace(zero_tangent(res), coef=dw, intercept=db)
 
 
@@ -186,20 +186,21 @@ _fit_diff = differentiable_solve(lambda cfg, *args: _fit_impl(*args, **dict(zip(
 
 
 @partial(jit, static_argnames=_CFG + ("standardize",))
-def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, *, loss, fit_intercept, form, check_every, ws_size,
+def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, offset=None, *, loss, fit_intercept, form, check_every, ws_size,
              standardize=False):
     # the box, and the penalty on the standardized columns' coefficients (computed here so that it is
     # differentiated through X and s)
     pscale = rows_of(standardizing_scale(X, s, fit_intercept), w0) if standardize else None
     pen = bounded_and_scaled(pen, bounds, pscale)
-    return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter)
+    return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter, offset)
 
 
 DEFAULT_MAX_ITER = 20_000  # fit's default iteration budget
 
 
 def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DEFAULT_MAX_ITER, w0=None,
-                 form="auto", check_every=10, ws_size=None, standardize=False, bounds=None) -> FitResult:
+                 form="auto", check_every=10, ws_size=None, standardize=False, bounds=None,
+                 offset=None) -> FitResult:
     """:func:`fit` on arguments checked already: ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data`
     returns them, ``loss`` a loss object.
 
@@ -214,7 +215,7 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     w0 = np.zeros((p,) + y.shape[1:], X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
     return _fit_jit(
-        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds,
+        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds, offset,
         loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
         standardize=bool(standardize),
     )
@@ -236,6 +237,7 @@ def fit(
     ws_size: int | None = None,
     standardize: bool = False,
     bounds=None,
+    offset=None,
 ) -> FitResult:
     r"""Fit a penalized linear model by accelerated proximal gradient.
 
@@ -252,7 +254,7 @@ def fit(
         ``jax.experimental.sparse.BCOO``, which is never densified (centred and scaled inside the products).
       y: ``(n,)`` targets (labels in {0, 1} for ``loss="logistic"``).
       penalty: a penalty from :mod:`jaxl1.penalties` (``L1``, ``ElasticNet``, ...).
-      loss: ``"squared"``, ``"logistic"``, or a loss object of the datafit protocol (see
+      loss: ``"squared"``, ``"logistic"``, ``"multinomial"``, ``"poisson"``, or a loss object of the datafit protocol (see
         :mod:`jaxl1.losses`; for example a subclass of :class:`jaxl1.Loss`).
       fit_intercept: fit an unpenalized intercept.
       sample_weight: optional ``(n,)`` non-negative weights (weighted means).
@@ -277,6 +279,9 @@ def fit(
         the coefficients (glmnet's ``lower.limits``/``upper.limits``; ``(0, None)`` is scikit-learn's
         ``positive=True``), exact in the prox, the gap, the working sets and the gradients (see
         :class:`jaxl1.Bounded`).  The box must hold 0.
+      offset: optional ``(n,)`` array added to the linear predictor, ``z = Xw + b + offset``
+        (glmnet's ``offset``: the log exposure of a Poisson model of rates); ``(n, K)`` or ``(n,)``
+        with a 2-D ``y``.  It is not part of the model: ``predict`` leaves it out, add it back.
 
     Returns:
       A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter``,
@@ -318,7 +323,9 @@ def fit(
     form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, coef_shape, X.dtype)
+    offset = _validation.check_offset(offset, y)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
-                       form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds)
+                       form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,
+                       offset=offset)
     warn_if_stopped("jaxl1.fit", res.status, max_iter)
     return res

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import optimize
 
-from jaxl1.losses import LOSSES, Logistic, Squared, get_loss
+from jaxl1.losses import LOSSES, Logistic, Poisson, Squared, get_loss
 
 N = 12  # one sample size throughout, so each compiled helper compiles once
 ZERO_WEIGHTS = [1, 5, 8]
 FAST = settings(max_examples=50, deadline=None)
-ALL = [Squared, Logistic]
+ALL = [Squared, Logistic, Poisson]
 
 
 def _weights(rng):
@@ -36,6 +36,10 @@ def _labels(loss, rng):
         y = (rng.random(N) < 0.4).astype(np.float64)
         y[[0, 2]] = [0.0, 1.0]  # both classes among the weighted samples
         return y
+    if loss is Poisson:
+        y = rng.poisson(2.0, N).astype(np.float64)
+        y[[0, 2]] = [0.0, 3.0]  # a zero count, and a positive one among the weighted samples
+        return y
     return rng.standard_normal(N)
 
 
@@ -44,9 +48,15 @@ def _data(loss, seed, scale=1.5):
     return _labels(loss, rng), scale * rng.standard_normal(N), _weights(rng)
 
 
+def _ylogy(y):
+    return np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+
+
 def ref_value(loss, y, z, s):
     if loss is Squared:
         return 0.5 * np.sum(s * (y - z) ** 2)
+    if loss is Poisson:  # half the mean deviance
+        return np.sum(s * (np.exp(z) - y * z + _ylogy(y) - y))
     return np.sum(s * np.logaddexp(0.0, -(2 * y - 1) * z))
 
 
@@ -54,6 +64,8 @@ def ref_sample_loss(loss, yi, zi):
     """The per-sample term l(y_i, z_i), for the scalar maximizations."""
     if loss is Squared:
         return 0.5 * (yi - zi) ** 2
+    if loss is Poisson:
+        return np.exp(zi) - yi * zi + _ylogy(yi) - yi
     return np.logaddexp(0.0, -(2 * yi - 1) * zi)
 
 
@@ -94,6 +106,8 @@ def _dual_point(loss, y, s, rng):
     """A point in the conjugate's domain: zero where s = 0, and for logistic a = -t u / s in (0, 1)."""
     if loss is Squared:
         return s * 2 * rng.standard_normal(N)
+    if loss is Poisson:  # a = y + u / s >= 0
+        return s * (rng.uniform(0.05, 4.0, N) - y)
     a = rng.uniform(0.05, 0.95, N)
     return -(2 * y - 1) * a * s
 
@@ -158,7 +172,8 @@ def test_grad_by_finite_differences_on_random_predictors(problem):
         h = 1e-3
         second = np.array([ref_sample_loss(loss, y[i], z[i] + h) - 2 * ell[i] + ref_sample_loss(loss, y[i], z[i] - h)
                            for i in range(N)]) / h**2
-        assert np.all(np.abs(out["hess"] - s * second) <= s * (h**2 / 8 + rounding / h**2))  # 4th derivative <= 1/8
+        fourth = np.exp(z + h) if loss is Poisson else 1 / 8  # a bound of the 4th derivative near z
+        assert np.all(np.abs(out["hess"] - s * second) <= s * (h**2 * fourth + rounding / h**2))
 
 
 @FAST
@@ -172,6 +187,8 @@ def test_curvature_bounds_the_hessian(problem, shift):
         z2 = z + shift
         out, out2 = pieces(loss, y, z, s), pieces(loss, y, z2, s)
         assert np.all(out["hess"] >= 0)
+        if not np.isfinite(loss.curvature):  # Poisson: no bound to check
+            continue
         assert np.all(out["hess"] <= loss.curvature * s * (1 + 1e-15))
         assert np.all(np.abs(out["grad"] - out2["grad"]) <= loss.curvature * s * np.abs(z - z2) * (1 + 1e-12) + 1e-15)
     y, s = _labels(Logistic, rng), _weights(rng)
@@ -240,6 +257,12 @@ def test_project_dual_maps_into_the_conjugate_domain(problem, scale):
             a = -(2 * y - 1) * v
             pos = s > 0
             assert np.all(a[pos] >= -1e-15 * s[pos]) and np.all(a[pos] <= s[pos] * (1 + 1e-15))
+        elif loss is Poisson:  # a = y + v / s >= 0, and u kept where it was feasible
+            pos = s > 0
+            a = y[pos] + v[pos] / s[pos]
+            assert np.all(a >= -1e-15 * (1 + y[pos]))  # rounding of y + (0 - y) s / s
+            ok = y[pos] + u[pos] / s[pos] >= 0
+            assert np.all(np.abs(v[pos] - u[pos])[ok] <= 1e-14 * (np.abs(u[pos]) + s[pos] * y[pos])[ok])
         else:
             np.testing.assert_array_equal(v[s > 0], u[s > 0])
         # idempotent, finite conjugate there, and the gradient (always dual-feasible) is left unchanged
@@ -291,7 +314,7 @@ def test_get_loss_and_label_validation():
     assert {"squared": Squared, "logistic": Logistic}.items() <= LOSSES.items()
     assert get_loss(Logistic) is Logistic
     with pytest.raises(ValueError, match=r"\bloss\b"):
-        get_loss("poisson")
+        get_loss("tweedie")
     with pytest.raises(ValueError, match=r"\bloss\b"):
         get_loss(object())
     Logistic.validate_y(np.array([0.0, 1.0, 1.0]))

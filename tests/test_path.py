@@ -242,7 +242,7 @@ def test_cv_result_predict_logistic_is_the_log_odds():
         (dict(lambdas=[1.0, np.nan]), "lambdas must be finite"),
         (dict(lambdas=[0.1, 1.0]), "decreasing"),
         (dict(l1_ratio=1.5), "l1_ratio"),
-        (dict(loss="poisson"), "loss must be one of"),
+        (dict(loss="tweedie"), "loss must be one of"),
         (dict(eps=0.0), "eps"),
         (dict(weights=np.ones(3)), "weights must have shape"),
     ],

@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from jaxl1.sklearn import ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1
+from jaxl1.sklearn import ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, PoissonRegressorL1
 
 TIGHT = dict(tol=1e-12, max_iter=200_000)
 
@@ -55,7 +55,8 @@ def _check_name(check):
 # --------------------------------------------------------------------------- #
 # scikit-learn's estimator checks, all of them, no expected failures
 # --------------------------------------------------------------------------- #
-@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1()])
+@parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1(),
+                          PoissonRegressorL1(alpha=0.1)])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
         # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when
@@ -67,6 +68,32 @@ def test_estimator_checks(estimator, check, monkeypatch):
 # --------------------------------------------------------------------------- #
 # agreement with scikit-learn
 # --------------------------------------------------------------------------- #
+def test_poisson_regressor_matches_sklearn_and_its_optimality_conditions():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((150, 7))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 2] + 0.4)).astype(float)
+    sw = rng.uniform(0.5, 2.0, 150)  # exposures, with y the rates
+    rates = y / sw
+    ref = sk.PoissonRegressor(alpha=0.03, tol=1e-12, max_iter=10_000).fit(X, rates, sample_weight=sw)
+    ours = PoissonRegressorL1(alpha=0.03, l1_ratio=0.0, **TIGHT).fit(X, rates, sample_weight=sw)
+    # lbfgs stops with a gradient of about 6e-9 here; jaxl1's is at rounding level (checked below)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-7)
+    assert ours.score(X, rates, sw) == pytest.approx(ref.score(X, rates, sw), rel=1e-8)
+    u = sw * (ours.predict(X) - rates) / sw.sum()
+    assert np.abs(X.T @ u + 0.03 * ours.coef_).max() < 1e-12 and abs(u.sum()) < 1e-12
+    # the lasso: the weighted optimality conditions in numpy
+    lasso = PoissonRegressorL1(alpha=0.03, **TIGHT).fit(X, rates, sample_weight=sw)
+    u = sw * (lasso.predict(X) - rates) / sw.sum()
+    g = X.T @ u
+    on = lasso.coef_ != 0
+    assert 0 < on.sum() < 7 and abs(u.sum()) < 1e-9
+    np.testing.assert_allclose(g[on], -0.03 * np.sign(lasso.coef_[on]), atol=1e-8)
+    assert np.all(np.abs(g[~on]) <= 0.03 + 1e-8)
+    with pytest.raises(ValueError, match="y must be non-negative"):
+        PoissonRegressorL1().fit(X, y - 1)
+
+
 def test_lasso_matches_sklearn(regression):
     X, y = regression
     ours = Lasso(alpha=0.1, **TIGHT).fit(X, y)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..losses import get_loss
-from ._gap import gap_info, smooth_grad
+from ..losses import bounded_curvature, get_loss
+from ._gap import gap_info, smooth_grad, smooth_value
 
 
 def iterate(certify, advance, carry, tol, max_iter, *, batched=False):
@@ -87,36 +87,62 @@ def run_pass(step, carry, budget, check_every):
     return jax.lax.fori_loop(0, n, lambda _, c: step(c, None)[0], carry), n
 
 
+BACKTRACK_MAX = 60  # the most doublings of L in one step search
+
+
 def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, batched=False):
     """One problem from ``(w0, b0)``: returns ``(w, b, gap, n_iter, converged)``.
 
     Each pass evaluates the certificate (:func:`jaxl1.solvers._gap.gap_info`) and, unless it is small
     enough or ``max_iter`` is spent, takes ``check_every`` proximal-gradient steps of size ``1 / L``
-    with momentum (:func:`iterate` runs the loop).
+    with momentum (:func:`iterate` runs the loop).  For a loss without a curvature bound (Poisson) ``L``
+    starts at ``prob.L`` and doubles until the step meets the sufficient-decrease condition
+    ``f(x) <= f(y) + <g, x - y> + L/2 ||x - y||^2`` (Beck and Teboulle's backtracking; ``L`` never
+    decreases, so the rate of FISTA holds).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
     dtype = w0.dtype
-    step = (1.0 / prob.L).astype(dtype)
+    backtrack = not bounded_curvature(loss)
+
+    def prox_step(yw, yb, gw, gb, L, b):
+        step = (1.0 / L).astype(dtype)
+        return pen.prox(yw - step * gw, step), (yb - step * gb if fit_b else b)
 
     def fista_step(carry, _):
-        w, b, yw, yb, t = carry
+        w, b, yw, yb, t, L = carry
         gw, gb = smooth_grad(prob, yw, yb, **kw)
-        w_new = pen.prox(yw - step * gw, step)
-        b_new = yb - step * gb if fit_b else b
+        w_new, b_new = prox_step(yw, yb, gw, gb, L, b)
+        if backtrack:
+            f_y = smooth_value(prob, yw, yb, **kw)
+
+            def too_long(c):
+                L, w_new, b_new, k = c
+                dw, db = w_new - yw, b_new - yb
+                model = f_y + jnp.vdot(gw, dw) + jnp.vdot(gb, db) + 0.5 * L * (jnp.vdot(dw, dw) + jnp.vdot(db, db))
+                # ~(<=): a non-finite loss at the trial point (exp overflowing) shortens the step too; near
+                # the solution the test is within rounding of f(y), which must not shorten the step
+                slack = 16 * jnp.finfo(dtype).eps * jnp.abs(f_y)
+                return ~(smooth_value(prob, w_new, b_new, **kw) <= model + slack) & (k < BACKTRACK_MAX)
+
+            def shorten(c):
+                L, _, _, k = c
+                return (2 * L, *prox_step(yw, yb, gw, gb, 2 * L, b), k + 1)
+
+            L, w_new, b_new, _ = jax.lax.while_loop(too_long, shorten, (L, w_new, b_new, jnp.zeros([], jnp.int32)))
         (yw, yb), t = momentum((w, b), (yw, yb), (w_new, b_new), t)
-        return (w_new, b_new, yw, yb, t), None
+        return (w_new, b_new, yw, yb, t, L), None
 
     def certify(carry, n):
-        w, b, yw, yb, t = carry
+        w, b, yw, yb, t, L = carry
         info = gap_info(prob, pen, w, b, **kw)
         yb = info.b if fit_b else yb  # keep the refined intercept
-        return (w, info.b, yw, yb, t), info.gap, jnp.zeros([], jnp.int32)
+        return (w, info.b, yw, yb, t, L), info.gap, jnp.zeros([], jnp.int32)
 
     def advance(carry, budget):
         return run_pass(fista_step, carry, budget, check_every)
 
-    carry0 = (w0, b0, w0, b0, jnp.ones([], dtype))
-    (w, b, _, _, _), gap, n_iter, done = iterate(certify, advance, carry0, tol * prob.P0, max_iter,
-                                                 batched=batched)
+    carry0 = (w0, b0, w0, b0, jnp.ones([], dtype), prob.L.astype(dtype))
+    (w, b, _, _, _, _), gap, n_iter, done = iterate(certify, advance, carry0, tol * prob.P0, max_iter,
+                                                    batched=batched)
     return w, b, gap, n_iter, done

@@ -30,8 +30,13 @@ def _centred(u, s, gb):
 def smooth_grad(prob, w, b, *, loss, form, fit_b):
     if form == "gram":
         return prob.A @ w - prob.c, jnp.zeros_like(b)
-    u = loss.grad(prob.y, prob.A @ w + b, prob.s)
+    u = loss.grad(prob.y, prob.A @ w + b + prob.o, prob.s)
     return rmul(u, prob.A), (_sum(u) if fit_b else jnp.zeros_like(b))
+
+
+def smooth_value(prob, w, b, *, loss, form, fit_b):
+    """The loss at ``(w, b)`` (the data form: the step searches of a loss without a curvature bound)."""
+    return loss.value(prob.y, prob.A @ w + b + prob.o, prob.s)
 
 
 def free_mask(pen, w, v):
@@ -73,7 +78,7 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
         conj_loss = (jnp.vdot(w, prob.c) - 2 * prob.yy) / sigma + f / sigma**2
         dual = -conj_loss - pen.conjugate(-v / sigma)
     else:
-        Xw = prob.A @ w
+        Xw = prob.A @ w + prob.o  # the predictor without the intercept
         if fit_b:  # a few steps towards the intercept's optimum, kept only if they lower the loss
             b_new = intercept_of(loss, prob.y, Xw, prob.s, b0=b, n_newton=3)
             lower = loss.value(prob.y, Xw + b_new, prob.s) <= loss.value(prob.y, Xw + b, prob.s)
@@ -90,7 +95,8 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
         free = free_mask(pen, w, v)
         sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
         u = loss.project_dual(prob.y, u / sigma, prob.s)
-        dual = -loss.conjugate(prob.y, u, prob.s) - pen.conjugate(-v / sigma)
+        # the conjugate of u -> F(u + o) is F*(u) - <u, o>
+        dual = -loss.conjugate(prob.y, u, prob.s) + jnp.vdot(u, prob.o) - pen.conjugate(-v / sigma)
     primal = f + pen.value(w)
     gap = primal - dual + free_term(free, w, v, prob.L)
     return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros_like(b) if form == "gram" else gb)

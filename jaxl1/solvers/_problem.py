@@ -37,6 +37,7 @@ class Problem(NamedTuple):
     L: jax.Array  # Lipschitz constant of the gradient
     P0: jax.Array  # objective at w = 0, intercept optimal
     d: jax.Array  # (p,) column scales: A holds the columns divided by d (ones when not scaled)
+    o: jax.Array  # offset added to the linear predictor, shaped like y (data form; zeros when none)
 
 
 def power_iteration(matvec, v0, n_iter=50):
@@ -166,8 +167,13 @@ def rmul(u, A):
     return u @ A if jnp.ndim(u) == 1 else (u.T @ A).T
 
 
-def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
+def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None):
     """Centre, scale the columns to unit norm (``scale``), build the Gram matrix if asked, bound ``L``.
+
+    ``offset`` (shaped like ``y``, or ``None``) is added to the linear predictor ``z = Xw + b + offset``
+    (glmnet's ``offset``); for a quadratic loss it is taken out of ``y`` instead, which is the same.
+    For a loss without a curvature bound (``curvature = inf``) ``L`` is the curvature at the null model,
+    a starting point for the step searches of the solvers.
 
     With ``scale`` the problem is held in the coordinates ``u = d * w`` (``d`` from :func:`column_scales`):
     column ``j`` of ``A`` is divided by ``d_j``, and the penalty is taken in the same coordinates by the
@@ -179,6 +185,9 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
     p = X.shape[1]
     zero = jnp.zeros([], dtype)
     squared = is_quadratic(loss)
+    o = jnp.zeros_like(y) if offset is None else jnp.broadcast_to(offset, y.shape).astype(dtype)
+    if squared:  # ||y - (Xw + b + o)||: the offset is taken out of y
+        y, o = y - o, jnp.zeros_like(o)
     # with an intercept the columns are centred (the intercept absorbs x_mean . w), which keeps the
     # problem well conditioned when features sit far from zero; the squared loss also centres y
     y_mean = s @ y if (squared and fit_intercept) else zero
@@ -197,21 +206,25 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True):
         c = rmul(sy * yc, Xc)
         yy = 0.5 * jnp.sum(sy * yc * yc)
         L = power_iteration(lambda v: A @ v, start_vector(p, dtype)) * L_SAFETY
-        return Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d)
+        return Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d, o)
     fit_b = fit_intercept and not squared
+    b0 = intercept_of(loss, yc, o, s) if fit_b else jnp.zeros(yc.shape[1:], dtype)
+    # the curvature weights of the samples: s times the loss's bound, or without a bound the loss's own
+    # curvature at the null model (largest over the classes of a 2-D y)
+    bounded = bool(np.isfinite(loss.curvature))
+    h = s * loss.curvature if bounded else loss.hess(yc, o + b0, s)
+    h = h if h.ndim == 1 else jnp.max(h, axis=1)
     if fit_b:
         def op(v):
             z = Xc @ v[:-1] + v[-1]
-            return jnp.concatenate([(s * z) @ Xc, jnp.sum(s * z)[None]])
+            return jnp.concatenate([(h * z) @ Xc, jnp.sum(h * z)[None]])
 
         L0 = power_iteration(op, start_vector(p + 1, dtype))
-        b0 = intercept_of(loss, yc, jnp.zeros_like(yc), s)
     else:
-        L0 = power_iteration(lambda v: (s * (Xc @ v)) @ Xc, start_vector(p, dtype))
-        b0 = jnp.zeros(yc.shape[1:], dtype)
-    L = loss.curvature * L0 * L_SAFETY
-    P0 = loss.value(yc, jnp.zeros_like(yc) + b0, s)
-    return Problem(Xc, jnp.zeros((p,) + yc.shape[1:], dtype), yc, s, zero, x_mean, y_mean, L, P0, d)
+        L0 = power_iteration(lambda v: (h * (Xc @ v)) @ Xc, start_vector(p, dtype))
+    L = L0 * L_SAFETY
+    P0 = loss.value(yc, o + b0, s)
+    return Problem(Xc, jnp.zeros((p,) + yc.shape[1:], dtype), yc, s, zero, x_mean, y_mean, L, P0, d, o)
 
 
 def choose_form(loss, n, p, form, sparse=False):
@@ -248,4 +261,4 @@ def init_intercept(prob, loss, fit_b, w0):
     loss = get_loss(loss)
     if not fit_b:
         return jnp.zeros(w0.shape[1:], w0.dtype)
-    return intercept_of(loss, prob.y, prob.A @ (w0 * rows_of(prob.d, w0)), prob.s)
+    return intercept_of(loss, prob.y, prob.A @ (w0 * rows_of(prob.d, w0)) + prob.o, prob.s)

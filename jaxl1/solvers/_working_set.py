@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..losses import get_loss, is_quadratic
+from ..losses import bounded_curvature, get_loss, is_quadratic
 from ._fista import iterate
 from ._gap import GapInfo, gap_info
 from ._quadratic import POLISH_MAX, kkt_residual, prox_part, quad_solve, top_indices
@@ -156,7 +156,8 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = kkt_residual(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(w, b, info)
-        L_sub = prob.L if ((W is None and form == "gram") or matrix_free) else None
+        # prob.L bounds a matrix-free model's curvature only for a loss with a curvature bound
+        L_sub = prob.L if ((W is None and form == "gram") or (matrix_free and bounded_curvature(loss))) else None
         if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
             budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
         x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
