@@ -108,6 +108,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
 from .penalties import ElasticNet as _ElasticNetPenalty
+from .penalties import L21 as _L21Penalty
 from .penalties import NonNegativeL1 as _NonNegativeL1Penalty
 from .solver import ConvergenceWarning as _SolveWarning
 from .solver import fit as _solver_fit
@@ -127,7 +128,8 @@ def _without_solver_warnings(fn):
 _fit = _without_solver_warnings(_solver_fit)
 cross_validate = _without_solver_warnings(_cross_validate)
 
-__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1"]
+__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1",
+           "MultiTaskLasso", "MultiTaskLassoCV"]
 
 _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
@@ -181,7 +183,7 @@ def _pad(X, y, sw, folds=None):
     else:
         Xp = np.zeros((n2, p2))
         Xp[:n, :p] = X
-    yp = np.zeros(n2)
+    yp = np.zeros((n2,) + np.shape(y)[1:])  # (n2,) or (n2, T)
     yp[:n] = y
     swp = np.zeros(n2)
     swp[:n] = 1.0 if sw is None else sw
@@ -561,15 +563,110 @@ class PoissonRegressorL1(RegressorMixin, BaseEstimator):
         return d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight, power=1)
 
 
-# --------------------------------------------------------------------------- #
-# cross-validated regressors
-# --------------------------------------------------------------------------- #
-class _LinearRegressorCV(RegressorMixin, BaseEstimator):
-    """Shared cross-validation for ``LassoCV`` and ``ElasticNetCV``."""
+def _check_multi_task_y(name, y):
+    if np.ndim(y) != 2:
+        raise ValueError(f"{name} needs a 2-D y of shape (n_samples, n_tasks), got shape {np.shape(y)}; "
+                         "for a single task use Lasso / LassoCV")
+
+
+class MultiTaskLasso(RegressorMixin, BaseEstimator):
+    r"""Several responses sharing one support, scikit-learn's ``MultiTaskLasso``.
+
+    Minimizes :math:`\frac{1}{2n}\|Y - XW - b\|_F^2 + \alpha \sum_j \|W_{j\cdot}\|_2` over ``W`` of shape
+    ``(n_features, n_tasks)`` with :func:`jaxl1.fit` and the row penalty :class:`jaxl1.L21`, in float64:
+    a feature enters for every task at once.
+
+    Args:
+      alpha: penalty strength, ``>= 0``.
+      fit_intercept: fit one unpenalized intercept per task.
+      tol: relative duality gap at which to stop.
+      max_iter: the most iterations.
+      warm_start: start from the previous ``coef_`` when refitting.
+      copy_X, random_state, selection: scikit-learn's coordinate-descent options, accepted and ignored.
+
+    Attributes:
+      coef_: ``(n_tasks, n_features)`` coefficients (scikit-learn's layout), whole zero columns off the support.
+      intercept_: ``(n_tasks,)`` intercepts.
+      dual_gap_: the duality gap at the solution.
+      n_iter_: iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import MultiTaskLasso
+      >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+      >>> Y = np.array([[1.0, 2.0], [0.0, 0.1], [1.0, 2.0], [2.0, 4.1]])
+      >>> MultiTaskLasso(alpha=0.1).fit(X, Y).coef_.round(3)
+      array([[0.911, 0.   ],
+             [1.821, 0.   ]])
+    """
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, copy_X=True, max_iter=10_000, tol=1e-4, warm_start=False,
+                 random_state=None, selection="cyclic"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.selection = selection
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``y`` of shape ``(n_samples, n_tasks)`` (optional ``sample_weight``: weighted means)."""
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE,
+                                 multi_output=True)
+        _check_multi_task_y(type(self).__name__, y)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        p, T = X.shape[1], y.shape[1]
+        Xp, yp, swp, _ = _pad(X, y, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (T, p):
+            init = np.zeros((Xp.shape[1], T))
+            init[:p] = self.coef_.T
+        with _x64():
+            res = jax.device_get(
+                _fit(Xp, yp, _L21Penalty(float(self.alpha)), loss="squared", fit_intercept=self.fit_intercept,
+                     sample_weight=swp, tol=float(self.tol), max_iter=int(self.max_iter), init=init)
+            )
+        self.coef_ = np.ascontiguousarray(np.asarray(res.coef[:p], dtype=np.float64).T)
+        self.intercept_ = np.asarray(res.intercept, dtype=np.float64)
+        self.dual_gap_ = float(res.gap)
+        self.n_iter_ = max(int(res.n_iter), 1)
+        if not bool(res.converged):
+            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, self.n_iter_)
+        return self
+
+    def predict(self, X):
+        """Predictions ``X @ coef_.T + intercept_``, ``(n_samples, n_tasks)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
+        return X @ self.coef_.T + self.intercept_
+
+
+# --------------------------------------------------------------------------- #
+# cross-validated regressors
+# --------------------------------------------------------------------------- #
+class _LinearRegressorCV(RegressorMixin, BaseEstimator):
+    """Shared cross-validation for ``LassoCV``, ``ElasticNetCV`` and ``MultiTaskLassoCV``."""
+
+    _multi_task = False  # a 2-D y and the row penalty L21 (MultiTaskLassoCV)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        if self._multi_task:
+            tags.target_tags.multi_output = True
+            tags.target_tags.single_output = False
         return tags
 
     def _l1_ratios(self):
@@ -611,9 +708,12 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
         _check_common(self)
         ratios = [_check_number("l1_ratio", r, lo=0.0, hi=1.0) for r in self._l1_ratios()]
         for r in ratios:
-            _check_positive(self.positive, r)
+            _check_positive(getattr(self, "positive", False), r)
         lambdas, n_lambdas = self._grid(ratios)
-        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE,
+                                 multi_output=self._multi_task)
+        if self._multi_task:
+            _check_multi_task_y(type(self).__name__, y)
         sw = _sample_weight(sample_weight, X.shape[0])
         folds = _fold_ids(self.cv, X, y, groups)
         p = X.shape[1]
@@ -624,7 +724,8 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
                 res = cross_validate(
                     Xp, yp, folds=folds, loss="squared", l1_ratio=float(r), lambdas=lambdas, n_lambdas=n_lambdas,
                     eps=float(self.eps), fit_intercept=self.fit_intercept, sample_weight=swp, tol=float(self.tol),
-                    max_iter=int(self.max_iter), positive=bool(self.positive), standardize=bool(self.standardize),
+                    max_iter=int(self.max_iter), positive=bool(getattr(self, "positive", False)),
+                    standardize=bool(getattr(self, "standardize", False)), grouped=self._multi_task,
                 )
                 results.append(jax.device_get(res))
         alphas = np.stack([np.asarray(r.lambdas, np.float64) for r in results])  # (n_ratios, K)
@@ -640,7 +741,10 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
         self.alphas_ = alphas[0] if single else alphas
         self.mse_path_ = mse[0] if single else mse
         self.coef_ = np.asarray(path.coef[i_alpha, :p], dtype=np.float64)
-        self.intercept_ = float(path.intercept[i_alpha])
+        self.intercept_ = float(path.intercept[i_alpha]) if not self._multi_task else np.asarray(
+            path.intercept[i_alpha], dtype=np.float64)
+        if self._multi_task:  # scikit-learn's (n_tasks, n_features)
+            self.coef_ = np.ascontiguousarray(self.coef_.T)
         self.dual_gap_ = float(path.gap[i_alpha])
         self.n_iter_ = max(int(path.n_iter[i_alpha]), 1)
         conv = np.concatenate([np.asarray(r.path.converged).reshape(-1) for r in results])
@@ -660,10 +764,10 @@ class _LinearRegressorCV(RegressorMixin, BaseEstimator):
         return False
 
     def predict(self, X):
-        """Predictions of the model at ``alpha_``: ``X @ coef_ + intercept_``."""
+        """Predictions of the model at ``alpha_``: ``X @ coef_ + intercept_`` (``X @ coef_.T`` for several tasks)."""
         check_is_fitted(self)
         X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
-        return X @ self.coef_ + self.intercept_
+        return X @ (self.coef_.T if self._multi_task else self.coef_) + self.intercept_
 
 
 class LassoCV(_LinearRegressorCV):
@@ -787,6 +891,53 @@ class ElasticNetCV(_LinearRegressorCV):
         if not ratios:
             raise ValueError("l1_ratio must be a number or a non-empty list of numbers")
         return ratios
+
+
+class MultiTaskLassoCV(_LinearRegressorCV):
+    r"""The multi-task lasso with ``alpha`` chosen by cross-validation, scikit-learn's ``MultiTaskLassoCV``.
+
+    The grid starts at the smallest ``alpha`` whose solution is zero (the largest row norm of the
+    gradient at zero) and every fold's path is fitted in one compiled call by
+    :func:`jaxl1.cross_validate` with ``grouped=True``; ``alpha_`` minimizes the held-out mean squared
+    error over all samples and tasks.
+
+    Args:
+      eps, alphas, n_alphas, fit_intercept, max_iter, tol, cv: as in :class:`LassoCV`.
+      copy_X, verbose, n_jobs, random_state, selection: accepted and ignored.
+
+    Attributes:
+      alpha_, alpha_1se_, alphas_, mse_path_ ``(n_alphas, n_folds)``: as in :class:`LassoCV`.
+      coef_: ``(n_tasks, n_features)``; intercept_: ``(n_tasks,)``; dual_gap_, n_iter_: the model at ``alpha_``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import MultiTaskLassoCV
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.standard_normal((60, 5)); Y = X[:, :2] @ np.ones((2, 3)) + 0.1 * rng.standard_normal((60, 3))
+      >>> model = MultiTaskLassoCV(cv=3).fit(X, Y)
+      >>> model.coef_.shape, model.mse_path_.shape, int((np.abs(model.coef_).sum(axis=0) > 0).sum()) >= 2
+      ((3, 5), (100, 3), True)
+    """
+
+    _multi_task = True
+
+    def __init__(self, *, eps=1e-3, alphas=100, n_alphas=None, fit_intercept=True, max_iter=10_000, tol=1e-4,
+                 copy_X=True, cv=None, verbose=False, n_jobs=None, random_state=None, selection="cyclic"):
+        self.eps = eps
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.selection = selection
+
+    def _l1_ratios(self):
+        return [1.0]
 
 
 # --------------------------------------------------------------------------- #

@@ -17,7 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from jaxl1.sklearn import ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, PoissonRegressorL1
+from jaxl1.sklearn import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, MultiTaskLasso,
+                           MultiTaskLassoCV, PoissonRegressorL1)
 
 TIGHT = dict(tol=1e-12, max_iter=200_000)
 
@@ -56,7 +57,7 @@ def _check_name(check):
 # scikit-learn's estimator checks, all of them, no expected failures
 # --------------------------------------------------------------------------- #
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1(),
-                          PoissonRegressorL1(alpha=0.1)])
+                          PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1), MultiTaskLassoCV()])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
         # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when
@@ -68,6 +69,29 @@ def test_estimator_checks(estimator, check, monkeypatch):
 # --------------------------------------------------------------------------- #
 # agreement with scikit-learn
 # --------------------------------------------------------------------------- #
+def test_multi_task_lasso_estimators_match_sklearn():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((70, 9)) * np.linspace(0.5, 2.0, 9) + 0.5
+    W = np.zeros((9, 3))
+    W[:3] = rng.standard_normal((3, 3))
+    Y = X @ W + 0.5 * rng.standard_normal((70, 3)) + 1.0
+    ref = sk.MultiTaskLasso(alpha=0.2, tol=1e-12, max_iter=100_000).fit(X, Y)
+    ours = MultiTaskLasso(alpha=0.2, **TIGHT).fit(X, Y)
+    assert ours.coef_.shape == (3, 9) and ours.intercept_.shape == (3,)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-8)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), atol=1e-8)
+    assert np.array_equal(np.abs(ours.coef_).sum(axis=0) == 0, np.abs(ref.coef_).sum(axis=0) == 0)
+    cv_ref = sk.MultiTaskLassoCV(cv=4, alphas=15, tol=1e-12, max_iter=100_000).fit(X, Y)
+    cv = MultiTaskLassoCV(cv=4, alphas=15, **TIGHT).fit(X, Y)
+    np.testing.assert_allclose(cv.alphas_, cv_ref.alphas_, rtol=1e-10)
+    np.testing.assert_allclose(cv.mse_path_, cv_ref.mse_path_, rtol=1e-6)
+    assert cv.alpha_ == pytest.approx(cv_ref.alpha_, rel=1e-12)
+    np.testing.assert_allclose(cv.coef_, cv_ref.coef_, atol=1e-7)
+    with pytest.raises(ValueError, match="2-D y"):
+        MultiTaskLasso().fit(X, Y[:, 0])
+
+
 def test_poisson_regressor_matches_sklearn_and_its_optimality_conditions():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((150, 7))
