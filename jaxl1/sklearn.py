@@ -129,7 +129,7 @@ _fit = _without_solver_warnings(_solver_fit)
 cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1",
-           "MultiTaskLasso", "MultiTaskLassoCV"]
+           "MultiTaskLasso", "MultiTaskLassoCV", "LogisticRegressionL1CV"]
 
 _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
@@ -272,10 +272,11 @@ def _warn_not_converged(name, gap, tol, n_iter, what=""):
     )
 
 
-def _fold_ids(cv, X, y, groups):
-    """Per-sample fold ids for ``jaxl1.cross_validate`` from ``cv`` (int, splitter or iterable)."""
+def _fold_ids(cv, X, y, groups, classifier=False):
+    """Per-sample fold ids for ``jaxl1.cross_validate`` from ``cv`` (int, splitter or iterable; an int is
+    ``StratifiedKFold`` for a ``classifier``, as in scikit-learn)."""
     n = X.shape[0]
-    splitter = check_cv(5 if cv is None else cv)
+    splitter = check_cv(5 if cv is None else cv, y, classifier=classifier)
     folds = np.full(n, -1, dtype=np.int64)
     k = -1
     for k, (train, test) in enumerate(splitter.split(X, y, groups)):
@@ -1063,13 +1064,56 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
           ValueError: fewer than two classes (after dropping zero-weight samples), a continuous
             target, ``positive=True`` with more than two classes, bad parameters or data.
         """
+        X, y01, sw, x_mean, alpha, l1_ratio = self._prepare(X, y, sample_weight)
+        n_classes = len(self.classes_)
+        coef_shape = (1,) if n_classes == 2 else (n_classes,)
+        p = X.shape[1]
+        Xp, yp, swp, _ = _pad(X, y01, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == coef_shape + (p,):
+            init = np.zeros(Xp.shape[1:2] + coef_shape[1 if n_classes == 2 else 0:])
+            init[:p] = self.coef_[0] if n_classes == 2 else self.coef_.T
+        if self.positive:
+            penalty = _NonNegativeL1Penalty(alpha)
+        elif l1_ratio == 1:
+            penalty = _L1Penalty(alpha)
+        else:
+            penalty = _ElasticNetPenalty(alpha, l1_ratio)
+        with _x64():
+            res = jax.device_get(
+                _fit(Xp, yp, penalty, loss=self._loss(), fit_intercept=self.fit_intercept, sample_weight=swp,
+                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
+            )
+        self._set_model(res.coef, res.intercept, res.gap, res.n_iter, p, x_mean)
+        if not bool(res.converged):
+            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, int(self.n_iter_[0]))
+        return self
+
+    def _loss(self):
+        return "logistic" if len(self.classes_) == 2 else "multinomial"
+
+    def _set_model(self, coef, intercept, gap, n_iter, p, x_mean):
+        """``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_`` from a solution on the centred, padded data."""
+        W = np.asarray(coef[:p], dtype=np.float64).reshape(p, -1)  # (p, 1) or (p, K)
+        self.coef_ = W.T.copy()
+        self.intercept_ = np.asarray(intercept - x_mean @ W, dtype=np.float64).reshape(-1)
+        self.dual_gap_ = float(gap)
+        self.n_iter_ = np.array([max(int(n_iter), 1)])
+
+    def _prepare(self, X, y, sample_weight, *, strength=True):
+        """Check the parameters and the data; set ``classes_``.
+
+        Returns ``(X, y01, sw, x_mean, alpha, l1_ratio)``: ``X`` centred (dense, with an intercept),
+        the labels as 0/1 (two classes) or class indices, the sample weights times the class weights,
+        the removed means, the penalty strength (``strength=False``: not read) and the mixing.
+        """
         _check_common(self)
         penalized, l1_ratio = self._mixing()
         _check_positive(self.positive, l1_ratio)
         if self.dual:
             raise ValueError("dual=True is not supported: jaxl1 solves the primal problem "
                              "(scikit-learn has a dual formulation only for liblinear's L2 penalty)")
-        if self.C is None:
+        if strength and self.C is None:
             _check_number("alpha", self.alpha, lo=0.0)
         X, y = _sk_validate_data(self, X, y, dtype=np.float64, accept_sparse=_SPARSE)
         check_classification_targets(y)
@@ -1087,7 +1131,7 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
             sw = (np.ones(X.shape[0]) if sw is None else sw) * cw[np.searchsorted(self.classes_, y)]
             if not sw.sum() > 0:
                 raise ValueError("class_weight and sample_weight leave every sample with zero weight")
-        alpha = self._strength(sw, X.shape[0]) if penalized else 0.0
+        alpha = (self._strength(sw, X.shape[0]) if penalized else 0.0) if strength else None
         present = self.classes_ if sw is None else np.unique(y[sw > 0])
         if len(present) < 2:
             raise ValueError(
@@ -1098,39 +1142,14 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
             y01 = (y == self.classes_[1]).astype(np.float64)
         else:  # the class indices 0 .. K-1, multinomial
             y01 = np.searchsorted(self.classes_, y).astype(np.float64)
-        coef_shape = (1,) if n_classes == 2 else (n_classes,)
-        p = X.shape[1]
         # Centring the features leaves the solution unchanged (the intercept absorbs the shift) and keeps
         # the intercept from coupling to every coefficient: with features far from zero (means of 100
         # against spreads of 1, say) the uncentred problem is so badly conditioned that the solver
         # stalls, while the squared loss is centred inside jaxl1.fit already.  A sparse X is centred
         # inside jaxl1.fit's products instead (centring it here would make it dense).
         centre = self.fit_intercept and not scipy.sparse.issparse(X)
-        x_mean = np.average(X, axis=0, weights=sw) if centre else np.zeros(p)
-        Xp, yp, swp, _ = _pad(X - x_mean if centre else X, y01, sw)
-        init = None
-        if self.warm_start and np.shape(getattr(self, "coef_", None)) == coef_shape + (p,):
-            init = np.zeros(Xp.shape[1:2] + coef_shape[1 if n_classes == 2 else 0:])
-            init[:p] = self.coef_[0] if n_classes == 2 else self.coef_.T
-        if self.positive:
-            penalty = _NonNegativeL1Penalty(alpha)
-        elif l1_ratio == 1:
-            penalty = _L1Penalty(alpha)
-        else:
-            penalty = _ElasticNetPenalty(alpha, l1_ratio)
-        with _x64():
-            res = jax.device_get(
-                _fit(Xp, yp, penalty, loss="logistic" if n_classes == 2 else "multinomial", fit_intercept=self.fit_intercept, sample_weight=swp,
-                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
-            )
-        W = np.asarray(res.coef[:p], dtype=np.float64).reshape(p, -1)  # (p, 1) or (p, K)
-        self.coef_ = W.T.copy()
-        self.intercept_ = np.asarray(res.intercept - x_mean @ W, dtype=np.float64).reshape(-1)
-        self.dual_gap_ = float(res.gap)
-        self.n_iter_ = np.array([max(int(res.n_iter), 1)])
-        if not bool(res.converged):
-            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, int(self.n_iter_[0]))
-        return self
+        x_mean = np.average(X, axis=0, weights=sw) if centre else np.zeros(X.shape[1])
+        return (X - x_mean if centre else X), y01, sw, x_mean, alpha, l1_ratio
 
     def decision_function(self, X):
         """Log-odds of ``classes_[1]``, ``X @ coef_[0] + intercept_[0]``, ``(n_samples,)`` for two classes; the
@@ -1163,3 +1182,100 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         if z.ndim == 1:
             return self.classes_[(z > 0).astype(int)]
         return self.classes_[np.argmax(z, axis=1)]
+
+
+class LogisticRegressionL1CV(LogisticRegressionL1):
+    r""":class:`LogisticRegressionL1` with ``alpha`` chosen by cross-validation (binary or multinomial).
+
+    The grid runs from the smallest ``alpha`` whose solution is zero down to ``eps`` times it (log-spaced,
+    computed on all the data, as :class:`LassoCV` does); every fold's path is fitted in one compiled call
+    by :func:`jaxl1.cross_validate` and scored by its held-out mean deviance; ``alpha_`` minimizes the
+    mean over the folds, and the model at ``alpha_`` comes from the path refitted on all the data.
+    Unlike scikit-learn's ``LogisticRegressionCV`` (a grid of ``Cs``), the grid is jaxl1's ``alpha``;
+    ``C_`` gives the chosen strength in scikit-learn's units.
+
+    Args:
+      alphas: an int (the size of the default grid) or an array of strengths.
+      eps: ratio of the smallest to the largest alpha of the default grid.
+      l1_ratio: the elastic-net mixing (1: the lasso).
+      cv: ``None`` (5 folds), an int (``StratifiedKFold`` without shuffling, as scikit-learn), a splitter or
+        an iterable of ``(train, test)`` pairs whose test folds partition the samples.
+      fit_intercept, tol, max_iter, class_weight, positive, standardize: as in :class:`LogisticRegressionL1`.
+      n_jobs, random_state, verbose: accepted and ignored.
+
+    Attributes:
+      alpha_, alpha_1se_: the chosen strength and glmnet's ``lambda.1se``.
+      C_: ``1 / (alpha_ * sum of the weights)``, scikit-learn's ``C`` for ``alpha_``.
+      alphas_: ``(n_alphas,)`` the grid, decreasing.
+      deviance_path_: ``(n_alphas, n_folds)`` held-out mean deviances.
+      classes_, coef_, intercept_, dual_gap_, n_iter_: the model at ``alpha_``, as in :class:`LogisticRegressionL1`.
+
+    Examples:
+      >>> from sklearn.datasets import load_iris
+      >>> from jaxl1.sklearn import LogisticRegressionL1CV
+      >>> X, y = load_iris(return_X_y=True)
+      >>> clf = LogisticRegressionL1CV(alphas=20, cv=3).fit(X, y)
+      >>> clf.coef_.shape, clf.deviance_path_.shape, bool(clf.score(X, y) > 0.9)
+      ((3, 4), (20, 3), True)
+    """
+
+    penalty, dual, C, warm_start, n_alphas = "deprecated", False, None, False, None  # fixed for the CV
+
+    def __init__(self, *, alphas=100, eps=1e-3, l1_ratio=1.0, cv=None, fit_intercept=True, tol=1e-4,
+                 max_iter=10_000, class_weight=None, positive=False, standardize=False, n_jobs=None,
+                 random_state=None, verbose=0):
+        self.alphas = alphas
+        self.eps = eps
+        self.l1_ratio = l1_ratio
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.positive = positive
+        self.standardize = standardize
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate the path, pick ``alpha_`` and keep the model refitted on all the data.
+
+        Args:
+          X: ``(n_samples, n_features)`` training data.
+          y: ``(n_samples,)`` labels of two or more classes.
+          sample_weight: optional ``(n_samples,)`` non-negative weights (weighted fits and held-out means).
+          groups: optional group labels passed to the ``cv`` splitter.
+
+        Returns:
+          ``self``.
+        """
+        X, y01, sw, x_mean, _, l1_ratio = self._prepare(X, y, sample_weight, strength=False)
+        lambdas, n_lambdas = _LinearRegressorCV._grid(self, [l1_ratio])
+        folds = _fold_ids(self.cv, X, y01, groups, classifier=True)
+        p = X.shape[1]
+        Xp, yp, swp, folds = _pad(X, y01, sw, folds)
+        with _x64():
+            res = jax.device_get(cross_validate(
+                Xp, yp, folds=folds, loss=self._loss(), l1_ratio=float(l1_ratio), lambdas=lambdas,
+                n_lambdas=n_lambdas, eps=float(self.eps), fit_intercept=self.fit_intercept, sample_weight=swp,
+                tol=float(self.tol), max_iter=int(self.max_iter), positive=bool(self.positive),
+                standardize=bool(self.standardize),
+            ))
+        self.alphas_ = np.asarray(res.lambdas, np.float64)
+        self.deviance_path_ = np.asarray(res.fold_scores, np.float64).T
+        i = int(np.argmin(self.deviance_path_.mean(axis=1)))
+        self.alpha_ = float(self.alphas_[i])
+        self.alpha_1se_ = float(res.lambda_1se)
+        total = X.shape[0] if sw is None else float(sw.sum())
+        self.C_ = np.inf if self.alpha_ == 0 else 1.0 / (self.alpha_ * total)
+        path = res.path
+        self._set_model(path.coef[i], path.intercept[i], path.gap[i], path.n_iter[i], p, x_mean)
+        if not bool(np.all(path.converged)):
+            _warn_not_converged(type(self).__name__, float(np.max(path.gap)), self.tol, int(np.max(path.n_iter)),
+                                f" for {int((~np.asarray(path.converged)).sum())} alphas on the full data")
+        if not bool(np.all(res.fold_converged)):
+            warnings.warn(f"{type(self).__name__}: some fold fits stopped at max_iter={self.max_iter} before "
+                          f"reaching tol={self.tol}; alpha_ is less reliable. Increase max_iter.",
+                          ConvergenceWarning, stacklevel=2)
+        return self

@@ -17,8 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from jaxl1.sklearn import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, MultiTaskLasso,
-                           MultiTaskLassoCV, PoissonRegressorL1)
+from jaxl1.sklearn import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, LogisticRegressionL1CV,
+                           MultiTaskLasso, MultiTaskLassoCV, PoissonRegressorL1)
 
 TIGHT = dict(tol=1e-12, max_iter=200_000)
 
@@ -57,7 +57,8 @@ def _check_name(check):
 # scikit-learn's estimator checks, all of them, no expected failures
 # --------------------------------------------------------------------------- #
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1(),
-                          PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1), MultiTaskLassoCV()])
+                          PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1), MultiTaskLassoCV(),
+                          LogisticRegressionL1CV(alphas=10)])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
         # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when
@@ -69,6 +70,28 @@ def test_estimator_checks(estimator, check, monkeypatch):
 # --------------------------------------------------------------------------- #
 # agreement with scikit-learn
 # --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_logistic_cv_deviances_match_sklearn_saga_fold_fits(n_classes):
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = make_classification(n_samples=90, n_features=5, n_informative=3, n_redundant=0, n_classes=n_classes,
+                               random_state=2)
+    X = StandardScaler().fit_transform(X)
+    cv = LogisticRegressionL1CV(alphas=6, eps=0.05, cv=3, **TIGHT).fit(X, y)
+    assert cv.deviance_path_.shape == (6, 3) and cv.coef_.shape == ((1, 5) if n_classes == 2 else (3, 5))
+    for k, (train, test) in enumerate(StratifiedKFold(3).split(X, y)):
+        for i in (1, 4):
+            ref = sk.LogisticRegression(l1_ratio=1, solver="saga", C=1 / (len(train) * cv.alphas_[i]), tol=1e-12,
+                                        max_iter=200_000).fit(X[train], y[train])
+            dev = 2 * log_loss(y[test], ref.predict_proba(X[test]), labels=ref.classes_)
+            assert cv.deviance_path_[i, k] == pytest.approx(dev, rel=1e-5)
+    i = int(np.argmin(cv.deviance_path_.mean(axis=1)))
+    assert cv.alpha_ == cv.alphas_[i]
+    alone = LogisticRegressionL1(alpha=cv.alpha_, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(cv.predict_proba(X), alone.predict_proba(X), atol=1e-7)
+
+
 def test_multi_task_lasso_estimators_match_sklearn():
     rng = np.random.default_rng(6)
     X = rng.standard_normal((70, 9)) * np.linspace(0.5, 2.0, 9) + 0.5
