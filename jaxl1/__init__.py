@@ -6,7 +6,7 @@ transformation that applies the proximal step in training.
 """
 
 from ._validation import InvalidParameterError
-from .losses import LOSSES, Logistic, Loss, Multinomial, Squared
+from .losses import LOSSES, Logistic, Loss, Multinomial, Poisson, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, L21, NonNegativeL1, soft_threshold
 from .plotting import plot_cv, plot_path
@@ -30,6 +30,7 @@ __all__ = [
     "Squared",
     "Logistic",
     "Multinomial",
+    "Poisson",
     "LOSSES",
     "fit",
     "FitResult",

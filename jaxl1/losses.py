@@ -316,7 +316,7 @@ class Multinomial:
             if self.n_classes is None:
                 raise ValueError("y: traced labels need the number of classes: pass "
                                  "loss=jaxl1.losses.Multinomial(n_classes=K), or a one-hot (n, K) y")
-            return jax.nn.one_hot(y, self.n_classes, dtype=dtype)
+            return jax.nn.one_hot(y.astype(jnp.int32), self.n_classes, dtype=dtype)
         a = np.asarray(y)
         if a.ndim == 2:
             if a.shape[1] < 2 or np.any(a < 0) or not np.allclose(a.sum(axis=1), 1.0, atol=1e-6):
