@@ -6,8 +6,8 @@ independently of the solvers' own stopping rules: the target is ``gap_k <= 1e-6 
 strength.  jaxl1 runs at ``tol=1e-6`` (its own relative gap).  A peer starts at its default
 tolerance and, while the checked gap misses the target, is rerun with a tolerance 10x tighter (the
 calibration runs are the warm-up).  Every solver runs at its own default threading.  Timings are
-medians over ``--repeat`` runs, the solvers interleaved.  glum is not installed here (not a
-dependency); it is left out.
+medians over ``--repeat`` runs, the solvers interleaved.  glum (its own path, ``alpha_search=True``,
+``gradient_tol`` calibrated) runs when it is installed (``pip install glum``; not a dependency).
 
 Usage::
 
@@ -123,6 +123,17 @@ def skglm_poisson(X, y, lams, tol):
     return np.array(out)
 
 
+def glum_poisson(X, y, lams, tol):
+    from glum import GeneralizedLinearRegressor
+
+    est = GeneralizedLinearRegressor(family="poisson", l1_ratio=1.0, fit_intercept=False, alpha_search=True,
+                                     alphas=lams, gradient_tol=tol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    return np.asarray(est.coef_path_)
+
+
 def jaxl1_multinomial(X, y, lams, tol):
     path = jaxl1.fit_path(X, y, loss="multinomial", lambdas=lams, fit_intercept=False, tol=tol)
     return np.asarray(path.coef)
@@ -145,7 +156,8 @@ def sklearn_multinomial(X, y, lams, tol):
 
 
 PROBLEMS = {
-    "poisson": (poisson_problem, poisson_gaps, {"jaxl1": (jaxl1_poisson, TARGET), "skglm": (skglm_poisson, 1e-4)},
+    "poisson": (poisson_problem, poisson_gaps, {"jaxl1": (jaxl1_poisson, TARGET), "skglm": (skglm_poisson, 1e-4),
+                                               "glum": (glum_poisson, 1e-4)},
                 "Poisson L1, AR(0.5) 2000x200, 50 strengths down to 1e-2"),
     "multinomial": (multinomial_problem, multinomial_gaps,
                     {"jaxl1": (jaxl1_multinomial, TARGET), "sklearn-saga": (sklearn_multinomial, 1e-4)},
@@ -153,10 +165,17 @@ PROBLEMS = {
 }
 
 
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def run(name, repeat):
     make, gaps, solvers, title = PROBLEMS[name]
     X, y, lams = make()
     tols = {}
+    solvers = {s: v for s, v in solvers.items() if s != "glum" or _has("glum")}
     for s, (fn, tol) in solvers.items():  # calibration (and warm-up)
         for _ in range(8):
             gap = gaps(X, y, fn(X, y, lams, tol), lams).max()
