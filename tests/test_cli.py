@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import jax
 import numpy as np
@@ -29,6 +30,8 @@ def _env():
     if cache:
         env["JAX_COMPILATION_CACHE_DIR"] = cache
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+    else:  # the command's own cache, in a directory of this run alone (not ~/.cache, not another worker's)
+        env["JAXL1_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxl1-cli-cache-")
     return env
 
 

@@ -57,7 +57,7 @@ def _check_name(check):
 # scikit-learn's estimator checks, all of them, no expected failures
 # --------------------------------------------------------------------------- #
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(), ElasticNetCV(), LogisticRegressionL1(),
-                          PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1), MultiTaskLassoCV(),
+                          PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1), MultiTaskLassoCV(alphas=10),
                           LogisticRegressionL1CV(alphas=10)])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
