@@ -6,6 +6,7 @@ Compiled programs are not cached on disk unless ``JAXL1_TEST_CACHE`` names a dir
 import os
 
 import jax
+import pytest
 from hypothesis import settings
 
 jax.config.update("jax_enable_x64", True)
@@ -22,3 +23,16 @@ if _cache:
 # property tests draw the same examples on every run, so CI is reproducible
 settings.register_profile("jaxl1", derandomize=True, deadline=None)
 settings.load_profile("jaxl1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's in-memory caches of compiled programs after each test module.
+
+    An xdist worker otherwise keeps every program it compiled alive for the whole run; on CI's 2-core
+    machine one worker, half-way through the suite, crashed in XLA (an abort or a segmentation fault
+    while compiling or serializing test_sparse's cross-validated estimators) although the test passes
+    alone.  Modules share few shapes, so little is compiled twice.
+    """
+    yield
+    jax.clear_caches()
