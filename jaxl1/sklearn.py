@@ -272,6 +272,23 @@ def _warn_not_converged(name, gap, tol, n_iter, what=""):
     )
 
 
+def _solve_and_store(est, Xp, yp, swp, penalty, loss, init, p):
+    """Fit the padded problem in float64 and set ``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_`` on the
+    single-output estimator ``est`` (warning if the solve stopped short); returns ``est``."""
+    with _x64():
+        res = jax.device_get(
+            _fit(Xp, yp, penalty, loss=loss, fit_intercept=est.fit_intercept, sample_weight=swp, tol=float(est.tol),
+                 max_iter=int(est.max_iter), init=init, standardize=bool(est.standardize))
+        )
+    est.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
+    est.intercept_ = float(res.intercept)
+    est.dual_gap_ = float(res.gap)
+    est.n_iter_ = max(int(res.n_iter), 1)
+    if not bool(res.converged):
+        _warn_not_converged(type(est).__name__, est.dual_gap_, est.tol, est.n_iter_)
+    return est
+
+
 def _fold_ids(cv, X, y, groups, classifier=False):
     """Per-sample fold ids for ``jaxl1.cross_validate`` from ``cv`` (int, splitter or iterable; an int is
     ``StratifiedKFold`` for a ``classifier``, as in scikit-learn)."""
@@ -344,18 +361,7 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
         alpha = float(self.alpha)
         # Lasso uses ElasticNet(alpha, 1), the same penalty, so the two estimators share compiled code.
         penalty = _NonNegativeL1Penalty(alpha) if self.positive else _ElasticNetPenalty(alpha, float(l1_ratio))
-        with _x64():
-            res = jax.device_get(
-                _fit(Xp, yp, penalty, loss="squared", fit_intercept=self.fit_intercept, sample_weight=swp,
-                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
-            )
-        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
-        self.intercept_ = float(res.intercept)
-        self.dual_gap_ = float(res.gap)
-        self.n_iter_ = max(int(res.n_iter), 1)
-        if not bool(res.converged):
-            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, self.n_iter_)
-        return self
+        return _solve_and_store(self, Xp, yp, swp, penalty, "squared", init, p)
 
     def predict(self, X):
         """Predictions ``X @ coef_ + intercept_``, ``(n_samples,)``."""
@@ -538,18 +544,7 @@ class PoissonRegressorL1(RegressorMixin, BaseEstimator):
             init = np.zeros(Xp.shape[1])
             init[:p] = self.coef_
         penalty = _ElasticNetPenalty(float(self.alpha), float(l1_ratio))
-        with _x64():
-            res = jax.device_get(
-                _fit(Xp, yp, penalty, loss="poisson", fit_intercept=self.fit_intercept, sample_weight=swp,
-                     tol=float(self.tol), max_iter=int(self.max_iter), init=init, standardize=bool(self.standardize))
-            )
-        self.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
-        self.intercept_ = float(res.intercept)
-        self.dual_gap_ = float(res.gap)
-        self.n_iter_ = max(int(res.n_iter), 1)
-        if not bool(res.converged):
-            _warn_not_converged(type(self).__name__, self.dual_gap_, self.tol, self.n_iter_)
-        return self
+        return _solve_and_store(self, Xp, yp, swp, penalty, "poisson", init, p)
 
     def predict(self, X):
         """The predicted mean ``exp(X @ coef_ + intercept_)``, ``(n_samples,)``."""
