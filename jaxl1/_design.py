@@ -19,7 +19,7 @@ import numpy as np
 
 from .solvers._sparse import is_bcoo
 
-__all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "stand_in", "stored_values", "matmul"]
+__all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "stand_in", "stored_values", "matmul", "shard_rows"]
 
 
 def is_scipy_sparse(X) -> bool:
@@ -143,3 +143,29 @@ def matmul(X, W, dtype=None):
     if W.ndim == 1 or W.shape[1] <= PREDICT_BATCH:
         return X @ W
     return jax.lax.map(lambda w: X @ w, W.T, batch_size=PREDICT_BATCH).T
+
+
+def shard_rows(devices, X, y, s, offset=None):
+    """``X``, ``y``, the sample weights ``s`` and ``offset`` with their rows spread over ``devices``.
+
+    The rows are padded with zero rows of zero weight to a multiple of the device count (a zero weight
+    takes a sample out of every sum the solvers form) and placed in contiguous blocks, one per device
+    (a ``NamedSharding`` over a one-axis mesh named ``"rows"``): each device holds only its rows, and
+    the compiled solve reduces the products over the rows across devices (JAX's sharding propagation).
+    """
+    if is_sparse(X):
+        raise ValueError("shard='rows' needs a dense X: the rows of a sparse X are not sharded (pass a dense "
+                         "array, or shard='lambdas')")
+    mesh = jax.sharding.Mesh(np.array(devices), ("rows",))
+    rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("rows"))
+    pad = -X.shape[0] % len(devices)
+
+    def put(a):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        if pad:
+            a = np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)])
+        return jax.device_put(a, rows)
+
+    return put(X), put(y), put(s), put(offset)

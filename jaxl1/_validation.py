@@ -594,8 +594,15 @@ def check_cv_folds(fold_ids, s, n_folds: int, y=None, loss_name: str = "squared"
                               f" in the training samples of fold {k} (use shuffled or stratified folds)")
 
 
+def check_shard(shard) -> str:
+    """What ``fit_path`` spreads over its devices: ``"lambdas"`` (the grid) or ``"rows"`` (the samples)."""
+    if not isinstance(shard, str) or shard not in ("lambdas", "rows"):
+        raise ValueError(f"shard must be 'lambdas' or 'rows', got {shard!r}")
+    return shard
+
+
 def check_devices(devices) -> tuple:
-    """The devices the folds of ``cross_validate`` run on (default: all of ``jax.devices()``), distinct."""
+    """The devices a computation is spread over (default: all of ``jax.devices()``), distinct."""
     if devices is None:
         return tuple(jax.devices())
     devices = tuple(devices)

@@ -327,8 +327,13 @@ def _grid(lam_max, n_lambdas, eps):
 # the path
 # --------------------------------------------------------------------------- #
 def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, *, loss, fit_intercept, form, kind,
-               check_every, chunk_size, ws_size, standardize):
-    """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``."""
+               check_every, chunk_size, ws_size, standardize, devices=()):
+    """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``.
+
+    With several ``devices`` the grid is cut into one contiguous block per device (padded with copies of
+    the last strength, trimmed back): a coarse path through the blocks' first strengths, walked on every
+    device, gives each block its warm start, and the blocks are walked in parallel (``shard_map``).
+    """
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
@@ -337,6 +342,47 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale, bounds))  # as solvers.solve will decide
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale, offset=offset)
     K = lambdas.shape[0]
+    w_init = jnp.zeros(coef_shape, dtype)
+    b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros(coef_shape[1:], dtype)
+    pen_args = (weights, l1_ratio, pscale, bounds, tol, max_iter)
+    opts = dict(kind=kind, loss=loss_c, form=form, fit_b=fit_b, check_every=check_every, ws_size=ws_size)
+    n_dev = len(devices)
+    if n_dev <= 1:
+        W, B, gap, n_iter, conv = _walk(prob, lambdas, w_init, b_init, pen_args, chunk_size=chunk_size, **opts)
+    else:
+        block = -(-K // n_dev)
+        lam_pad = jnp.concatenate([lambdas, jnp.repeat(lambdas[-1:], block * n_dev - K)])
+        # the coarse pass: one strength per block (the block's first), warm-started along the way
+        w0, b0 = _walk(prob, lam_pad[::block], w_init, b_init, pen_args, chunk_size=1, **opts)[:2]
+        mesh = jax.sharding.Mesh(np.array(devices), ("lambdas",))
+        P = jax.sharding.PartitionSpec
+
+        def walk_block(prob, lams, w0, b0, pen_args):
+            return _walk(prob, lams, w0[0], b0[0], pen_args, chunk_size=min(chunk_size, block), **opts)
+
+        # no collectives inside, so the varying-axis type check (which the solver's loops would need
+        # annotations for) is off
+        walk_block = jax.shard_map(walk_block, mesh=mesh, in_specs=(P(), P("lambdas"), P("lambdas"), P("lambdas"), P()),
+                                   out_specs=P("lambdas"), check_vma=False)
+        # trimmed, the rows stay on their devices; across several processes every process gets all of them
+        # (so that each can read its result)
+        local = all(d.process_index == jax.process_index() for d in devices)
+        along = jax.sharding.NamedSharding(mesh, P("lambdas") if local else P())
+        W, B, gap, n_iter, conv = (jax.lax.with_sharding_constraint(a[:K], along)
+                                   for a in walk_block(prob, lam_pad, w0, b0, pen_args))
+    intercept = jax.vmap(lambda w, b: intercept_out(prob, w, b, fit_intercept, squared))(W, B)
+    return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
+
+
+def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, check_every, ws_size, chunk_size):
+    """Walk down the strengths ``lambdas`` from the solver state ``(w_init, b_init)``, warm-starting each
+    chunk of ``chunk_size`` strengths (one vmapped solve) from the previous two solutions.
+
+    Returns the solver's ``(W, B, gap, n_iter, converged)``, one row per strength (``B`` as the solver keeps it).
+    """
+    weights, l1_ratio, pscale, bounds, tol, max_iter = pen_args
+    coef_shape = w_init.shape
+    K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
     pad = n_chunks * chunk_size - K
     lam_pad = jnp.concatenate([lambdas, jnp.repeat(lambdas[-1:], pad)]) if pad else lambdas
@@ -344,8 +390,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
 
     def solve_lane(lam, w0, b0):
         pen = _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds)
-        return solve(prob, pen, w0, b0, tol, max_iter, loss=loss_c, form=form, fit_b=fit_b,
-                          check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
+        return solve(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
+                     check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
     def chunk(carry, lams):
         (w1, b1, lam1), (w2, b2, lam2) = carry
@@ -360,15 +406,12 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
         prev = (w[-2], b[-2], lams[-2]) if chunk_size > 1 else (w1, b1, lam1)
         return (last, prev), out
 
-    w_init = jnp.zeros(coef_shape, dtype)
-    b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros(coef_shape[1:], dtype)
     start = (w_init, b_init, lambdas[0])
     _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start), lam_chunks)
     W = W.reshape(-1, *coef_shape)[:K]
     B = B.reshape(-1, *coef_shape[1:])[:K]
     gap, n_iter, conv = (a.reshape(-1)[:K] for a in (gap, n_iter, conv))
-    intercept = jax.vmap(lambda w, b: intercept_out(prob, w, b, fit_intercept, squared))(W, B)
-    return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
+    return W, B, gap, n_iter, conv
 
 
 def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
@@ -407,18 +450,19 @@ def _path_tangent(cfg, path, primals, tangents):
     return dataclasses.replace(zero_tangent(path), lambdas=dlam, coef=dW, intercept=dB)
 
 
-_path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC, cfg))), _path_tangent)
+_path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC + ("devices",), cfg))),
+                                  _path_tangent)
 
 
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, **static):
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, *, devices=(), **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
     pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
-    return _path_diff(tuple(static[k] for k in _STATIC), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
+    return _path_diff(tuple(static[k] for k in _STATIC) + (devices,), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
                       bounds, pscale, offset)
 
 
-_path_jit = jit(_path_core, static_argnames=_STATIC)
+_path_jit = jit(_path_core, static_argnames=_STATIC + ("devices",))
 
 
 def _default_chunk(K):
@@ -507,7 +551,7 @@ def fit_path(
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
-    bounds=None, grouped: bool = False, offset=None,
+    bounds=None, grouped: bool = False, offset=None, devices=None, shard: str = "lambdas",
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -550,6 +594,17 @@ def fit_path(
         ``type.multinomial="grouped"``); needs ``l1_ratio=1``.  ``False`` penalizes every entry (``L1``).
       offset: optional ``(n,)`` array added to the linear predictor (see :func:`jaxl1.fit`); the
         default grid starts at the ``lambda_max`` with this offset; ``predict`` leaves it out.
+      devices: the devices the work is spread over (default: all of ``jax.devices()``; with one device
+        nothing is spread).  See ``shard``.
+      shard: what is spread over ``devices``.  ``"lambdas"`` (default): each device walks a contiguous
+        block of the strengths with its own warm starts, in parallel (``jax.shard_map`` over a one-axis mesh
+        named ``"lambdas"``); a coarse path through the blocks' first strengths gives each block its
+        start.  The grid is padded to a multiple of the device count and trimmed back; when the number of
+        strengths is such a multiple the result's arrays stay sharded along the strengths.  ``"rows"``,
+        for tall data: ``X``, ``y``, the weights and the offset are split by rows (each device holds only
+        its rows; padded with zero-weight rows) and every product over the samples — the Gram matrix,
+        the gradients, the gap — is reduced across devices; the result is replicated.  Either way the
+        answer is that of one device (to the solver's tolerance).  A dense ``X`` only for ``"rows"``.
 
     Returns:
       A :class:`PathResult`.
@@ -566,7 +621,14 @@ def fit_path(
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
-    path = _path_jit(*spec.arrays, **spec.options)
+    devices = _validation.check_devices(devices)
+    if _validation.check_shard(shard) == "rows":
+        if len(devices) > 1:
+            X, y, s, offset = _design.shard_rows(devices, spec.X, spec.y, spec.s, spec.offset)
+            spec = spec._replace(X=X, y=y, s=s, offset=offset)
+        devices = ()
+    devices = devices[:spec.lambdas.shape[0]]  # no device without a strength
+    path = _path_jit(*spec.arrays, devices=devices if len(devices) > 1 else (), **spec.options)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
 

@@ -238,6 +238,7 @@ def fit(
     standardize: bool = False,
     bounds=None,
     offset=None,
+    devices=None,
 ) -> FitResult:
     r"""Fit a penalized linear model by accelerated proximal gradient.
 
@@ -282,6 +283,10 @@ def fit(
       offset: optional ``(n,)`` array added to the linear predictor, ``z = Xw + b + offset``
         (glmnet's ``offset``: the log exposure of a Poisson model of rates); ``(n, K)`` or ``(n,)``
         with a 2-D ``y``.  It is not part of the model: ``predict`` leaves it out, add it back.
+      devices: optional devices to split the rows over, for tall data (``None``: one device, JAX's default).
+        With several, ``X``, ``y``, the weights and the offset are split by rows as with
+        ``jaxl1.fit_path(..., shard="rows")``: each device holds only its rows and the products over the
+        samples are reduced across devices; the answer is that of one device.  A dense ``X`` only.
 
     Returns:
       A :class:`FitResult` with ``coef``, ``intercept``, ``gap``, ``n_iter``,
@@ -324,6 +329,8 @@ def fit(
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, coef_shape, X.dtype)
     offset = _validation.check_offset(offset, y)
+    if devices is not None and len(devices := _validation.check_devices(devices)) > 1:
+        X, y, s, offset = _design.shard_rows(devices, X, y, s, offset)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
                        form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,
                        offset=offset)

@@ -265,47 +265,6 @@ def test_cv_validation(diabetes):
         jaxl1.cross_validate(X, y, devices=["cpu"])
 
 
-_SHARDED_CV = """
-import os
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-import jax
-jax.config.update("jax_enable_x64", True)
-import numpy as np
-import jaxl1
-from jaxl1._validation import check_folds
-from sklearn.datasets import load_diabetes
-
-X, y = load_diabetes(return_X_y=True)
-assert len(jax.devices()) == 4
-# record the meshes the runs are sharded over
-meshes = []
-_shard_map = jax.shard_map
-jax.shard_map = lambda f, **kw: (meshes.append(kw["mesh"].devices.size), _shard_map(f, **kw))[1]
-kw = dict(n_folds=5, n_lambdas=12, tol=1e-12, max_iter=100_000)
-sharded = jaxl1.cross_validate(X, y, **kw)
-single = jaxl1.cross_validate(X, y, devices=jax.devices()[:1], **kw)
-assert meshes == [4], meshes  # the sharded call used all four devices, the single one no mesh
-np.testing.assert_allclose(sharded.fold_scores, single.fold_scores, rtol=1e-9)
-np.testing.assert_allclose(sharded.path.coef, single.path.coef, rtol=1e-9, atol=1e-9)
-# fold k by itself: a path on the other folds, scored on fold k
-folds, _ = check_folds(None, 5, len(y))
-k = 3
-path = jaxl1.fit_path(X[folds != k], y[folds != k], lambdas=sharded.lambdas, tol=1e-12, max_iter=100_000)
-mse = np.mean((y[folds == k, None] - np.asarray(path.predict(X[folds == k]))) ** 2, axis=0)
-np.testing.assert_allclose(sharded.fold_scores[k], mse, rtol=1e-8)
-print("ok")
-"""
-
-
-def test_cross_validate_shards_folds_over_devices():
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", _SHARDED_CV], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
-
-
 def test_lambda_max_takes_the_path_penalty_combinations_only():
     X, y = np.eye(4) + 0.1, np.arange(4.0)
     with pytest.raises(ValueError, match="weights are not supported with positive=True"):
