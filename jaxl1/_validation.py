@@ -594,6 +594,21 @@ def check_cv_folds(fold_ids, s, n_folds: int, y=None, loss_name: str = "squared"
                               f" in the training samples of fold {k} (use shuffled or stratified folds)")
 
 
+def check_interpolation_strengths(lambdas):
+    """The strengths of ``PathResult.interpolate``: 0-D or 1-D, and (when concrete) positive and finite."""
+    if isinstance(lambdas, jax.core.Tracer):
+        lam = lambdas
+    else:
+        lam = np.asarray(lambdas)
+        if lam.dtype == bool or not np.issubdtype(lam.dtype, np.number):
+            raise ValueError(f"lambdas must be positive numbers, got {lambdas!r}")
+        if lam.ndim <= 1 and not (np.all(np.isfinite(lam)) and np.all(lam > 0)):
+            raise ValueError(f"lambdas must be positive and finite, got {lambdas!r}")
+    if lam.ndim > 1:
+        raise ValueError(f"lambdas must be a number or a 1-D array, got shape {lam.shape}")
+    return jnp.asarray(lam)
+
+
 def check_shard(shard) -> str:
     """What ``fit_path`` spreads over its devices: ``"lambdas"`` (the grid) or ``"rows"`` (the samples)."""
     if not isinstance(shard, str) or shard not in ("lambdas", "rows"):

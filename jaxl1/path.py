@@ -90,6 +90,52 @@ class PathResult:
         """``(K,)`` why each solve stopped, an index into ``jaxl1.STATUS`` (see :class:`jaxl1.FitResult`)."""
         return status_of(self.converged, self.coef, self.intercept, self.gap)
 
+    def interpolate(self, lambdas):
+        """Coefficients and intercepts at any strengths, linearly interpolated in ``log lambda`` between the
+        two neighbouring strengths of the path (glmnet's ``coef(fit, s=)`` without ``exact``).
+
+        A strength above the path's first is given the first solution, one below its last the last (no
+        extrapolation).  At a strength of the path the result is that solution exactly.  Works under ``jit``.
+
+        Args:
+          lambdas: a positive number or a 1-D array of positive strengths, in any order.
+
+        Returns:
+          ``(coef, intercept)``: ``(m, p)`` and ``(m,)`` for ``m`` strengths (``(p,)`` and ``()`` for a
+          number; a trailing ``T`` or ``K`` axis with a 2-D ``y``).
+
+        Raises:
+          ValueError: ``lambdas`` not positive or not finite (with concrete values), or not 0-D or 1-D.
+
+        Examples:
+          >>> import numpy as np, jaxl1
+          >>> from sklearn.datasets import load_diabetes
+          >>> X, y = load_diabetes(return_X_y=True)
+          >>> path = jaxl1.fit_path(X, y, n_lambdas=20)
+          >>> coef, b = path.interpolate(path.lambdas[3])
+          >>> bool((coef == path.coef[3]).all()), path.interpolate([1.0, 0.5])[0].shape
+          (True, (2, 10))
+        """
+        lam = _validation.check_interpolation_strengths(lambdas)
+        scalar = lam.ndim == 0
+        lam = jnp.atleast_1d(lam).astype(self.lambdas.dtype)
+        # the path's strengths decrease: on an increasing axis, -log lambda
+        t = -jnp.log(self.lambdas)
+        u = jnp.clip(-jnp.log(lam), t[0], t[-1])
+        hi = jnp.clip(jnp.searchsorted(t, u, side="right"), 1, t.shape[0] - 1) if t.shape[0] > 1 else jnp.zeros_like(
+            u, dtype=jnp.int32)
+        lo = jnp.maximum(hi - 1, 0)
+        span = t[hi] - t[lo]
+        r = jnp.where(span > 0, (u - t[lo]) / jnp.where(span > 0, span, 1.0), 0.0)
+
+        def mix(a):
+            w = r.reshape((-1,) + (1,) * (a.ndim - 1))
+            out = jnp.where(w == 1, a[hi], (1 - w) * a[lo] + w * a[hi])
+            return jnp.where(w == 0, a[lo], out)
+
+        coef, intercept = mix(self.coef), mix(self.intercept)
+        return (coef[0], intercept[0]) if scalar else (coef, intercept)
+
 
 @partial(
     jax.tree_util.register_dataclass,

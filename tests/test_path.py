@@ -271,3 +271,27 @@ def test_lambda_max_takes_the_path_penalty_combinations_only():
         jaxl1.lambda_max(X, y, positive=True, weights=np.ones(4))
     with pytest.raises(ValueError, match="positive=True needs l1_ratio=1"):
         jaxl1.lambda_max(X, y, l1_ratio=0.5, positive=True)
+
+
+def test_path_interpolates_in_log_lambda_like_numpy():
+    X, y = load_diabetes(return_X_y=True)
+    path = jaxl1.fit_path(X, y, n_lambdas=15, tol=1e-10)
+    lams = np.asarray(path.lambdas)
+    # strengths of the path, between them (geometric midpoints), and beyond both ends, in any order
+    query = np.concatenate([lams[[4, 0, 14]], np.sqrt(lams[:-1] * lams[1:]), [2 * lams[0], lams[-1] / 3]])
+    coef, b = path.interpolate(query)
+    assert coef.shape == (len(query), 10) and b.shape == (len(query),)
+    grid = -np.log(lams)  # increasing (the strengths decrease), as np.interp wants
+    for j in range(10):
+        ref = np.interp(-np.log(query), grid, np.asarray(path.coef)[:, j])
+        np.testing.assert_allclose(coef[:, j], ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b, np.interp(-np.log(query), grid, np.asarray(path.intercept)), rtol=1e-12)
+    assert np.array_equal(coef[:3], np.asarray(path.coef)[[4, 0, 14]])  # exactly the solutions there
+    assert np.array_equal(coef[-2], path.coef[0]) and np.array_equal(coef[-1], path.coef[-1])  # no extrapolation
+    one, b1 = path.interpolate(float(query[5]))
+    assert one.shape == (10,) and b1.shape == () and np.array_equal(one, coef[5])
+    jitted = jax.jit(lambda lam: path.interpolate(lam)[0])(jnp.asarray(query))
+    np.testing.assert_allclose(jitted, coef, rtol=1e-14)
+    for bad in (0.0, -1.0, [1.0, np.nan], np.ones((2, 2)), "a"):
+        with pytest.raises(ValueError, match="lambdas"):
+            path.interpolate(bad)
