@@ -128,10 +128,9 @@ class PathResult:
         span = t[hi] - t[lo]
         r = jnp.where(span > 0, (u - t[lo]) / jnp.where(span > 0, span, 1.0), 0.0)
 
-        def mix(a):
+        def mix(a):  # exact at r = 0 and r = 1 (finite solutions)
             w = r.reshape((-1,) + (1,) * (a.ndim - 1))
-            out = jnp.where(w == 1, a[hi], (1 - w) * a[lo] + w * a[hi])
-            return jnp.where(w == 0, a[lo], out)
+            return (1 - w) * a[lo] + w * a[hi]
 
         coef, intercept = mix(self.coef), mix(self.intercept)
         return (coef[0], intercept[0]) if scalar else (coef, intercept)
@@ -397,7 +396,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
         W, B, gap, n_iter, conv = _walk(prob, lambdas, w_init, b_init, pen_args, chunk_size=chunk_size, **opts)
     else:
         block = -(-K // n_dev)
-        lam_pad = jnp.concatenate([lambdas, jnp.repeat(lambdas[-1:], block * n_dev - K)])
+        lam_pad = _pad_grid(lambdas, block * n_dev)
         # the coarse pass: one strength per block (the block's first), warm-started along the way
         w0, b0 = _walk(prob, lam_pad[::block], w_init, b_init, pen_args, chunk_size=1, **opts)[:2]
         mesh = jax.sharding.Mesh(np.array(devices), ("lambdas",))
@@ -430,9 +429,7 @@ def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, c
     coef_shape = w_init.shape
     K = lambdas.shape[0]
     n_chunks = -(-K // chunk_size)
-    pad = n_chunks * chunk_size - K
-    lam_pad = jnp.concatenate([lambdas, jnp.repeat(lambdas[-1:], pad)]) if pad else lambdas
-    lam_chunks = lam_pad.reshape(n_chunks, chunk_size)
+    lam_chunks = _pad_grid(lambdas, n_chunks * chunk_size).reshape(n_chunks, chunk_size)
 
     def solve_lane(lam, w0, b0):
         pen = _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds)
@@ -458,6 +455,12 @@ def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, c
     B = B.reshape(-1, *coef_shape[1:])[:K]
     gap, n_iter, conv = (a.reshape(-1)[:K] for a in (gap, n_iter, conv))
     return W, B, gap, n_iter, conv
+
+
+def _pad_grid(lambdas, m):
+    """The strengths padded to ``m`` with copies of the last (their solves are trimmed off afterwards)."""
+    pad = m - lambdas.shape[0]
+    return jnp.concatenate([lambdas, jnp.repeat(lambdas[-1:], pad)]) if pad else lambdas
 
 
 def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
