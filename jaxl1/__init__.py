@@ -9,7 +9,8 @@ from ._validation import InvalidParameterError
 from .losses import LOSSES, Logistic, Loss, Multinomial, Poisson, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, L21, NonNegativeL1, soft_threshold
-from .plotting import plot_cv, plot_path
+from .plotting import plot_cv, plot_path, plot_stability
+from .stability import StabilityResult, stability_selection
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
 from .tune import TuneResult, tune
@@ -44,10 +45,13 @@ __all__ = [
     "cross_validate",
     "PathResult",
     "CVResult",
+    "stability_selection",
+    "StabilityResult",
     "tune",
     "TuneResult",
     "plot_path",
     "plot_cv",
+    "plot_stability",
     "proximal",
     "prox_adam",
     "sparsity",

@@ -683,6 +683,47 @@ def fit_path(
 
 
 # --------------------------------------------------------------------------- #
+# independent runs of one program (folds, subsamples), mapped or spread over devices
+# --------------------------------------------------------------------------- #
+def _over_runs(one_run, runs, args, devices, *, summed=False):
+    """``one_run(run, *args)`` for every run: the leaves of ``runs`` share a leading axis, a multiple of the
+    device count (the caller pads it).
+
+    On one device the runs are mapped one after the other; with several ``devices`` they are split into
+    contiguous blocks, one per device (``shard_map`` over a one-axis mesh named ``"runs"``; ``args`` are
+    replicated).  ``one_run`` returns what is kept per run, stacked along the runs; with ``summed`` it returns
+    a pair ``(kept, added)`` and the ``added`` parts are summed over the runs instead of stacked (constant
+    memory in the number of runs).
+    """
+
+    def block(runs, *args):
+        if not summed:
+            return jax.lax.map(lambda r: one_run(r, *args), runs)
+        first = jax.tree.map(lambda a: a[0], runs)
+        zero = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(one_run, first, *args)[1])
+
+        def step(total, r):
+            kept, added = one_run(r, *args)
+            return jax.tree.map(jnp.add, total, added), kept
+
+        total, kept = jax.lax.scan(step, zero, runs)
+        return kept, jax.tree.map(lambda a: a[None], total)
+
+    if len(devices) > 1:
+        mesh = jax.sharding.Mesh(np.array(devices), ("runs",))
+        P = jax.sharding.PartitionSpec
+        # no collectives inside, so the varying-axis type check (which the solver's loops would need
+        # annotations for) is off
+        block = jax.shard_map(block, mesh=mesh, in_specs=(P("runs"),) + (P(),) * len(args), out_specs=P("runs"),
+                              check_vma=False)
+    out = block(runs, *args)
+    if summed:
+        kept, totals = out
+        return kept, jax.tree.map(lambda a: jnp.sum(a, axis=0), totals)
+    return out
+
+
+# --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
 def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *, n_folds, devices,
@@ -712,21 +753,9 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
         return per_sample @ held, path
 
     args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset)
-    n_dev = len(devices)
-    n_runs = -(-(n_folds + 1) // n_dev) * n_dev
+    n_runs = -(-(n_folds + 1) // max(len(devices), 1)) * max(len(devices), 1)
     runs = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
-
-    def mapped(runs, *args):
-        return jax.lax.map(lambda k: one_run(k, *args), runs)
-
-    if n_dev > 1:
-        mesh = jax.sharding.Mesh(np.array(devices), ("runs",))
-        P = jax.sharding.PartitionSpec
-        # no collectives inside, so the varying-axis type check (which the solver's loops would need
-        # annotations for) is off
-        mapped = jax.shard_map(mapped, mesh=mesh, in_specs=(P("runs"),) + (P(),) * len(args), out_specs=P("runs"),
-                               check_vma=False)
-    scores, paths = mapped(runs, *args)
+    scores, paths = _over_runs(one_run, runs, args, devices)
     return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
 
 

@@ -1,4 +1,5 @@
-r"""Plots of a regularization path and of a cross-validation curve (glmnet's ``plot`` and ``plot.cv``).
+r"""Plots of a regularization path, of a cross-validation curve (glmnet's ``plot`` and ``plot.cv``) and of
+stability selection's selection probabilities.
 
 Both functions draw on a matplotlib ``Axes`` (a new figure when ``ax`` is not
 given) and return it.  matplotlib is optional: it is imported when a function is
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_path", "plot_cv"]
+__all__ = ["plot_path", "plot_cv", "plot_stability"]
 
 MAX_TOP_TICKS = 8  # strengths labelled with their nonzero count on the top axis
 _COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "black",
@@ -196,4 +197,85 @@ def plot_cv(cv, ax=None, *, title: str | None = None, ylabel: str = "held-out sc
     _nonzero_axis(ax, lambdas, (np.asarray(cv.path.coef) != 0).sum(axis=1))
     if legend:
         ax.legend(handles=[bars, best, one_se], fontsize="small", loc="best")
+    return ax
+
+
+def plot_stability(result, ax=None, *, names=None, max_legend: int = 12, title: str | None = None,
+                   legend: bool = True):
+    r"""Plot stability selection's selection probabilities against :math:`\log\lambda` (the stability path).
+
+    Every feature is one line, in column order (``ax.lines[j]`` is feature ``j``): the stable features
+    (:attr:`jaxl1.StabilityResult.stable_set`) are coloured and named, the others grey.  A dashed
+    horizontal line marks the threshold; with ``max_selected`` the strengths outside the region the stable
+    set is read from are shaded.  A top axis labels a few strengths with the average number of features
+    selected there or at a larger strength (``average_selected``, :math:`q_\Lambda`).
+
+    Args:
+      result: a :class:`jaxl1.StabilityResult`.
+      ax: the matplotlib ``Axes`` to draw on; by default a new figure (``matplotlib.pyplot``).
+      names: optional ``p`` feature names for the legend (default ``x0``, ``x1``, ...).
+      max_legend: how many stable features to name (those with the largest probabilities first).
+      title: optional title.
+      legend: draw the legend (to the right of the axes).
+
+    Returns:
+      The ``Axes``.
+
+    Raises:
+      ImportError: matplotlib is not installed.
+
+    Examples:
+      >>> import jaxl1
+      >>> from sklearn.datasets import load_diabetes
+      >>> data = load_diabetes()
+      >>> res = jaxl1.stability_selection(data.data, data.target, n_subsamples=20, n_lambdas=20,
+      ...                                 random_state=0)
+      >>> ax = jaxl1.plot_stability(res, names=data.feature_names)
+      >>> len(ax.lines), ax.get_ylabel()
+      (11, 'selection probability')
+    """
+    _need_matplotlib("plot_stability")
+    lambdas = np.asarray(result.lambdas, dtype=float)
+    probs = np.asarray(result.probabilities, dtype=float)
+    p = probs.shape[1]
+    names = [f"x{j}" for j in range(p)] if names is None else [str(n) for n in names]
+    if len(names) != p:
+        raise ValueError(f"names must hold {p} names (one per feature), got {len(names)}")
+    stable = [int(j) for j in result.stable_set]
+    best = np.asarray(result.max_probability, dtype=float)
+    stable.sort(key=lambda j: (-best[j], j))
+    rank = {j: r for r, j in enumerate(stable)}
+    ax = _new_axes((8.5, 5.0)) if ax is None else ax
+    grey = None
+    for j in range(p):
+        if j in rank:
+            r = rank[j]
+            named = r < max(int(max_legend), 0)
+            ax.plot(lambdas, probs[:, j], color=_COLORS[r % len(_COLORS)], lw=1.6,
+                    ls="-" if r < len(_COLORS) else "--", label=names[j] if named else "_nolegend_")
+        else:
+            (grey,) = ax.plot(lambdas, probs[:, j], color="0.75", lw=0.8, label="_nolegend_")
+    line = ax.axhline(result.threshold, color="k", ls="--", lw=1.0, label=f"threshold = {result.threshold:g}")
+    region = np.asarray(result.region)
+    if not region.all():
+        outside = lambdas[~region]
+        lo = float(outside[outside > 0].min()) if np.any(outside > 0) else None
+        if lo is not None:
+            edge = float(lambdas[region].min()) if region.any() else float(lambdas.max()) * 2
+            ax.axvspan(edge, lo / 10, color="0.92", zorder=0, label="_nolegend_")
+    ax.set_xscale("log")
+    _x_limits(ax, lambdas)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("lambda (log scale)")
+    ax.set_ylabel("selection probability")
+    if title is not None:
+        ax.set_title(title)
+    _nonzero_axis(ax, lambdas, np.round(np.asarray(result.average_selected, dtype=float)))
+    ax.child_axes[0].set_xlabel("features selected so far (average over subsamples)")
+    if legend:
+        handles = [ax.lines[j] for j in stable[:max(int(max_legend), 0)]] + [line]
+        if grey is not None:
+            grey.set_label(f"{p - len(stable)} unstable feature{'s' if p - len(stable) != 1 else ''}")
+            handles.append(grey)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return ax

@@ -124,3 +124,35 @@ def test_a_new_figure_without_ax(diabetes_cv):
     assert len(set(plt.get_fignums()) - before) == 2
     plt.close(ax1.figure)
     plt.close(ax2.figure)
+
+
+def test_plot_stability_draws_the_probabilities():
+    data = load_diabetes()
+    res = jaxl1.stability_selection(data.data, data.target, n_subsamples=20, n_lambdas=20, random_state=0,
+                                    max_selected=4, threshold=0.8)
+    probs, lambdas = np.asarray(res.probabilities), np.asarray(res.lambdas)
+    stable = res.stable_set.tolist()
+    assert 0 < len(stable) < 10
+    ax = _axes()
+    assert jaxl1.plot_stability(res, ax=ax, names=data.feature_names, title="diabetes") is ax
+    for j in range(10):  # one line per feature, in column order, then the threshold
+        np.testing.assert_allclose(ax.lines[j].get_xdata(), lambdas)
+        np.testing.assert_allclose(ax.lines[j].get_ydata(), probs[:, j])
+        grey = ax.lines[j].get_color() == "0.75"
+        assert grey == (j not in stable)
+    np.testing.assert_allclose(ax.lines[10].get_ydata(), [0.8, 0.8])
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(texts[:len(stable)]) == sorted(data.feature_names[j] for j in stable)
+    assert texts[len(stable):] == ["threshold = 0.8", f"{10 - len(stable)} unstable features"]
+    assert ax.get_xscale() == "log" and ax.get_xlim()[0] > ax.get_xlim()[1]
+    # the strengths beyond max_selected are shaded: from the region's last strength down
+    region = np.asarray(res.region)
+    assert region[0] and not region.all()
+    (span,) = ax.patches
+    assert np.isclose(span.get_x(), lambdas[region].min()) or np.isclose(span.get_x() + span.get_width(),
+                                                                           lambdas[region].min())
+    ticks, labels = _top_ticks(ax)
+    sizes = dict(zip(np.round(lambdas, 12), np.round(np.asarray(res.average_selected)).astype(int)))
+    assert labels == [str(sizes[t]) for t in np.round(ticks, 12)]
+    with pytest.raises(ValueError, match="names must hold 10 names"):
+        jaxl1.plot_stability(res, ax=_axes(), names=["a"])

@@ -94,6 +94,22 @@ path = jaxl1.fit_path(X[folds != k], y[folds != k], lambdas=sharded.lambdas, dev
                       max_iter=100_000)
 mse = np.mean((y[folds == k, None] - np.asarray(path.predict(X[folds == k]))) ** 2, axis=0)
 np.testing.assert_allclose(sharded.fold_scores[k], mse, rtol=1e-8)
+
+# stability selection: 7 subsamples over 4 devices (padded to 8, the padding not counted), dense and sparse
+meshes.clear()
+kw = dict(n_subsamples=7, n_lambdas=8, threshold=0.7, random_state=0, weakness=0.6, tol=1e-12, max_iter=100_000)
+spread = jaxl1.stability_selection(X, y, **kw)
+assert meshes == [4], meshes
+single = jaxl1.stability_selection(X, y, devices=one, **kw)
+np.testing.assert_allclose(spread.probabilities, single.probabilities, atol=1e-12)
+np.testing.assert_allclose(spread.average_selected, single.average_selected, atol=1e-12)
+assert spread.converged.shape == (7, 8) and bool(spread.converged.all())
+counts = sum((np.asarray(jaxl1.fit_path(X[r] / f, y[r], lambdas=spread.lambdas, devices=one, tol=1e-12,
+                                        max_iter=100_000).coef) != 0)
+             for r, f in zip(np.asarray(spread.subsamples), np.asarray(spread.factors)))
+np.testing.assert_allclose(spread.probabilities, counts / 7, atol=1e-12)
+sparse = jaxl1.stability_selection(sp.csr_matrix(X), y, **kw)
+np.testing.assert_allclose(sparse.probabilities, counts / 7, atol=1e-12)
 print("ok")
 """
 
