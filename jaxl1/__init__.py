@@ -6,6 +6,7 @@ transformation that applies the proximal step in training.
 """
 
 from ._validation import InvalidParameterError
+from .criteria import ICResult, information_criterion
 from .losses import LOSSES, Logistic, Loss, Multinomial, Poisson, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, L21, NonNegativeL1, soft_threshold
@@ -47,6 +48,8 @@ __all__ = [
     "CVResult",
     "stability_selection",
     "StabilityResult",
+    "information_criterion",
+    "ICResult",
     "tune",
     "TuneResult",
     "plot_path",
