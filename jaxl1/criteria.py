@@ -8,8 +8,9 @@ nonzero coefficients (the lasso's degrees of freedom, Zou, Hastie and Tibshirani
 and the extended BIC for :math:`p \gg n` (Chen and Chen 2008) adds :math:`2\gamma\log\binom{p}{\mathrm{df}_k}`.
 For the squared loss :math:`D_k = n \log(2\pi\sigma^2) + \mathrm{RSS}_k / \sigma^2` with a known or
 estimated noise variance (scikit-learn's ``LassoLarsIC``), or :math:`n \log(\mathrm{RSS}_k / n)` with
-``noise_variance="profile"`` (the variance maximized out at each strength, which needs no estimate and
-works for :math:`p \ge n`); for the other losses :math:`D_k` is the deviance.
+``noise_variance="profile"`` (the variance maximized out at each strength, which needs no estimate; it
+is infinite where the fit has ``n - 1`` or more degrees of freedom with the intercept, where the residuals
+vanish); for the other losses :math:`D_k` is the deviance.  Samples of zero weight do not count in ``n``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class ICResult:
 
 def _ols_noise_variance(X, y, s, fit_intercept):
     """Residual variance of the (weighted) least-squares fit: RSS / (n - p - fit_intercept)."""
+    keep = np.asarray(s) > 0  # zero weight: the row is absent
+    X, y, s = X[keep], y[keep], s[keep]
     n, p = X.shape
     if n <= p + int(fit_intercept):
         raise ValueError(f"noise_variance: it cannot be estimated by least squares with n={n} samples and p={p} "
@@ -89,7 +92,8 @@ def information_criterion(path, X, y, loss: str = "squared", criterion: str = "b
         ``2 gamma log C(p, df)``; ``p`` counts every coefficient entry).
       noise_variance: squared loss only: the noise variance :math:`\sigma^2`; ``None`` (default)
         estimates it by least squares on all the features, as ``LassoLarsIC`` does (needs
-        ``n > p + fit_intercept``); ``"profile"`` uses :math:`n \log(\mathrm{RSS}/n)` instead.
+        ``n > p + fit_intercept``); ``"profile"`` uses :math:`n \log(\mathrm{RSS}/n)` instead (infinite
+        where ``df + fit_intercept >= n - 1``).  ``n`` counts the samples of positive weight.
       gamma: the extended BIC's :math:`\gamma` in [0, 1] (0 is the BIC).
       fit_intercept: whether the path has an intercept (for the variance estimate's degrees of freedom).
 
@@ -118,7 +122,8 @@ def information_criterion(path, X, y, loss: str = "squared", criterion: str = "b
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     offset = _validation.check_offset(offset, y)
     lossobj = get_loss(loss)
-    n, p = X.shape
+    p = X.shape[1]
+    n = int(np.count_nonzero(np.asarray(s) > 0))  # the samples that count (zero weight: absent)
     coef = path.coef
     if coef.ndim < 2 or coef.shape[1] != p or coef.shape[2:] != y.shape[1:]:
         raise ValueError(f"path: its coefficients {coef.shape} do not match X {X.shape} and y {y.shape} "
@@ -139,7 +144,8 @@ def information_criterion(path, X, y, loss: str = "squared", criterion: str = "b
                                  f"{noise_variance!r}")
             sigma2 = jnp.nan
             m = n * (1 if y.ndim == 1 else y.shape[1])
-            fit = m * jnp.log(rss / m)
+            df_all = jnp.sum(coef != 0, axis=tuple(range(1, coef.ndim))) + int(fit_intercept)
+            fit = jnp.where(df_all < n - 1, m * jnp.log(rss / m), jnp.inf)  # no variance left to estimate
         else:
             if noise_variance is None:
                 if y.ndim != 1:

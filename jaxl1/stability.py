@@ -224,8 +224,9 @@ def stability_selection(
         too few for the bound (fewer than ``1 / (threshold - 0.5)``), ``fraction`` outside (0, 1),
         ``weakness`` outside (0, 1] (or below 1 with ``positive=True``: use ``bounds=(0, None)``),
         ``max_selected`` not positive, ``subsamples`` that are not distinct row indices, or a
-        subsample that cannot be fitted (all its sample weights zero, or a single class for the
-        logistic loss).
+        subsample that cannot be fitted (all its sample weights zero, a single class for the
+        logistic and multinomial losses, no positive count for the Poisson loss).  The error bound is
+        Meinshausen and Bühlmann's, proven for subsamples of half of the rows (``fraction=0.5``).
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -263,13 +264,12 @@ def stability_selection(
     s_host = np.asarray(spec.s)
     if np.any(s_host[rows].sum(axis=1) <= 0):
         raise ValueError("sample_weight: a subsample has only rows of zero weight (nothing to fit)")
-    if spec.loss.name == "logistic":
-        y_host = np.asarray(spec.y)
-        for b in range(B):
-            r = rows[b][s_host[rows[b]] > 0]
-            if np.unique(y_host[r]).size < 2:
-                raise ValueError(f"y: subsample {b} holds a single class among its rows of positive weight; the "
-                                 f"logistic loss needs two (use a larger fraction, or pass subsamples)")
+    y_host = np.asarray(spec.y)
+    for b in range(B):  # every subsample must be fittable on its own (both labels, a positive count, ...)
+        s_b = np.zeros_like(s_host)
+        s_b[rows[b]] = s_host[rows[b]]
+        _validation.check_two_classes(y_host, s_b, spec.loss,
+                                      f" in subsample {b} (use a larger fraction, or pass subsamples)")
 
     w = spec.weights
     if randomized and w is None:

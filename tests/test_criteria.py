@@ -102,3 +102,29 @@ def test_refusals_that_depend_on_the_data(diabetes):
         jaxl1.information_criterion(path, X[:8, :5], y[:8])
     with pytest.raises(ValueError, match="noise_variance applies to the squared loss only"):
         jaxl1.information_criterion(path, X[:8], (y[:8] > 150).astype(float), loss="logistic", noise_variance=1.0)
+
+
+@pytest.mark.parametrize("noise_variance", [None, "profile", 3000.0])
+def test_rows_of_zero_weight_are_absent(diabetes, noise_variance):
+    X, y = diabetes
+    rng = np.random.default_rng(0)
+    Xz, yz = np.vstack([X, rng.standard_normal((50, X.shape[1]))]), np.r_[y, rng.standard_normal(50)]
+    sw = np.r_[np.ones(len(y)), np.zeros(50)]
+    lams = np.geomspace(1.0, 0.01, 8)
+    plain = jaxl1.information_criterion(jaxl1.fit_path(X, y, lambdas=lams, **KW), X, y, noise_variance=noise_variance)
+    path = jaxl1.fit_path(Xz, yz, lambdas=lams, sample_weight=sw, **KW)
+    zeroed = jaxl1.information_criterion(path, Xz, yz, noise_variance=noise_variance, sample_weight=sw)
+    np.testing.assert_allclose(zeroed.criterion, plain.criterion, rtol=1e-8)
+
+
+def test_the_profile_criterion_refuses_the_saturated_fits():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 100))
+    y = X[:, :3] @ np.array([3.0, -2.0, 2.0]) + rng.standard_normal(30)
+    path = jaxl1.fit_path(X, y, n_lambdas=40, eps=1e-3, **KW)
+    ic = jaxl1.information_criterion(path, X, y, noise_variance="profile", criterion="ebic")
+    df = np.asarray(ic.df)
+    assert df.max() >= 28  # the path reaches (near) interpolation
+    assert np.all(np.isinf(np.asarray(ic.criterion)[df + 1 >= 29]))
+    assert np.all(np.isfinite(np.asarray(ic.criterion)[df + 1 < 29]))
+    assert np.isfinite(float(ic.criterion[ic.index]))

@@ -110,8 +110,17 @@ def test_bad_input_is_refused_naming_the_argument(problem, kwargs, match):
 def test_a_subsample_that_cannot_be_fitted_is_refused(problem):
     X, y = problem
     labels = (np.arange(N) >= 150).astype(float)  # the first 150 rows hold one class
-    with pytest.raises(ValueError, match="y: subsample 1 holds a single class"):
+    with pytest.raises(ValueError, match="y has a single class .* in subsample 1"):
         jaxl1.stability_selection(X, labels, loss="logistic", subsamples=np.array([[0, 160, 170], [0, 1, 2]] * 10))
+    counts = np.zeros(N)
+    counts[150:] = 2.0
+    with pytest.raises(ValueError, match="y is all zero in subsample 1"):
+        jaxl1.stability_selection(X, counts, loss="poisson", subsamples=np.array([[0, 160, 170], [0, 1, 2]] * 10))
+    classes = np.zeros(N, int)
+    classes[160:] = 1 + np.arange(40) % 2
+    with pytest.raises(ValueError, match="single class in subsample 1.*multinomial"):
+        jaxl1.stability_selection(X, classes, loss="multinomial",
+                                  subsamples=np.array([[0, 160, 171], [0, 1, 2]] * 10))
     w = np.ones(N)
     w[:10] = 0
     with pytest.raises(ValueError, match="sample_weight: a subsample has only rows of zero weight"):
