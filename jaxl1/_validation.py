@@ -13,6 +13,7 @@ The names are public inside this private module.  The penalties' constructors us
 from __future__ import annotations
 
 import contextlib
+import numbers
 import re
 
 import jax
@@ -480,7 +481,22 @@ def check_bounds(bounds, p: int, dtype, positive=False, multi_output=False):
     return lo, hi
 
 
-def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False) -> str:
+_FOLDED_SHAPES = {"mcp": ("gamma", 3.0, 1.0), "scad": ("gamma", 3.7, 2.0)}  # name, default, exclusive bound
+
+
+def check_folded_shape(kind: str, gamma):
+    """The shape parameter of a non-convex path penalty: MCP's ``gamma`` (> 1) or SCAD's ``a`` (> 2), as a float."""
+    name, default, bound = _FOLDED_SHAPES[kind]
+    if gamma is None:
+        return default
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
+        raise InvalidParameterError(f"gamma must be a number, got {gamma!r}")
+    if not (np.isfinite(gamma) and gamma > bound):
+        raise ValueError(f"gamma must be finite and > {bound:g} for penalty={kind!r}, got {gamma!r}")
+    return float(gamma)
+
+
+def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False, penalty="l1") -> str:
     """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"``, ``"enet"`` or ``"l21"``.
 
     Refuses the combinations that have none: ``positive`` with ``l1_ratio < 1`` (there is no
@@ -489,6 +505,12 @@ def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False) -> str:
     """
     if not isinstance(grouped, (bool, np.bool_)):
         raise InvalidParameterError(f"grouped must be True or False, got {grouped!r}")
+    if not (isinstance(penalty, str) and penalty in ("l1", "mcp", "scad")):
+        raise ValueError(f"penalty must be 'l1', 'mcp' or 'scad', got {penalty!r}")
+    if penalty != "l1":
+        if l1_ratio != 1.0 or positive or grouped:
+            raise ValueError(f"penalty={penalty!r} needs l1_ratio=1, positive=False and grouped=False")
+        return penalty
     if grouped:
         if l1_ratio != 1.0 or positive:
             raise ValueError("grouped=True (the L21 penalty on the coefficient matrix's rows) needs l1_ratio=1 and "

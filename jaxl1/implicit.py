@@ -18,7 +18,9 @@ implicit function theorem its tangent is
 
 zero off the support.  The solver's iterations are never differentiated, so
 memory does not grow with ``max_iter``; reverse mode (``jax.grad``) is the
-transpose of this linear map.  The system is solved densely up to
+transpose of this linear map.  For a folded concave penalty (``MCP``, ``SCAD``) the penalty on the support is the penalty itself
+(smooth away from zero; its curvature is negative below the flat part), and the solution must be a strict
+local minimum on its support for :math:`A` to be invertible.  The system is solved densely up to
 ``DENSE_MAX`` unknowns and by conjugate gradients with Hessian-vector products
 beyond.
 """
@@ -52,8 +54,11 @@ def _reduced_objective(theta, X, y, s, pen, mask, signs, loss, fit_intercept, of
     p = X.shape[1]
     w, b = theta[:p], theta[p]
     b = b if fit_intercept else jnp.zeros_like(b)
-    tau, mu = _smooth_parts(pen, p, X.dtype)
-    penalty = jnp.sum(jnp.where(mask, tau * signs * w + 0.5 * mu * w * w, 0.0))
+    if not getattr(pen, "convex", True):  # MCP, SCAD: smooth away from zero, so the penalty itself on the support
+        penalty = pen.value(jnp.where(mask, w, 0.0))
+    else:
+        tau, mu = _smooth_parts(pen, p, X.dtype)
+        penalty = jnp.sum(jnp.where(mask, tau * signs * w + 0.5 * mu * w * w, 0.0))
     return loss.value(y, X @ w + b + offset, s) + penalty
 
 
@@ -70,7 +75,8 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
                                offset=offset)
     p = X.shape[1]
     dtype = X.dtype
-    _, mu = _smooth_parts(pen, p, dtype)
+    if getattr(pen, "convex", True):
+        _smooth_parts(pen, p, dtype)  # refuses a penalty it cannot differentiate through, naming it
     mask = (w != 0) | (not pen.sparse)  # a smooth penalty: every coordinate moves
     box = pen.bounds_parts(p, dtype) if getattr(pen, "bounds_parts", None) is not None else None
     if box is not None:  # a coordinate at an active bound is fixed, like a zero one

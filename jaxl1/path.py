@@ -28,7 +28,7 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
-from .penalties import L1, L21, ElasticNet, NonNegativeL1, bounded_and_scaled
+from .penalties import L1, L21, MCP, SCAD, ElasticNet, NonNegativeL1, bounded_and_scaled
 from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
 from .solvers import (
     certificate_of,
@@ -243,7 +243,18 @@ class CVResult:
 # --------------------------------------------------------------------------- #
 # penalties along a path
 # --------------------------------------------------------------------------- #
+_FOLDED = {"mcp": (MCP, "gamma"), "scad": (SCAD, "a")}  # the non-convex penalties, and their shape parameter
+
+
 def _make_penalty(kind, lam, l1_ratio, weights):
+    """The path's penalty at strength ``lam``; for ``"mcp"`` and ``"scad"`` the ``l1_ratio`` slot holds the
+    penalty's ``gamma`` (or ``a``), checked at the boundary (and maybe a tangent here: not checked again)."""
+    if kind in _FOLDED:
+        cls, name = _FOLDED[kind]
+        pen = object.__new__(cls)
+        for field, value in (("strength", lam), (name, l1_ratio), ("weights", weights)):
+            object.__setattr__(pen, field, value)
+        return pen
     if kind == "l1":
         return L1(lam, weights)
     if kind == "nonneg":
@@ -416,7 +427,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
         W, B, gap, n_iter, conv = (jax.lax.with_sharding_constraint(a[:K], along)
                                    for a in walk_block(prob, lam_pad, w0, b0, pen_args))
     intercept = jax.vmap(lambda w, b: intercept_out(prob, w, b, fit_intercept, squared))(W, B)
-    return PathResult(lambdas, W, intercept, gap, n_iter, conv, certificate_of(loss_c))
+    return PathResult(lambdas, W, intercept, gap, n_iter, conv,
+                      certificate_of(loss_c, _make_penalty(kind, lambdas[0], l1_ratio, weights)))
 
 
 def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, check_every, ws_size, chunk_size):
@@ -556,7 +568,7 @@ class PathSpec(NamedTuple):
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None,
-               grouped=False, offset=None) -> PathSpec:
+               grouped=False, offset=None, penalty="l1", gamma=None) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -569,15 +581,24 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     l1_ratio = _validation.check_l1_ratio(l1_ratio)
     coef_shape = (p,) + y.shape[1:]
     w = _validation.check_weights(weights, p, X.dtype)
-    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped)
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped, penalty=penalty)
     w = _path_weights(w, kind, coef_shape)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
+    if kind in _FOLDED:  # the penalty's shape parameter travels in the l1_ratio slot
+        if len(coef_shape) > 1:
+            raise ValueError(f"penalty={kind!r} is for a coefficient vector: a 2-D y (several responses, or "
+                             "loss='multinomial') is fitted with the lasso's penalties only")
+        if bounds is not None:
+            raise ValueError(f"bounds are not supported with penalty={kind!r} (a box on a non-convex penalty)")
+        l1_ratio = _validation.check_folded_shape(kind, gamma)
+    elif gamma is not None:
+        raise ValueError(f"gamma is the concavity of penalty='mcp' or 'scad', not of penalty={penalty!r}: leave it None")
     fit_intercept = bool(fit_intercept)
     _validation.check_standardize(standardize)
     box = _validation.check_bounds(bounds, p, X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
     offset = _validation.check_offset(offset, y)
     if lambdas is None:
-        n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=l1_ratio)
+        n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=1.0 if kind in _FOLDED else l1_ratio)
         pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
                               pscale=pscale, bounds=box, offset=offset)
@@ -600,7 +621,8 @@ def fit_path(
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
-    bounds=None, grouped: bool = False, offset=None, devices=None, shard: str = "lambdas",
+    bounds=None, grouped: bool = False, offset=None, devices=None, shard: str = "lambdas", penalty: str = "l1",
+    gamma: float | None = None,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -654,6 +676,15 @@ def fit_path(
         its rows; padded with zero-weight rows) and every product over the samples — the Gram matrix,
         the gradients, the gap — is reduced across devices; the result is replicated.  Either way the
         answer is that of one device (to the solver's tolerance).  A dense ``X`` only for ``"rows"``.
+      penalty: ``"l1"`` (default: the lasso, or the elastic net with ``l1_ratio < 1``), ``"mcp"``
+        (:class:`jaxl1.MCP`) or ``"scad"`` (:class:`jaxl1.SCAD`), the non-convex penalties of ncvreg: the
+        path walks down from ``lambda_max`` (the lasso's: the penalties agree at zero), each strength
+        warm-started from the last, which is how a good stationary point is reached; ``gap`` is then the
+        stationarity measure (``certificate="optimality"``: there is no duality gap).  With ``weights``,
+        ``standardize`` (ncvreg standardizes), any 1-D ``y`` loss; not with ``l1_ratio < 1``, ``positive``,
+        ``bounds`` or a 2-D ``y``.
+      gamma: the concavity of ``penalty``: MCP's ``gamma`` (default 3, ``> 1``) or SCAD's ``a`` (default 3.7,
+        ``> 2``), ncvreg's ``gamma``; ``None`` for the lasso.
 
     Returns:
       A :class:`PathResult`.
@@ -669,7 +700,8 @@ def fit_path(
       [0, 4, 7, 10]
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
+                      penalty, gamma)
     devices = _validation.check_devices(devices)
     if _validation.check_shard(shard) == "rows":
         if len(devices) > 1:
@@ -767,7 +799,8 @@ def cross_validate(
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
-    devices=None, standardize: bool = False, bounds=None, grouped: bool = False, offset=None,
+    devices=None, standardize: bool = False, bounds=None, grouped: bool = False, offset=None, penalty: str = "l1",
+    gamma: float | None = None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -778,7 +811,7 @@ def cross_validate(
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
         tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped,
-        offset: as in :func:`fit_path` (the held-out predictions include the offset; with ``standardize`` each fold's fit standardizes by its own training
+        offset, penalty, gamma: as in :func:`fit_path` (the held-out predictions include the offset; with ``standardize`` each fold's fit standardizes by its own training
         samples, as ``cv.glmnet`` does).
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
@@ -806,7 +839,8 @@ def cross_validate(
       (True, (30,))
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
+                      penalty, gamma)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import check_hyperparameter
+from ._validation import check_hyperparameter, concrete
 
 __all__ = [
     "soft_threshold",
@@ -55,6 +55,8 @@ __all__ = [
     "NonNegativeL1",
     "GroupL1",
     "L21",
+    "MCP",
+    "SCAD",
     "ColumnScaled",
 ]
 
@@ -511,6 +513,174 @@ class NonNegativeL1:
         return ColumnScaled(self, d)
 
 
+# --------------------------------------------------------------------------- #
+# non-convex penalties
+# --------------------------------------------------------------------------- #
+def _best_of(x, candidates, objective):
+    """``sign(x) * r`` for the candidate magnitude ``r`` with the smallest ``objective(r)`` (the first on ties)."""
+    best, best_val = candidates[0], objective(candidates[0])
+    for r in candidates[1:]:
+        val = objective(r)
+        better = val < best_val
+        best, best_val = jnp.where(better, r, best), jnp.where(better, val, best_val)
+    return jnp.sign(x) * best
+
+
+class _Folded:
+    """What MCP and SCAD share: a folded concave penalty ``sum_j p(|w_j|; lambda c_j)`` applied leaf by leaf.
+
+    The subclasses give ``_p(r, lam)``, the penalty of a magnitude ``r >= 0``, and ``_candidates(x, t, lam)``,
+    the magnitudes among which the prox's minimizer lies (one per piece of ``p``, each the minimizer of the
+    piece's quadratic clipped to the piece).  The prox compares them, so it is exact for any step.
+    """
+
+    sparse = True
+    convex = False  # no duality gap: the solvers certify stationarity (the proximal-gradient mapping)
+
+    def _lams(self, w):
+        return _thresholds(self.strength, self.weights, w)
+
+    def value(self, w: PyTree) -> jax.Array:
+        return _leafsum(jax.tree.map(lambda leaf, lam: self._p(jnp.abs(_float(leaf)), lam), w, self._lams(w)))
+
+    def prox(self, w: PyTree, step: jax.typing.ArrayLike) -> PyTree:
+        def one(leaf, lam):
+            x = _float(leaf)
+            lam = jnp.asarray(lam, x.dtype)
+            t = jnp.asarray(step, x.dtype)
+            a = jnp.abs(x)
+            objective = lambda r: 0.5 * jnp.square(r - a) + t * self._p(r, lam)
+            return _best_of(x, self._candidates(a, t, lam), objective).astype(leaf.dtype)
+
+        return jax.tree.map(one, w, self._lams(w))
+
+    def free(self, w: PyTree) -> PyTree:
+        return jax.tree.map(lambda leaf, lam: jnp.broadcast_to(lam, leaf.shape) <= 0, w, self._lams(w))
+
+    def dual_free(self, w, v):
+        return self.free(w)
+
+    def with_strength(self, strength):
+        return _rebuild(self, strength=strength)
+
+    def max_strength(self, g):
+        """The smallest ``strength`` at which ``w = 0`` is stationary (the subdifferential at 0 is the lasso's)."""
+        return L1.max_strength(self, g)
+
+    def scaled(self, d):
+        return ColumnScaled(self, d)
+
+    def derivative(self, w):
+        """``p'(|w_j|)`` per coordinate (at ``w_j = 0``, the right derivative ``lambda c_j``): a stationary
+        point has ``|grad_j| <= lambda c_j`` where ``w_j = 0`` and ``grad_j = -sign(w_j) p'(|w_j|)`` elsewhere."""
+        return jax.tree.map(lambda leaf, lam: jax.grad(lambda r, l: jnp.sum(self._p(r, l)))(
+            jnp.abs(_float(leaf)), jnp.broadcast_to(jnp.asarray(lam, _float(leaf).dtype), jnp.shape(leaf))),
+            w, self._lams(w))
+
+
+def _check_shape_param(name, value, bound):
+    check_hyperparameter(name, value, lo=None)
+    if concrete(value) and not isinstance(value, jax.ShapeDtypeStruct) and np.any(np.asarray(value) <= bound):
+        raise ValueError(f"{name} must be > {bound}, got {value!r}")
+
+
+@_pytree_dataclass(["strength", "gamma", "weights"])
+@dataclass(frozen=True)
+class MCP(_Folded):
+    r"""The minimax concave penalty (Zhang, 2010), summed over every coordinate of every leaf:
+
+    .. math:: p(w) = \begin{cases} \lambda |w| - \frac{w^2}{2\gamma} & |w| \le \gamma\lambda \\
+              \frac{\gamma \lambda^2}{2} & |w| > \gamma\lambda \end{cases}
+
+    Like the lasso near zero (so solutions have exact zeros), flat beyond :math:`\gamma\lambda` (so large
+    coefficients are not shrunk); :math:`\gamma \to \infty` is the lasso.  The penalty is not convex:
+    the solvers find a stationary point (a path warm-started from :math:`\lambda_{\max}` finds a good one)
+    and certify it by the proximal-gradient mapping, not a duality gap (``certificate="optimality"``).
+    The prox is exact for every step (firm thresholding when ``step < gamma``, hard thresholding beyond).
+    ``gamma`` is in the units of the columns' curvature: on standardized columns (ncvreg, skglm) ``gamma > 1``
+    makes each coordinate's problem convex.
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      gamma: :math:`\gamma > 1` (default 3, as ncvreg and skglm).
+      weights: optional non-negative per-coordinate factors (:math:`\lambda c_j` per coordinate).
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxl1
+      >>> pen = jaxl1.MCP(1.0, gamma=3.0)
+      >>> pen.prox(jnp.array([0.5, 2.0, 5.0]), step=1.0)  # zero, firm-thresholded, untouched
+      Array([0.       , 1.5000001, 5.       ], dtype=float32)
+      >>> float(pen.value(jnp.array([0.0, 1.0, 5.0])))  # 0 + (1 - 1/6) + 3/2
+      2.3333332538604736
+    """
+
+    strength: jax.typing.ArrayLike
+    gamma: jax.typing.ArrayLike = 3.0
+    weights: PyTree = None
+
+    def __post_init__(self):
+        _check_scalar_or_array("strength", self.strength)
+        _check_shape_param("gamma", self.gamma, 1.0)
+        _check_weights(self.weights)
+
+    def _p(self, r, lam):
+        g = jnp.asarray(self.gamma, r.dtype)
+        return jnp.where(r <= g * lam, lam * r - 0.5 * r * r / g, 0.5 * g * lam * lam)
+
+    def _candidates(self, a, t, lam):
+        g = jnp.asarray(self.gamma, a.dtype)
+        knot = g * lam
+        curv = 1.0 - t / g  # the curvature of the prox's objective below the knot
+        inner = jnp.where(curv > 0, jnp.clip((a - t * lam) / jnp.where(curv > 0, curv, 1.0), 0.0, knot), 0.0)
+        return inner, jnp.maximum(a, knot)
+
+
+@_pytree_dataclass(["strength", "a", "weights"])
+@dataclass(frozen=True)
+class SCAD(_Folded):
+    r"""The smoothly clipped absolute deviation penalty (Fan and Li, 2001), summed over every coordinate:
+
+    .. math:: p(w) = \begin{cases} \lambda |w| & |w| \le \lambda \\
+              \frac{2a\lambda|w| - w^2 - \lambda^2}{2(a - 1)} & \lambda < |w| \le a\lambda \\
+              \frac{(a + 1)\lambda^2}{2} & |w| > a\lambda \end{cases}
+
+    The lasso up to :math:`\lambda`, flat beyond :math:`a\lambda`.  Not convex: as for :class:`MCP` the
+    solvers certify a stationary point (``certificate="optimality"``); the prox is exact for every step.
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      a: :math:`a > 2` (default 3.7, Fan and Li's choice, as ncvreg and skglm).
+      weights: optional non-negative per-coordinate factors.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxl1
+      >>> jaxl1.SCAD(1.0).prox(jnp.array([0.5, 1.5, 3.0, 5.0]), step=1.0)
+      Array([0.       , 0.5      , 2.5882354, 5.       ], dtype=float32)
+    """
+
+    strength: jax.typing.ArrayLike
+    a: jax.typing.ArrayLike = 3.7
+    weights: PyTree = None
+
+    def __post_init__(self):
+        _check_scalar_or_array("strength", self.strength)
+        _check_shape_param("a", self.a, 2.0)
+        _check_weights(self.weights)
+
+    def _p(self, r, lam):
+        a = jnp.asarray(self.a, r.dtype)
+        mid = (2 * a * lam * r - r * r - lam * lam) / (2 * (a - 1))
+        return jnp.where(r <= lam, lam * r, jnp.where(r <= a * lam, mid, 0.5 * (a + 1) * lam * lam))
+
+    def _candidates(self, x, t, lam):
+        a = jnp.asarray(self.a, x.dtype)
+        low = jnp.clip(x - t * lam, 0.0, lam)
+        curv = a - 1 - t  # (a - 1) times the curvature of the prox's objective on the middle piece
+        mid = jnp.where(curv > 0, jnp.clip(((a - 1) * x - t * a * lam) / jnp.where(curv > 0, curv, 1.0),
+                                           lam, a * lam), lam)
+        return low, mid, jnp.maximum(x, a * lam)
+
+
 def _group_sqnorms(leaf, groups, n_groups, axis):
     """Squared norms and sizes of the groups of one leaf, as arrays broadcastable to the leaf."""
     sq = jnp.square(leaf)
@@ -875,6 +1045,7 @@ class ColumnScaled:
 
     sparse = property(lambda self: self.penalty.sparse)
     row_wise = property(lambda self: getattr(self.penalty, "row_wise", False))
+    convex = property(lambda self: getattr(self.penalty, "convex", True))
 
     def value(self, u):
         return self.penalty.value(u / self.scale)

@@ -109,6 +109,8 @@ from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
 from .penalties import ElasticNet as _ElasticNetPenalty
 from .penalties import L21 as _L21Penalty
+from .penalties import MCP as _MCPPenalty
+from .penalties import SCAD as _SCADPenalty
 from .penalties import NonNegativeL1 as _NonNegativeL1Penalty
 from .solver import ConvergenceWarning as _SolveWarning
 from .solver import fit as _solver_fit
@@ -129,7 +131,7 @@ _fit = _without_solver_warnings(_solver_fit)
 cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1",
-           "MultiTaskLasso", "MultiTaskLassoCV", "LogisticRegressionL1CV"]
+           "MultiTaskLasso", "MultiTaskLassoCV", "LogisticRegressionL1CV", "MCPRegression", "SCADRegression"]
 
 _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
@@ -263,18 +265,18 @@ def _sample_weight(sample_weight, n):
     return sw
 
 
-def _warn_not_converged(name, gap, tol, n_iter, what=""):
+def _warn_not_converged(name, gap, tol, n_iter, what="", measure="duality gap"):
     warnings.warn(
-        f"{name} did not converge{what}: duality gap {gap:.3g} after {n_iter} iterations "
+        f"{name} did not converge{what}: {measure} {gap:.3g} after {n_iter} iterations "
         f"(relative tolerance {tol:g}). Increase max_iter, loosen tol, or scale the features.",
         ConvergenceWarning,
         stacklevel=3,
     )
 
 
-def _solve_and_store(est, Xp, yp, swp, penalty, loss, init, p):
-    """Fit the padded problem in float64 and set ``coef_``, ``intercept_``, ``dual_gap_``, ``n_iter_`` on the
-    single-output estimator ``est`` (warning if the solve stopped short); returns ``est``."""
+def _solve_and_store(est, Xp, yp, swp, penalty, loss, init, p, gap_attr="dual_gap_"):
+    """Fit the padded problem in float64 and set ``coef_``, ``intercept_``, ``dual_gap_`` (or ``gap_attr``),
+    ``n_iter_`` on the single-output estimator ``est`` (warning if the solve stopped short); returns ``est``."""
     with _x64():
         res = jax.device_get(
             _fit(Xp, yp, penalty, loss=loss, fit_intercept=est.fit_intercept, sample_weight=swp, tol=float(est.tol),
@@ -282,10 +284,11 @@ def _solve_and_store(est, Xp, yp, swp, penalty, loss, init, p):
         )
     est.coef_ = np.asarray(res.coef[:p], dtype=np.float64)
     est.intercept_ = float(res.intercept)
-    est.dual_gap_ = float(res.gap)
+    setattr(est, gap_attr, float(res.gap))
     est.n_iter_ = max(int(res.n_iter), 1)
     if not bool(res.converged):
-        _warn_not_converged(type(est).__name__, est.dual_gap_, est.tol, est.n_iter_)
+        measure = "duality gap" if res.certificate == "duality_gap" else "stationarity measure"
+        _warn_not_converged(type(est).__name__, float(res.gap), est.tol, est.n_iter_, measure=measure)
     return est
 
 
@@ -557,6 +560,141 @@ class PoissonRegressorL1(RegressorMixin, BaseEstimator):
         from sklearn.metrics import d2_tweedie_score
 
         return d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight, power=1)
+
+
+class _FoldedRegressor(RegressorMixin, BaseEstimator):
+    """Shared fitting and prediction for ``MCPRegression`` and ``SCADRegression``."""
+
+    _shape_name = ""  # the name of the concavity parameter
+    _shape_bound = 0.0  # it must be larger than this
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _penalty(self, alpha, shape):
+        raise NotImplementedError
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model (a stationary point of the non-convex objective, reached from ``w = 0``, or from the
+        previous ``coef_`` with ``warm_start``).
+
+        Args:
+          X: ``(n_samples, n_features)`` training data, dense or sparse.
+          y: ``(n_samples,)`` targets.
+          sample_weight: optional ``(n_samples,)`` non-negative weights.
+
+        Returns:
+          ``self``.
+        """
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        shape = _check_number(self._shape_name, getattr(self, self._shape_name), lo=self._shape_bound, lo_open=True)
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        p = X.shape[1]
+        Xp, yp, swp, _ = _pad(X, y, sw)
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (p,):
+            init = np.zeros(Xp.shape[1])
+            init[:p] = self.coef_
+        penalty = self._penalty(float(self.alpha), float(shape))
+        return _solve_and_store(self, Xp, yp, swp, penalty, "squared", init, p, gap_attr="optimality_")
+
+    def predict(self, X):
+        """Predictions ``X @ coef_ + intercept_``, ``(n_samples,)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
+        return X @ self.coef_ + self.intercept_
+
+
+_FOLDED_DOC = r"""
+
+    Minimizes :math:`\frac{1}{2n}\|y - Xw - b\|^2 + \sum_j p(|w_j|)` with :func:`jaxl1.fit` in float64, the
+    objective of skglm's ``{peer}`` and of ncvreg.  The objective is not convex: the fit is a stationary
+    point reached from ``w = 0`` (or from ``coef_`` with ``warm_start``), certified by the stationarity
+    measure ``optimality_`` (the squared proximal-gradient mapping over ``2L``, in objective units; there is
+    no duality gap), and ``tol`` is relative to the objective at ``w = 0``.  For the best stationary points
+    walk a path down from ``lambda_max`` (:func:`jaxl1.fit_path` with ``penalty="{kind}"``), or choose the
+    strength by ``jaxl1.cross_validate(..., penalty="{kind}")``.  The concavity is in the units of the
+    columns' curvature: standardize the columns (or pass ``standardize=True``) for ncvreg's meaning.
+
+    Attributes:
+      coef_: ``(n_features,)`` coefficients, exact zeros off the support.
+      intercept_: the intercept (``0.0`` without ``fit_intercept``).
+      optimality_: the stationarity measure at the solution.
+      n_iter_: iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+"""
+
+
+class MCPRegression(_FoldedRegressor):
+    __doc__ = r"""Linear regression with the minimax concave penalty (:class:`jaxl1.MCP`).""" + _FOLDED_DOC.replace(
+        "{peer}", "MCPRegression").replace("{kind}", "mcp") + r"""
+    Args:
+      alpha: the strength :math:`\lambda \ge 0`.
+      gamma: the concavity :math:`\gamma > 1` (default 3).
+      fit_intercept, tol, max_iter, warm_start, standardize: as in :class:`Lasso`.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import MCPRegression
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.standard_normal((100, 5)); y = X @ np.array([2.0, 0, 0, -1.5, 0]) + 0.1 * rng.standard_normal(100)
+      >>> MCPRegression(alpha=0.2).fit(X, y).coef_.round(2)  # the large coefficients are not shrunk
+      array([ 1.99,  0.  ,  0.  , -1.5 ,  0.  ])
+    """
+
+    _shape_name = "gamma"
+    _shape_bound = 1.0
+
+    def __init__(self, alpha=1.0, gamma=3.0, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
+                 standardize=False):
+        self.alpha = alpha
+        self.gamma = gamma
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.standardize = standardize
+
+    def _penalty(self, alpha, shape):
+        return _MCPPenalty(alpha, gamma=shape)
+
+
+class SCADRegression(_FoldedRegressor):
+    __doc__ = r"""Linear regression with the smoothly clipped absolute deviation penalty (:class:`jaxl1.SCAD`).""" + \
+        _FOLDED_DOC.replace("{peer}", "SCAD penalty").replace("{kind}", "scad") + r"""
+    Args:
+      alpha: the strength :math:`\lambda \ge 0`.
+      a: the concavity :math:`a > 2` (default 3.7).
+      fit_intercept, tol, max_iter, warm_start, standardize: as in :class:`Lasso`.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import SCADRegression
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.standard_normal((100, 5)); y = X @ np.array([2.0, 0, 0, -1.5, 0]) + 0.1 * rng.standard_normal(100)
+      >>> SCADRegression(alpha=0.2).fit(X, y).coef_.round(2)
+      array([ 1.99,  0.  ,  0.  , -1.5 ,  0.  ])
+    """
+
+    _shape_name = "a"
+    _shape_bound = 2.0
+
+    def __init__(self, alpha=1.0, a=3.7, *, fit_intercept=True, tol=1e-4, max_iter=10_000, warm_start=False,
+                 standardize=False):
+        self.alpha = alpha
+        self.a = a
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.standardize = standardize
+
+    def _penalty(self, alpha, shape):
+        return _SCADPenalty(alpha, a=shape)
 
 
 def _check_multi_task_y(name, y):

@@ -166,7 +166,7 @@ def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, *, loss, fit_interce
         ws_size=ws_size,
     )
     return FitResult(w, intercept_out(prob, w, b, fit_intercept, squared), gap, n_iter, conv,
-                     certificate_of(loss_c))
+                     certificate_of(loss_c, pen))
 
 
 _CFG = ("loss", "fit_intercept", "form", "check_every", "ws_size")

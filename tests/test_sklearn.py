@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from jaxl1.sklearn import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, LogisticRegressionL1CV,
-                           MultiTaskLasso, MultiTaskLassoCV, PoissonRegressorL1)
+                           MCPRegression, MultiTaskLasso, MultiTaskLassoCV, PoissonRegressorL1, SCADRegression)
 
 TIGHT = dict(tol=1e-12, max_iter=200_000)
 
@@ -60,7 +60,8 @@ def _check_name(check):
 # fit is 4 paths rather than 6 (the multinomial ones are solved by FISTA, the bulk of this test's time)
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(alphas=10, cv=3), ElasticNetCV(alphas=10, cv=3),
                           LogisticRegressionL1(), PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1),
-                          MultiTaskLassoCV(alphas=5, cv=3), LogisticRegressionL1CV(alphas=5, cv=3)])
+                          MultiTaskLassoCV(alphas=5, cv=3), LogisticRegressionL1CV(alphas=5, cv=3),
+                          MCPRegression(alpha=0.1), SCADRegression(alpha=0.1)])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
         # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when

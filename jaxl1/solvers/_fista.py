@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from ..losses import bounded_curvature, get_loss
-from ._gap import gap_info, smooth_grad, smooth_value
+from ._gap import gap_info, nonconvex, smooth_grad, smooth_value
 
 
 def iterate(certify, advance, carry, tol, max_iter, *, batched=False):
@@ -99,18 +99,23 @@ def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ev
     starts at ``prob.L`` and doubles until the step meets the sufficient-decrease condition
     ``f(x) <= f(y) + <g, x - y> + L/2 ||x - y||^2`` (Beck and Teboulle's backtracking; ``L`` never
     decreases, so the rate of FISTA holds).
+
+    For a non-convex penalty (``MCP``, ``SCAD``) the iteration is kept monotone: a step that raises the
+    objective is undone and the momentum restarts from the last point, where a proximal-gradient step of
+    size ``1 / L`` cannot raise it (the prox is exact), so the objective decreases to a stationary value.
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
     dtype = w0.dtype
     backtrack = not bounded_curvature(loss)
+    monotone = nonconvex(pen)  # F, the objective at w, is carried (and kept from rising) for these only
 
     def prox_step(yw, yb, gw, gb, L, b):
         step = (1.0 / L).astype(dtype)
         return pen.prox(yw - step * gw, step), (yb - step * gb if fit_b else b)
 
     def fista_step(carry, _):
-        w, b, yw, yb, t, L = carry
+        w, b, yw, yb, t, L, F = carry
         gw, gb = smooth_grad(prob, yw, yb, **kw)
         w_new, b_new = prox_step(yw, yb, gw, gb, L, b)
         if backtrack:
@@ -130,19 +135,33 @@ def solve_fista(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_ev
                 return (2 * L, *prox_step(yw, yb, gw, gb, 2 * L, b), k + 1)
 
             L, w_new, b_new, _ = jax.lax.while_loop(too_long, shorten, (L, w_new, b_new, jnp.zeros([], jnp.int32)))
-        (yw, yb), t = momentum((w, b), (yw, yb), (w_new, b_new), t)
-        return (w_new, b_new, yw, yb, t, L), None
+        (y_w, y_b), t_new = momentum((w, b), (yw, yb), (w_new, b_new), t)
+        if not monotone:
+            return (w_new, b_new, y_w, y_b, t_new, L, F), None
+        # a non-convex penalty: a step that raises the objective is undone and the momentum restarts from w;
+        # a step from w itself (t = 1) that raises it had too long a step, so L doubles
+        F_new = objective(w_new, b_new)
+        # within rounding of F, counted on P0's scale (the Gram form's F is P0 minus terms of that size)
+        down = F_new <= F + 16 * jnp.finfo(dtype).eps * (jnp.abs(F) + prob.P0)
+        keep = lambda new, old: jax.tree.map(lambda a, c: jnp.where(down, a, c), new, old)
+        w_next, b_next, F_next = keep((w_new, b_new, F_new), (w, b, F))
+        y_w, y_b = keep((y_w, y_b), (w, b))
+        L = jnp.where(down | (t > 1), L, 2 * L)
+        return (w_next, b_next, y_w, y_b, jnp.where(down, t_new, jnp.ones_like(t)), L, F_next), None
+
+    def objective(w, b):
+        return smooth_value(prob, w, b, **kw) + pen.value(w)
 
     def certify(carry, n):
-        w, b, yw, yb, t, L = carry
+        w, b, yw, yb, t, L, F = carry
         info = gap_info(prob, pen, w, b, **kw)
         yb = info.b if fit_b else yb  # keep the refined intercept
-        return (w, info.b, yw, yb, t, L), info.gap, jnp.zeros([], jnp.int32)
+        F = objective(w, info.b) if monotone else F
+        return (w, info.b, yw, yb, t, L, F), info.gap, jnp.zeros([], jnp.int32)
 
     def advance(carry, budget):
         return run_pass(fista_step, carry, budget, check_every)
 
-    carry0 = (w0, b0, w0, b0, jnp.ones([], dtype), prob.L.astype(dtype))
-    (w, b, _, _, _, _), gap, n_iter, done = iterate(certify, advance, carry0, tol * prob.P0, max_iter,
-                                                    batched=batched)
+    carry0 = (w0, b0, w0, b0, jnp.ones([], dtype), prob.L.astype(dtype), jnp.zeros([], dtype))
+    (w, b, *_), gap, n_iter, done = iterate(certify, advance, carry0, tol * prob.P0, max_iter, batched=batched)
     return w, b, gap, n_iter, done

@@ -35,8 +35,16 @@ def smooth_grad(prob, w, b, *, loss, form, fit_b):
 
 
 def smooth_value(prob, w, b, *, loss, form, fit_b):
-    """The loss at ``(w, b)`` (the data form: the step searches of a loss without a curvature bound)."""
+    """The loss at ``(w, b)`` (the step searches of a loss without a curvature bound; the monotone steps
+    of a non-convex penalty)."""
+    if form == "gram":
+        return 0.5 * jnp.vdot(w, prob.A @ w) - jnp.vdot(w, prob.c) + prob.yy
     return loss.value(prob.y, prob.A @ w + b + prob.o, prob.s)
+
+
+def nonconvex(pen) -> bool:
+    """A penalty that says it is not convex (``MCP``, ``SCAD``): no duality gap, no working sets."""
+    return not getattr(pen, "convex", True)
 
 
 def free_mask(pen, w, v):
@@ -72,6 +80,8 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
     if form == "gram":
         Gw = prob.A @ w
         v = Gw - prob.c
+        if nonconvex(pen):
+            return GapInfo(mapping_measure(prob, pen, w, v, jnp.zeros_like(b)), b, v, z, jnp.zeros_like(b))
         f = 0.5 * jnp.vdot(w, Gw) - jnp.vdot(w, prob.c) + prob.yy
         free = free_mask(pen, w, v)
         sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
@@ -86,7 +96,7 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
         z = Xw + b
         u = loss.grad(prob.y, z, prob.s)
         gb = _sum(u) if fit_b else jnp.zeros_like(b)
-        if not has_conjugate(loss):
+        if nonconvex(pen) or not has_conjugate(loss):
             return GapInfo(optimality(prob, pen, w, u, fit_b), b, rmul(u, prob.A), z, gb)
         f = loss.value(prob.y, z, prob.s)
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
@@ -110,12 +120,20 @@ def optimality(prob, pen, w, u, fit_b):
     is the objective decrease one proximal-gradient step is guaranteed to make, in objective units
     like a duality gap.
     """
-    v = rmul(u, prob.A)
-    r = w - pen.prox(w - v / prob.L, 1.0 / prob.L)
     gb = _sum(u) if fit_b else jnp.zeros(w.shape[1:], w.dtype)
+    return mapping_measure(prob, pen, w, rmul(u, prob.A), gb)
+
+
+def mapping_measure(prob, pen, w, v, gb):
+    """``||G||^2 / (2L)`` for the gradient ``v`` in ``w`` and ``gb`` in the intercept (see :func:`optimality`)."""
+    r = w - pen.prox(w - v / prob.L, 1.0 / prob.L)
     return 0.5 * prob.L * jnp.vdot(r, r) + 0.5 * jnp.vdot(gb, gb) / prob.L
 
 
-def certificate_of(loss) -> str:
-    """``"duality_gap"`` for a loss with a conjugate (or quadratic), else ``"optimality"``."""
-    return "duality_gap" if (is_quadratic(get_loss(loss)) or has_conjugate(get_loss(loss))) else "optimality"
+def certificate_of(loss, pen=None) -> str:
+    """``"duality_gap"`` for a loss with a conjugate (or quadratic) and a convex penalty, else ``"optimality"``
+    (a loss without a conjugate, or a non-convex penalty: MCP, SCAD)."""
+    loss = get_loss(loss)
+    if pen is not None and nonconvex(pen):
+        return "optimality"
+    return "duality_gap" if (is_quadratic(loss) or has_conjugate(loss)) else "optimality"
