@@ -570,6 +570,15 @@ class _Folded:
     def scaled(self, d):
         return ColumnScaled(self, d)
 
+    # the working sets (a 1-D coefficient vector): at zero the subdifferential is the lasso's
+    def screen(self, w, v):
+        lam = jnp.broadcast_to(self.strength * (1.0 if self.weights is None else jnp.asarray(self.weights)), w.shape)
+        return _screen_score(lam, jnp.abs(v), w, lam <= 0)
+
+    def restrict(self, idx):
+        return _rebuild(self, strength=_restrict_vector(self.strength, idx),
+                        weights=_restrict_vector(self.weights, idx))
+
     def derivative(self, w):
         """``p'(|w_j|)`` per coordinate (at ``w_j = 0``, the right derivative ``lambda c_j``): a stationary
         point has ``|grad_j| <= lambda c_j`` where ``w_j = 0`` and ``grad_j = -sign(w_j) p'(|w_j|)`` elsewhere."""

@@ -310,3 +310,23 @@ def test_skglm_same_or_lower_objective(problem):
     w, b = np.asarray(res.coef[-1]), float(res.intercept[-1])
     np.testing.assert_array_equal(w != 0, est.coef_ != 0)
     assert objective("mcp", X, y, w, b, lam, 3.0) <= objective("mcp", X, y, est.coef_, est.intercept_, lam, 3.0) + 1e-12
+
+
+@pytest.mark.parametrize("kind,g", KINDS)
+def test_wide_path_with_working_sets(kind, g):
+    """p > n: the working-set solver (subproblems on 64 of 300 coordinates, solved monotonically) reaches the
+    stationary points of numpy's coordinate descent, and those of FISTA on every coordinate (ws_size=0)."""
+    rng = np.random.default_rng(8)
+    n, p = 60, 300
+    X = rng.standard_normal((n, p))
+    X = (X - X.mean(0)) / X.std(0)
+    beta = np.zeros(p)
+    beta[[3, 50, 120, 200]] = [2.0, -1.5, 1.0, 1.2]
+    y = X @ beta + 0.3 * rng.standard_normal(n)
+    lams = np.geomspace(float(jaxl1.lambda_max(X, y)), 0.1 * float(jaxl1.lambda_max(X, y)), 8)
+    ws = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000)
+    full = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000, ws_size=0)
+    ref = np_cd_path(kind, X, y, lams, g)
+    for path in (ws, full):
+        np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
+        np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from ..losses import get_loss, is_quadratic
+
 from ._fista import solve_fista
 from ._gap import certificate_of
 from ._problem import (
@@ -52,7 +54,9 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
     if scalable(pen):
         pen = pen.scaled(d)
         w0 = w0 * d
-    if ws_size and ws_supported(pen) and w0.ndim == 1:  # working sets for a coefficient vector
+    # working sets for a coefficient vector (for a non-convex penalty, with the squared loss: its subproblem is
+    # the restricted problem itself, where a prox-Newton model's line search would need a convex penalty)
+    if ws_size and ws_supported(pen) and w0.ndim == 1 and (getattr(pen, "convex", True) or is_quadratic(get_loss(loss))):
         out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                        check_every=check_every, ws_size=ws_size, batched=batched)
     else:

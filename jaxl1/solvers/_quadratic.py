@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from ._fista import iterate, momentum, run_pass
+from ._gap import nonconvex
 from ._problem import L_SAFETY, power_iteration, start_vector
 
 
@@ -33,6 +34,11 @@ def prox_part(pen, x, step, fit_b):
     if not fit_b:
         return pen.prox(x, step)
     return jnp.concatenate([pen.prox(x[:-1], step), x[-1:]])
+
+
+def prox_value(pen, x, fit_b):
+    """The penalty of the penalized block of ``x`` (the trailing intercept, with ``fit_b``, is free)."""
+    return pen.value(x[:-1] if fit_b else x)
 
 
 def kkt_residual(pen, x, v, L, fit_b):
@@ -144,15 +150,27 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
     step = 1.0 / L
 
-    def fista_step(carry, _):
-        x, y, t = carry
-        x_new = prox_part(pen, y - step * (hvp(y) - q), step, fit_b)
-        y, t = momentum(x, y, x_new, t)
-        return (x_new, y, t), None
+    monotone = nonconvex(pen)  # MCP, SCAD: no solve on the support, and no step that raises the objective
 
-    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX)
+    def objective(x):
+        Hx = hvp(x)
+        return 0.5 * jnp.vdot(x, Hx) - jnp.vdot(q, x) + prox_value(pen, x, fit_b), jnp.abs(jnp.vdot(q, x))
+
+    def fista_step(carry, _):
+        x, y, t, F = carry
+        x_new = prox_part(pen, y - step * (hvp(y) - q), step, fit_b)
+        y_new, t_new = momentum(x, y, x_new, t)
+        if not monotone:
+            return (x_new, y_new, t_new, F), None
+        F_new, scale = objective(x_new)
+        down = F_new <= F + 16 * jnp.finfo(dtype).eps * (jnp.abs(F) + scale)
+        # a step that raised the objective is undone, and the momentum restarts from x
+        return (jnp.where(down, x_new, x), jnp.where(down, y_new, x), jnp.where(down, t_new, jnp.ones_like(t)),
+                jnp.where(down, F_new, F)), None
+
+    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and not monotone
     # a dense subproblem of at most POLISH_MAX coordinates always takes the exact solve instead
-    use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX)
+    use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX) and not monotone
 
     def keep_better(c, xn):
         """``xn`` in place of ``x`` (momentum restarted) if its KKT residual is smaller."""
@@ -211,13 +229,18 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return (x, y, t, sign), kkt, jnp.where(branch == 2, CG_ITERS, 0).astype(jnp.int32)
 
     def advance(c, budget):
-        x, y, t, sign = c
-        (x, y, t), n_run = run_pass(fista_step, (x, y, t), budget, check_every)
-        return (x, y, t, sign), n_run
+        x, y, t, sign, F = c
+        (x, y, t, F), n_run = run_pass(fista_step, (x, y, t, F), budget, check_every)
+        return (x, y, t, sign, F), n_run
+
+    def certify_carrying(c, it):
+        (x, y, t, sign), kkt, used = certify(c[:4], it)
+        return (x, y, t, sign, c[4]), kkt, used
 
     no_signs = jnp.full_like(x0, 2.0)  # matches no sign pattern: no conjugate gradients at the first check
-    (x, _, _, _), _, it, _ = iterate(certify, advance, (x0, x0, jnp.ones([], dtype), no_signs), kkt_tol,
-                                     max_iter, batched=batched)
+    F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
+    (x, *_), _, it, _ = iterate(certify_carrying, advance, (x0, x0, jnp.ones([], dtype), no_signs, F0), kkt_tol,
+                                max_iter, batched=batched)
     return x, it
 
 
