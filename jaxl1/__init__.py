@@ -9,7 +9,7 @@ from ._validation import InvalidParameterError
 from .criteria import ICResult, information_criterion
 from .losses import LOSSES, Logistic, Loss, Multinomial, Poisson, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
-from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, L21, MCP, SCAD, NonNegativeL1, soft_threshold
+from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, SparseGroupL1, L21, MCP, SCAD, NonNegativeL1, soft_threshold
 from .plotting import plot_cv, plot_path, plot_stability
 from .stability import StabilityResult, stability_selection
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
@@ -25,6 +25,7 @@ __all__ = [
     "ElasticNet",
     "NonNegativeL1",
     "GroupL1",
+    "SparseGroupL1",
     "L21",
     "MCP",
     "SCAD",

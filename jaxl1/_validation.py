@@ -389,6 +389,12 @@ def check_penalty(penalty, p: int, coef_shape=None) -> None:
         raise ValueError(f"penalty must be a jaxl1 penalty (with value and prox), got {penalty!r}")
     weights = getattr(penalty, "weights", None)
     shapes = {(p,), tuple(coef_shape or (p,))}
+    groups = getattr(penalty, "groups", None)
+    if groups is not None:  # GroupL1, SparseGroupL1: one id per coefficient, the weights one per group (checked)
+        if len(groups) != p or len(tuple(coef_shape or (p,))) > 1:
+            raise ValueError(f"penalty groups must hold one id per coefficient ({p}) of a coefficient vector, got "
+                             f"{len(groups)} ids")
+        weights = None
     if weights is not None and np.shape(weights) not in shapes:
         raise ValueError(f"penalty weights must have shape {' or '.join(map(str, sorted(shapes)))}, got "
                          f"{np.shape(weights)}")
@@ -496,8 +502,75 @@ def check_folded_shape(kind: str, gamma):
     return float(gamma)
 
 
-def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False, penalty="l1") -> str:
-    """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"``, ``"enet"`` or ``"l21"``.
+def check_groups(groups, p: int):
+    """A path's group ids as a tuple (``None`` stays ``None``): one integer per column, every id from 0 to
+    the largest used (each group holds at least one column)."""
+    if groups is None:
+        return None
+    ids = np.asarray(groups)
+    if ids.dtype.kind not in "iu" or ids.ndim != 1:
+        raise ValueError(f"groups must be a 1-D sequence of integer group ids, one per column of X, got "
+                         f"{'dtype ' + str(ids.dtype) if ids.ndim == 1 else 'shape ' + str(ids.shape)}")
+    if ids.shape[0] != p:
+        raise ValueError(f"groups must hold one id per column of X ({p}), got {ids.shape[0]}")
+    if p == 0:
+        return ()
+    if ids.min() < 0:
+        raise ValueError(f"groups must be non-negative integer ids, got {int(ids.min())}")
+    missing = np.setdiff1d(np.arange(ids.max() + 1), ids)
+    if missing.size:
+        raise ValueError(f"groups must use every id from 0 to {int(ids.max())} (a group of no column has no "
+                         f"coefficient): id {int(missing[0])} has no column")
+    return tuple(int(i) for i in ids)
+
+
+def check_group_weights(weights, groups, dtype):
+    """The groups' penalty factors as a ``(G,)`` array (``None`` stays ``None``: the square root of each
+    group's size): finite, non-negative."""
+    if weights is None:
+        return None
+    n_groups = max(groups) + 1 if groups else 0
+    w = jnp.asarray(weights, dtype)
+    if w.shape != (n_groups,):
+        raise ValueError(f"weights must have one factor per group with groups, shape ({n_groups},), got {w.shape}")
+    if concrete(w):
+        wn = np.asarray(w)
+        if not np.all(np.isfinite(wn)) or np.any(wn < 0):
+            raise ValueError("weights must be finite and non-negative")
+    return w
+
+
+def resolve_l1_ratio(l1_ratio, groups):
+    """``l1_ratio=None``: 1 (the lasso), or with ``groups`` 0 (the group lasso)."""
+    if l1_ratio is None:
+        return 0.0 if groups is not None else 1.0
+    return l1_ratio
+
+
+def check_group_options(groups, *, standardize, bounds, multi_output) -> None:
+    """The group penalties take neither ``standardize`` (a group norm of rescaled coefficients is no longer
+    a group norm), nor ``bounds``, nor a 2-D ``y``."""
+    if groups is None:
+        return
+    if standardize:
+        raise ValueError("standardize=True is not supported with groups: standardize the columns of X by hand "
+                         "(the group norm is then taken on the standardized coefficients)")
+    if bounds is not None:
+        raise ValueError("bounds are not supported with groups")
+    if multi_output:
+        raise ValueError("groups are for a coefficient vector: a 2-D y (several responses, or loss='multinomial') "
+                         "takes grouped=True for the rows of its coefficient matrix")
+
+
+def is_group_kind(kind) -> bool:
+    """A path penalty over groups of columns: ``("group", ids)`` or ``("sgl", ids)``."""
+    return isinstance(kind, tuple)
+
+
+def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False, penalty="l1", groups=None):
+    """The penalty along a path: ``"l1"`` (``L1``, with ``weights``), ``"nonneg"``, ``"enet"`` or ``"l21"``;
+    with ``groups``, ``("group", groups)`` (``GroupL1``, ``l1_ratio = 0``) or ``("sgl", groups)``
+    (``SparseGroupL1``).
 
     Refuses the combinations that have none: ``positive`` with ``l1_ratio < 1`` (there is no
     non-negative elastic net), ``weights`` with ``positive`` (``NonNegativeL1`` has no factors), and
@@ -507,6 +580,10 @@ def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False, penalty
         raise InvalidParameterError(f"grouped must be True or False, got {grouped!r}")
     if not (isinstance(penalty, str) and penalty in ("l1", "mcp", "scad")):
         raise ValueError(f"penalty must be 'l1', 'mcp' or 'scad', got {penalty!r}")
+    if groups is not None:
+        if penalty != "l1" or positive or grouped:
+            raise ValueError("groups (the group lasso) need penalty='l1', positive=False and grouped=False")
+        return ("group", groups) if l1_ratio == 0 else ("sgl", groups)
     if penalty != "l1":
         if l1_ratio != 1.0 or positive or grouped:
             raise ValueError(f"penalty={penalty!r} needs l1_ratio=1, positive=False and grouped=False")

@@ -19,7 +19,9 @@ implicit function theorem its tangent is
 zero off the support.  The solver's iterations are never differentiated, so
 memory does not grow with ``max_iter``; reverse mode (``jax.grad``) is the
 transpose of this linear map.  For a folded concave penalty (``MCP``, ``SCAD``) the penalty on the support is the penalty itself
-(smooth away from zero; its curvature is negative below the flat part), and the solution must be a strict
+(smooth away from zero; its curvature is negative below the flat part), as it is for the group penalties
+(``GroupL1``, ``SparseGroupL1``: smooth where no group is zero, the support a union of whole groups for the
+group lasso), and the solution must be a strict
 local minimum on its support for :math:`A` to be invertible.  The system is solved densely up to
 ``DENSE_MAX`` unknowns and by conjugate gradients with Hessian-vector products
 beyond.
@@ -50,11 +52,18 @@ def _smooth_parts(pen, p, dtype):
     return pen.coordinate_parts(p, dtype)
 
 
+def _value_on_support(pen) -> bool:
+    """A penalty smooth on its support that is not a sum of per-coordinate parts: a folded concave one (MCP,
+    SCAD), or a group penalty (``GroupL1``, ``SparseGroupL1``: smooth where no group is zero).  The reduced
+    objective then holds the penalty's own value on the support."""
+    return not getattr(pen, "convex", True) or getattr(pen, "smooth_on_support", False)
+
+
 def _reduced_objective(theta, X, y, s, pen, mask, signs, loss, fit_intercept, offset):
     p = X.shape[1]
     w, b = theta[:p], theta[p]
     b = b if fit_intercept else jnp.zeros_like(b)
-    if not getattr(pen, "convex", True):  # MCP, SCAD: smooth away from zero, so the penalty itself on the support
+    if _value_on_support(pen):  # MCP, SCAD, the group penalties: the penalty itself on the support
         penalty = pen.value(jnp.where(mask, w, 0.0))
     else:
         tau, mu = _smooth_parts(pen, p, X.dtype)
@@ -75,7 +84,7 @@ def solution_tangent(w, b, X, y, s, pen, dX, dy, ds, dpen, *, loss, fit_intercep
                                offset=offset)
     p = X.shape[1]
     dtype = X.dtype
-    if getattr(pen, "convex", True):
+    if not _value_on_support(pen):
         _smooth_parts(pen, p, dtype)  # refuses a penalty it cannot differentiate through, naming it
     mask = (w != 0) | (not pen.sparse)  # a smooth penalty: every coordinate moves
     box = pen.bounds_parts(p, dtype) if getattr(pen, "bounds_parts", None) is not None else None

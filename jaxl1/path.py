@@ -28,7 +28,7 @@ from ._jit import jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
-from .penalties import L1, L21, MCP, SCAD, ElasticNet, NonNegativeL1, bounded_and_scaled
+from .penalties import L1, L21, MCP, SCAD, ElasticNet, GroupL1, NonNegativeL1, SparseGroupL1, bounded_and_scaled
 from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
 from .solvers import (
     certificate_of,
@@ -255,6 +255,13 @@ def _make_penalty(kind, lam, l1_ratio, weights):
         for field, value in (("strength", lam), (name, l1_ratio), ("weights", weights)):
             object.__setattr__(pen, field, value)
         return pen
+    if _validation.is_group_kind(kind):  # built without the constructor's checks (traced values)
+        pen = object.__new__(GroupL1 if kind[0] == "group" else SparseGroupL1)
+        fields = {"strength": lam, "groups": kind[1], "weights": weights}
+        fields.update({"axis": None} if kind[0] == "group" else {"l1_ratio": l1_ratio})
+        for field, value in fields.items():
+            object.__setattr__(pen, field, value)
+        return pen
     if kind == "l1":
         return L1(lam, weights)
     if kind == "nonneg":
@@ -283,9 +290,9 @@ def _null_gradient(X, y, s, offset=None, *, loss, fit_intercept):
 
 
 def lambda_max(
-    X, y, loss: str = "squared", l1_ratio: float = 1.0, fit_intercept: bool = True,
+    X, y, loss: str = "squared", l1_ratio: float | None = None, fit_intercept: bool = True,
     sample_weight=None, weights=None, positive: bool = False, *, standardize: bool = False, bounds=None,
-    grouped: bool = False, offset=None,
+    grouped: bool = False, offset=None, groups=None,
 ) -> jax.Array:
     r"""The smallest strength whose solution is all zero.
 
@@ -301,6 +308,10 @@ def lambda_max(
     grid starts here): the strength on the standardized scale, and only the directions the box allows.
     With a 2-D ``y`` (several responses, or ``loss="multinomial"``), :math:`g` is ``(p, K)``: the maximum
     runs over its entries, or with ``grouped=True`` (the :class:`jaxl1.L21` penalty) over its rows' norms.
+    With ``groups`` (as in :func:`fit_path`: the group lasso, or the sparse-group lasso for
+    ``0 < l1_ratio < 1``) it is :math:`\max_g \|g_g\|_2 / c_g` for the group lasso, ``c`` the groups'
+    factors (``weights``, by default the square roots of the groups' sizes), and the sparse-group
+    penalty's dual norm of :math:`g` otherwise.  ``l1_ratio=None`` is 1 (the lasso), or 0 with ``groups``.
 
     Examples:
       >>> import numpy as np, jaxl1
@@ -309,12 +320,17 @@ def lambda_max(
       1.0
     """
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
+    groups = _validation.check_groups(groups, X.shape[1])
+    l1_ratio = _validation.resolve_l1_ratio(l1_ratio, groups)
     _validation.reject_bools(l1_ratio=l1_ratio)
     l1_ratio = _validation.check_l1_ratio(l1_ratio)
-    _validation.check_has_lambda_max(l1_ratio)
+    if groups is None:
+        _validation.check_has_lambda_max(l1_ratio)
     coef_shape = X.shape[1:] + y.shape[1:]
-    w = _validation.check_weights(weights, X.shape[1], X.dtype)
-    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped)
+    _validation.check_group_options(groups, standardize=standardize, bounds=bounds, multi_output=len(coef_shape) > 1)
+    w = (_validation.check_weights(weights, X.shape[1], X.dtype) if groups is None
+         else _validation.check_group_weights(weights, groups, X.dtype))
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped, groups=groups)
     w = _path_weights(w, kind, coef_shape)
     loss = get_loss(loss)
     if _has_free(w):  # the unpenalized coordinates are fitted: check the data as fit does
@@ -331,7 +347,9 @@ def lambda_max(
 def _path_weights(weights, kind, coef_shape):
     """The path's ``(p,)`` penalty factors as its penalty takes them: broadcast to a ``(p, K)`` coefficient
     matrix for the entrywise penalties (``L1``, ``ElasticNet``), one per row for ``L21``."""
-    return weights if kind == "l21" else _validation.entry_factors(weights, coef_shape)
+    if kind == "l21" or _validation.is_group_kind(kind):  # one per row, or per group
+        return weights
+    return _validation.entry_factors(weights, coef_shape)
 
 
 def _has_free(weights) -> bool:
@@ -349,7 +367,13 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale
     if _has_free(weights):
         # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
         big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(weights > 0, weights, jnp.inf)) + 1.0)
-        res = _fit_checked(X, y, s, L1(big, weights), loss=loss, fit_intercept=fit_intercept, offset=offset)
+        factors = weights
+        if _validation.is_group_kind(kind):  # a group of factor 0 is free with the group lasso (not with an L1 share)
+            factors = ((weights[jnp.asarray(kind[1])] > 0) | (kind[0] == "sgl")).astype(g.dtype)
+        pen = L1(big, factors)
+        # a tight fit: the gradient at it sets the grid's first strength, where the penalized part must be zero
+        res = _fit_checked(X, y, s, pen, loss=loss, fit_intercept=fit_intercept, offset=offset,
+                           tol=1e-12 if X.dtype == jnp.float64 else None)
         warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
         z = X @ res.coef + res.intercept + (0.0 if offset is None else offset)
         g = rmul(loss.grad(y, z, s), X)
@@ -568,7 +592,7 @@ class PathSpec(NamedTuple):
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None,
-               grouped=False, offset=None, penalty="l1", gamma=None) -> PathSpec:
+               grouped=False, offset=None, penalty="l1", gamma=None, groups=None) -> PathSpec:
     """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
@@ -578,10 +602,13 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     _validation.check_lambdas_shape(lambdas)
     _validation.check_magnitude(X, y)
     _validation.check_two_classes(y, s, loss)
-    l1_ratio = _validation.check_l1_ratio(l1_ratio)
+    groups = _validation.check_groups(groups, p)
+    l1_ratio = _validation.check_l1_ratio(_validation.resolve_l1_ratio(l1_ratio, groups))
     coef_shape = (p,) + y.shape[1:]
-    w = _validation.check_weights(weights, p, X.dtype)
-    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped, penalty=penalty)
+    _validation.check_group_options(groups, standardize=standardize, bounds=bounds, multi_output=len(coef_shape) > 1)
+    w = (_validation.check_weights(weights, p, X.dtype) if groups is None
+         else _validation.check_group_weights(weights, groups, X.dtype))
+    kind = _validation.path_penalty_kind(l1_ratio, positive, w, grouped=grouped, penalty=penalty, groups=groups)
     w = _path_weights(w, kind, coef_shape)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     if kind in _FOLDED:  # the penalty's shape parameter travels in the l1_ratio slot
@@ -598,7 +625,8 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     box = _validation.check_bounds(bounds, p, X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
     offset = _validation.check_offset(offset, y)
     if lambdas is None:
-        n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=1.0 if kind in _FOLDED else l1_ratio)
+        n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=1.0 if (kind in _FOLDED or groups is not None)
+                                           else l1_ratio)
         pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
                               pscale=pscale, bounds=box, offset=offset)
@@ -617,12 +645,12 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
 
 
 def fit_path(
-    X, y, loss: str = "squared", l1_ratio: float = 1.0, lambdas=None, n_lambdas: int = 100,
+    X, y, loss: str = "squared", l1_ratio: float | None = None, lambdas=None, n_lambdas: int = 100,
     eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None, tol: float | None = None,
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
     bounds=None, grouped: bool = False, offset=None, devices=None, shard: str = "lambdas", penalty: str = "l1",
-    gamma: float | None = None,
+    gamma: float | None = None, groups=None,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -637,7 +665,8 @@ def fit_path(
         integer labels ``0 .. K-1`` for ``loss="multinomial"``: the coefficients are then ``(p, T)``
         or ``(p, K)`` at every strength (see :func:`jaxl1.fit`).
       loss: ``"squared"``, ``"logistic"``, ``"multinomial"`` or a loss object.
-      l1_ratio: elastic-net mixing in [0, 1] (1 is the lasso).
+      l1_ratio: elastic-net mixing in [0, 1] (default 1: the lasso); with ``groups``, the L1 share of the
+        sparse-group lasso (default 0: the group lasso).
       lambdas: optional decreasing strengths; by default ``n_lambdas`` log-spaced
         from :func:`lambda_max` down to ``eps * lambda_max``.
       n_lambdas: size of the default grid.
@@ -648,7 +677,8 @@ def fit_path(
       max_iter: the most iterations per strength.
       weights: optional ``(p,)`` penalty factors, for the lasso and the elastic net: each
         coordinate's whole penalty is multiplied by its factor (glmnet's ``penalty.factor``;
-        0 leaves it free).
+        0 leaves it free).  With ``groups``, one factor per group (``(G,)``; default the square root
+        of each group's size).
       positive: constrain the coefficients to be non-negative.
       form: ``"auto"``, ``"gram"`` or ``"data"`` (see :mod:`jaxl1.solver`).
       chunk_size: strengths solved together in one vmapped lane group (default:
@@ -685,6 +715,12 @@ def fit_path(
         ``bounds`` or a 2-D ``y``.
       gamma: the concavity of ``penalty``: MCP's ``gamma`` (default 3, ``> 1``) or SCAD's ``a`` (default 3.7,
         ``> 2``), ncvreg's ``gamma``; ``None`` for the lasso.
+      groups: optional ``(p,)`` integer group ids ``0 .. G-1`` of the columns (every id used): the group
+        lasso :class:`jaxl1.GroupL1` along the path, :math:`\lambda \sum_g c_g \|w_g\|_2` (whole groups
+        enter together), or with ``0 < l1_ratio < 1`` the sparse-group lasso :class:`jaxl1.SparseGroupL1`,
+        :math:`\lambda (\alpha \|w\|_1 + (1 - \alpha) \sum_g c_g \|w_g\|_2)`; ``c`` is ``weights``.
+        The grid starts at the group ``lambda_max``; the certificate is the duality gap.  Any 1-D ``y``
+        loss and a dense or sparse ``X``; not with ``standardize``, ``bounds``, ``positive`` or ``penalty``.
 
     Returns:
       A :class:`PathResult`.
@@ -701,7 +737,7 @@ def fit_path(
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
-                      penalty, gamma)
+                      penalty, gamma, groups)
     devices = _validation.check_devices(devices)
     if _validation.check_shard(shard) == "rows":
         if len(devices) > 1:
@@ -795,12 +831,12 @@ _cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
 
 
 def cross_validate(
-    X, y, n_folds: int = 5, folds=None, loss: str = "squared", l1_ratio: float = 1.0, lambdas=None,
+    X, y, n_folds: int = 5, folds=None, loss: str = "squared", l1_ratio: float | None = None, lambdas=None,
     n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
     devices=None, standardize: bool = False, bounds=None, grouped: bool = False, offset=None, penalty: str = "l1",
-    gamma: float | None = None,
+    gamma: float | None = None, groups=None,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -840,7 +876,7 @@ def cross_validate(
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
-                      penalty, gamma)
+                      penalty, gamma, groups)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

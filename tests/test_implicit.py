@@ -133,10 +133,12 @@ def test_reverse_mode_does_not_grow_with_max_iter(reg):
     assert np.isfinite(float(g))
 
 
-def test_group_penalty_gradient_is_refused(reg):
+def test_group_penalty_gradient_matches_finite_differences(reg):
+    """The whole coefficient vector as one group (the prox is a radial shrinkage); more in test_group.py."""
     X, y, _, _ = reg
-    with pytest.raises(NotImplementedError, match="GroupL1"):
-        jax.grad(lambda lam: jaxl1.fit(X, y, jaxl1.GroupL1(lam, axis=0)).coef.sum())(1.0)
+    f = lambda lam: jaxl1.fit(X, y, jaxl1.GroupL1(lam, axis=0), tol=1e-14).coef.sum()
+    g = jax.grad(f)(1.0)
+    np.testing.assert_allclose(g, (f(1.0 + 1e-6) - f(1.0 - 1e-6)) / 2e-6, rtol=1e-5)
 
 
 def test_tune_reaches_grid_minimum():

@@ -1,0 +1,332 @@
+"""The group lasso and the sparse-group lasso: the penalties against closed forms, brute force and a
+root finder; the paths against celer's and skglm's group solvers on the same objective and against the
+optimality conditions computed in numpy; gradients against finite differences; the refusals."""
+
+import celer
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+from skglm import GeneralizedLinearEstimator, GroupLasso
+from skglm.datafits import QuadraticGroup
+from skglm.penalties import WeightedL1GroupL2
+from skglm.solvers import GroupBCD
+
+import jaxl1
+
+jax.config.update("jax_enable_x64", True)
+
+N, P = 120, 24
+GROUPS = np.repeat(np.arange(8), [2, 3, 4, 1, 3, 5, 2, 4])  # uneven sizes, contiguous (celer's and skglm's layout)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(N, P)) * rng.uniform(0.5, 2.0, P) + rng.normal(size=P)
+    w = np.zeros(P)
+    w[GROUPS == 1] = [1.5, -2.0, 0.7]
+    w[GROUPS == 5] = rng.normal(size=5)
+    w[GROUPS == 5][0] = 0.0
+    y = X @ w + 0.5 + rng.normal(size=N)
+    return X, y
+
+
+def sizes_of(groups):
+    return np.bincount(groups)
+
+
+def group_norms(v, groups):
+    return np.sqrt(np.bincount(groups, weights=v * v))
+
+
+# --------------------------------------------------------------------------- #
+# numpy references
+# --------------------------------------------------------------------------- #
+def np_objective(X, y, w, b, lam, alpha, c, groups):
+    r = y - X @ w - b
+    return 0.5 * np.mean(r * r) + lam * (alpha * np.abs(w).sum() + (1 - alpha) * np.sum(c * group_norms(w, groups)))
+
+
+def kkt_violation(X, y, w, b, lam, alpha, c, groups):
+    """Largest violation of the sparse-group lasso's optimality conditions (squared loss, intercept).
+
+    A zero group needs ``||S_{lam alpha}(g_g)|| <= lam (1 - alpha) c_g``; in a nonzero group, a zero
+    coordinate ``|g_j| <= lam alpha``, a nonzero one ``g_j + lam alpha sign(w_j) + lam (1 - alpha) c_g
+    w_j / ||w_g|| = 0``, with ``g`` the gradient of the loss.
+    """
+    n = len(y)
+    g = -(X.T @ (y - X @ w - b)) / n
+    worst = abs(np.mean(y - X @ w - b))
+    norms = group_norms(w, groups)
+    for k in range(groups.max() + 1):
+        j = groups == k
+        if norms[k] == 0:
+            s = np.sign(g[j]) * np.maximum(np.abs(g[j]) - lam * alpha, 0.0)
+            worst = max(worst, np.linalg.norm(s) - lam * (1 - alpha) * c[k])
+            continue
+        on = w[j] != 0
+        grad = g[j] + lam * alpha * np.sign(w[j]) + lam * (1 - alpha) * c[k] * w[j] / norms[k]
+        worst = max(worst, np.max(np.abs(grad[on]), initial=0.0))
+        worst = max(worst, np.max(np.abs(g[j][~on]) - lam * alpha, initial=0.0))
+    return worst
+
+
+def np_sgl_dual_norm(v, alpha, c, groups):
+    """max_g of the root t of ||S_{alpha t}(v_g)|| = (1 - alpha) c_g t, by scipy's brentq."""
+    best = 0.0
+    for k in range(groups.max() + 1):
+        a = np.abs(v[groups == k])
+        f = lambda t: np.linalg.norm(np.maximum(a - alpha * t, 0.0)) - (1 - alpha) * c[k] * t
+        hi = a.max() / alpha if alpha > 0 else np.linalg.norm(a) / c[k]
+        best = max(best, scipy.optimize.brentq(f, 0.0, hi, xtol=1e-15, rtol=1e-15) if f(0) > 0 else 0.0)
+    return best
+
+
+# --------------------------------------------------------------------------- #
+# the penalties
+# --------------------------------------------------------------------------- #
+def test_weighted_group_l1_closed_forms():
+    groups = (0, 0, 1, 1, 1, 2)
+    c = np.array([0.5, 2.0, 0.0])
+    pen = jaxl1.GroupL1(0.8, groups=groups, weights=c)
+    x = np.array([3.0, -4.0, 0.1, 0.2, -0.2, 7.0])
+    norms = group_norms(x, np.array(groups))
+    np.testing.assert_allclose(pen.value(jnp.asarray(x)), 0.8 * np.sum(c * norms), rtol=1e-14)
+    t = 1.3
+    shrink = np.maximum(1 - t * 0.8 * c / norms, 0.0)[list(groups)]
+    np.testing.assert_allclose(pen.prox(jnp.asarray(x), t), shrink * x, rtol=1e-14)
+    # group 2 has factor 0: free, left out of the dual norm and of lambda_max
+    np.testing.assert_array_equal(pen.free(jnp.asarray(x)), [False] * 5 + [True])
+    np.testing.assert_allclose(pen.dual_norm(jnp.asarray(x)), np.max(norms[:2] / (0.8 * c[:2])), rtol=1e-14)
+    np.testing.assert_allclose(pen.max_strength(jnp.asarray(x)), np.max(norms[:2] / c[:2]), rtol=1e-14)
+    # the default factors are the square roots of the sizes
+    np.testing.assert_allclose(jaxl1.GroupL1(1.0, groups=groups).value(jnp.asarray(x)),
+                               np.sum(np.sqrt([2, 3, 1]) * norms), rtol=1e-14)
+
+
+def test_sparse_group_prox_is_the_minimizer():
+    rng = np.random.default_rng(0)
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    c = np.array([1.0, 0.5, 2.0])
+    for alpha, t in ((0.3, 0.8), (0.9, 2.0), (0.05, 0.4)):
+        pen = jaxl1.SparseGroupL1(0.7, alpha, groups=tuple(groups), weights=c)
+        x = rng.normal(size=9) * 2
+        z = np.asarray(pen.prox(jnp.asarray(x), t))
+        f = lambda u: 0.5 * np.sum((u - x) ** 2) / t + float(pen.value(jnp.asarray(u)))
+        # the prox's optimality: x - z in t times the subdifferential at z (checked per group, in numpy)
+        g = (z - x) / t  # must be -(subgradient of P at z)
+        for k in range(3):
+            j = groups == k
+            nz = np.linalg.norm(z[j])
+            if nz == 0:
+                s = np.sign(g[j]) * np.maximum(np.abs(g[j]) - 0.7 * alpha, 0.0)
+                assert np.linalg.norm(s) <= 0.7 * (1 - alpha) * c[k] + 1e-12
+            else:
+                on = z[j] != 0
+                resid = g[j] + 0.7 * alpha * np.sign(z[j]) + 0.7 * (1 - alpha) * c[k] * z[j] / nz
+                assert np.max(np.abs(resid[on])) < 1e-12
+                assert np.all(np.abs(g[j][~on]) <= 0.7 * alpha + 1e-12)
+        # and no random perturbation does better
+        assert all(f(z) <= f(z + 1e-3 * rng.normal(size=9)) for _ in range(200))
+
+
+def test_sparse_group_dual_norm_against_a_root_finder():
+    rng = np.random.default_rng(1)
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+    c = np.array([1.0, 0.5, 2.0, 1.0])
+    for alpha in (0.02, 0.3, 0.95, 1.0):
+        v = rng.normal(size=10)
+        pen = jaxl1.SparseGroupL1(2.5, alpha, groups=tuple(groups), weights=c)
+        np.testing.assert_allclose(float(pen.dual_norm(jnp.asarray(v))), np_sgl_dual_norm(v, alpha, c, groups) / 2.5,
+                                   rtol=1e-13)
+        np.testing.assert_allclose(float(pen.max_strength(jnp.asarray(v))), np_sgl_dual_norm(v, alpha, c, groups),
+                                   rtol=1e-13)
+    # alpha = 0 is the group lasso's dual norm
+    v = rng.normal(size=10)
+    sgl = jaxl1.SparseGroupL1(1.0, 0.0, groups=tuple(groups), weights=c)
+    np.testing.assert_allclose(sgl.dual_norm(jnp.asarray(v)), np.max(group_norms(v, groups) / c), rtol=1e-14)
+
+
+# --------------------------------------------------------------------------- #
+# paths against celer and skglm
+# --------------------------------------------------------------------------- #
+def test_group_lasso_path_matches_celer_and_skglm(data):
+    X, y = data
+    c = np.sqrt(sizes_of(GROUPS))
+    path = jaxl1.fit_path(X, y, groups=GROUPS, n_lambdas=12, eps=0.02, tol=1e-12)
+    assert bool(path.converged.all()) and path.certificate == "duality_gap"
+    lam_max = float(jaxl1.lambda_max(X, y, groups=GROUPS))
+    np.testing.assert_allclose(path.lambdas[0], lam_max, rtol=1e-14)
+    g = X.T @ (y - y.mean()) / N
+    np.testing.assert_allclose(lam_max, np.max(group_norms(g, GROUPS) / c), rtol=1e-12)
+    assert not np.any(path.coef[0]) and np.any(path.coef[1])
+    members = [list(np.flatnonzero(GROUPS == k)) for k in range(GROUPS.max() + 1)]
+    for i in (2, 6, 11):
+        lam = float(path.lambdas[i])
+        ref = celer.GroupLasso(groups=members, alpha=lam, weights=c, tol=1e-14, max_epochs=100_000).fit(X, y)
+        sk = GroupLasso(groups=members, alpha=lam, weights=c, tol=1e-12, max_epochs=100_000).fit(X, y)
+        for coef, b in ((ref.coef_, ref.intercept_), (sk.coef_, sk.intercept_)):
+            np.testing.assert_allclose(path.coef[i], coef, atol=1e-6 * np.abs(coef).max())
+            np.testing.assert_allclose(path.intercept[i], b, rtol=1e-6)
+        ours = np_objective(X, y, np.asarray(path.coef[i]), float(path.intercept[i]), lam, 0.0, c, GROUPS)
+        theirs = np_objective(X, y, ref.coef_, ref.intercept_, lam, 0.0, c, GROUPS)
+        assert ours <= theirs * (1 + 1e-10)
+        # whole groups enter together: every group is all zero or all nonzero
+        nz = np.asarray(path.coef[i]) != 0
+        assert all(nz[GROUPS == k].all() or not nz[GROUPS == k].any() for k in range(8))
+        assert kkt_violation(X, y, np.asarray(path.coef[i]), float(path.intercept[i]), lam, 0.0, c, GROUPS) < 1e-6
+
+
+def test_sparse_group_lasso_path_matches_skglm(data):
+    X, y = data
+    alpha = 0.4
+    c = np.array([1.0, 0.5, 2.0, 1.0, 1.5, 1.0, 0.7, 1.2])
+    path = jaxl1.fit_path(X, y, groups=GROUPS, l1_ratio=alpha, weights=c, n_lambdas=10, eps=0.02, tol=1e-12)
+    assert bool(path.converged.all())
+    g = X.T @ (y - y.mean()) / N
+    np.testing.assert_allclose(path.lambdas[0], np_sgl_dual_norm(g, alpha, c, GROUPS), rtol=1e-12)
+    assert not np.any(path.coef[0]) and np.any(path.coef[1])
+    ptr = np.concatenate([[0], np.cumsum(sizes_of(GROUPS))]).astype(np.int32)
+    idx = np.arange(P, dtype=np.int32)
+    Xc, yc = X - X.mean(0), y - y.mean()  # skglm's group solver fits no intercept: centre as the intercept does
+    within_zero = 0
+    for i in (3, 6, 9):
+        lam = float(path.lambdas[i])
+        pen = WeightedL1GroupL2(lam, (1 - alpha) * c, np.full(P, alpha), ptr, idx)
+        est = GeneralizedLinearEstimator(QuadraticGroup(ptr, idx), pen, GroupBCD(tol=1e-13, max_iter=10_000, ws_strategy="fixpoint",
+                                                                                 max_epochs=100_000, fit_intercept=False))
+        ref = est.fit(Xc, yc).coef_
+        np.testing.assert_allclose(path.coef[i], ref, atol=1e-6 * np.abs(ref).max())
+        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
+        assert kkt_violation(X, y, w, b, lam, alpha, c, GROUPS) < 1e-6
+        norms = group_norms(w, GROUPS)
+        within_zero += int(np.sum((w == 0) & (norms[GROUPS] > 0)))
+    assert within_zero > 0  # zeros inside selected groups: what the sparse-group lasso adds to the group lasso
+
+
+def test_group_path_logistic_optimality_and_sparse_x(data):
+    X, y = data
+    yb = (y > np.median(y)).astype(float)
+    path = jaxl1.fit_path(X, yb, loss="logistic", groups=GROUPS, n_lambdas=6, eps=0.05, tol=1e-10)
+    assert bool(path.converged.all())
+    c = np.sqrt(sizes_of(GROUPS))
+    for i in range(1, 6):
+        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
+        pr = 1 / (1 + np.exp(-(X @ w + b)))
+        g = X.T @ (pr - yb) / N
+        lam = float(path.lambdas[i])
+        norms = group_norms(w, GROUPS)
+        assert abs(np.mean(pr - yb)) < 1e-6
+        for k in range(8):
+            j = GROUPS == k
+            if norms[k] == 0:
+                assert np.linalg.norm(g[j]) <= lam * c[k] * (1 + 1e-6)
+            else:
+                np.testing.assert_allclose(g[j], -lam * c[k] * w[j] / norms[k], atol=1e-5 * lam)
+    sparse = jaxl1.fit_path(sp.csr_matrix(X), yb, loss="logistic", groups=GROUPS, n_lambdas=6, eps=0.05, tol=1e-10)
+    np.testing.assert_allclose(sparse.coef, path.coef, atol=1e-6)
+
+
+def test_zero_factor_group_is_unpenalized(data):
+    X, y = data
+    c = np.sqrt(sizes_of(GROUPS)).astype(float)
+    c[2] = 0.0
+    path = jaxl1.fit_path(X, y, groups=GROUPS, weights=c, n_lambdas=5, tol=1e-14)
+    free = GROUPS == 2
+    # at lambda_max the free group is fitted by least squares with the rest zero (the coefficients' error is
+    # about the square root of the objective's, which the gap bounds)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    ls = np.linalg.lstsq(Xc[:, free], yc, rcond=None)[0]
+    np.testing.assert_allclose(path.coef[0][free], ls, atol=1e-5 * np.abs(ls).max())
+    assert not np.any(path.coef[0][~free]) and np.any(path.coef[1][~free])
+
+
+def test_cross_validate_with_groups_scores_the_fold_paths(data):
+    X, y = data
+    folds = np.arange(N) % 3
+    cv = jaxl1.cross_validate(X, y, groups=GROUPS, folds=folds, n_lambdas=8, tol=1e-12)
+    full = jaxl1.fit_path(X, y, groups=GROUPS, n_lambdas=8, tol=1e-12)
+    np.testing.assert_allclose(cv.path.coef, full.coef, atol=1e-9)
+    for k in range(3):
+        tr = folds != k
+        fold = jaxl1.fit_path(X[tr], y[tr], groups=GROUPS, lambdas=cv.lambdas, tol=1e-12)
+        mse = ((y[~tr][:, None] - np.asarray(fold.predict(X[~tr]))) ** 2).mean(0)
+        np.testing.assert_allclose(cv.fold_scores[k], mse, rtol=1e-7)
+
+
+# --------------------------------------------------------------------------- #
+# gradients
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
+def test_group_gradients_match_finite_differences(data, alpha):
+    X, y = data
+    Xv, yv = X[:40] + 0.1, y[:40]
+    lams = np.asarray(jaxl1.fit_path(X, y, groups=GROUPS, l1_ratio=alpha, n_lambdas=4, eps=0.1).lambdas)
+
+    def score(lams, y):
+        path = jaxl1.fit_path(X, y, groups=GROUPS, l1_ratio=alpha, lambdas=lams, tol=1e-14)
+        return jnp.sum((yv[:, None] - path.predict(Xv)) ** 2)
+
+    g_lam, g_y = jax.grad(score, argnums=(0, 1))(lams, y)
+    h = 1e-6
+    for i in (1, 3):
+        e = np.zeros(4)
+        e[i] = h * lams[i]
+        fd = (score(lams + e, y) - score(lams - e, y)) / (2 * e[i])
+        np.testing.assert_allclose(g_lam[i], fd, rtol=1e-4)
+    d = np.random.default_rng(5).normal(size=N)
+    fd = (score(lams, y + h * d) - score(lams, y - h * d)) / (2 * h)
+    np.testing.assert_allclose(jnp.vdot(g_y, d), fd, rtol=1e-4)
+
+
+def test_fit_gradient_through_group_penalty(data):
+    X, y = data
+
+    def coef_sum(lam, weights):
+        return jnp.sum(jaxl1.fit(X, y, jaxl1.GroupL1(lam, groups=tuple(GROUPS), weights=weights), tol=1e-14).coef ** 2)
+
+    c = np.sqrt(sizes_of(GROUPS)).astype(float)
+    lam = 0.3 * float(jaxl1.lambda_max(X, y, groups=GROUPS))
+    g_lam, g_c = jax.grad(coef_sum, argnums=(0, 1))(lam, c)
+    h = 1e-6
+    np.testing.assert_allclose(g_lam, (coef_sum(lam + h, c) - coef_sum(lam - h, c)) / (2 * h), rtol=1e-4)
+    e = np.zeros(8)
+    e[1] = h
+    np.testing.assert_allclose(g_c[1], (coef_sum(lam, c + e) - coef_sum(lam, c - e)) / (2 * h), rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- #
+# refusals
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(groups=np.arange(P - 1)), "one id per column"),
+    (dict(groups=np.where(GROUPS == 3, 9, GROUPS)), "id 3 has no column"),
+    (dict(groups=GROUPS.astype(float)), "integer group ids"),
+    (dict(groups=GROUPS - 1), "non-negative"),
+    (dict(groups=GROUPS, weights=np.ones(P)), r"one factor per group"),
+    (dict(groups=GROUPS, weights=-np.ones(8)), "non-negative"),
+    (dict(groups=GROUPS, standardize=True), "standardize"),
+    (dict(groups=GROUPS, bounds=(0, None)), "bounds"),
+    (dict(groups=GROUPS, positive=True), "positive"),
+    (dict(groups=GROUPS, penalty="mcp"), "penalty"),
+])
+def test_group_path_refusals(data, kwargs, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        jaxl1.fit_path(X, y, n_lambdas=3, **kwargs)
+
+
+def test_group_penalty_refusals():
+    with pytest.raises(ValueError, match="need groups"):
+        jaxl1.GroupL1(1.0, axis=0, weights=(1.0,))
+    with pytest.raises(ValueError, match="one entry per group"):
+        jaxl1.GroupL1(1.0, groups=(0, 1, 1), weights=(1.0,))
+    with pytest.raises(ValueError, match="groups"):
+        jaxl1.SparseGroupL1(1.0, 0.5)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        jaxl1.SparseGroupL1(1.0, 1.5, groups=(0, 1))
+    with pytest.raises(ValueError, match="2-D y"):
+        jaxl1.fit_path(np.ones((4, 2)) + np.eye(4, 2), np.ones((4, 2)), groups=[0, 1], n_lambdas=2)
