@@ -13,6 +13,7 @@ The names are public inside this private module.  The penalties' constructors us
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import re
 
@@ -737,3 +738,25 @@ def renamed(**names):
         for old, new in names.items():
             message = re.sub(rf"\b{re.escape(old)}\b", new, message)
         raise type(err)(message) from None
+
+
+def check_path_stops(dfmax, pmax, early_stop):
+    """``fit_path``'s stopping rules: ``dfmax``, ``pmax`` (``None`` or a non-negative integer) and ``early_stop``
+    (a bool or a pair ``(fdev, devmax)``, ``fdev >= 0`` and ``devmax`` in (0, 1])."""
+    reject_bools(dfmax=dfmax, pmax=pmax)
+    for name, value in (("dfmax", dfmax), ("pmax", pmax)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
+            raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
+    if isinstance(early_stop, (bool, np.bool_)):
+        early_stop = bool(early_stop)
+    else:
+        try:
+            fdev, devmax = (float(v) for v in early_stop)
+        except (TypeError, ValueError):
+            raise ValueError(f"early_stop must be True, False or a pair (fdev, devmax), got {early_stop!r}") from None
+        if not (math.isfinite(fdev) and fdev >= 0):
+            raise ValueError(f"early_stop: fdev must be a finite number >= 0, got {fdev!r}")
+        if not 0 < devmax <= 1:
+            raise ValueError(f"early_stop: devmax must be in (0, 1], got {devmax!r}")
+        early_stop = (fdev, devmax)
+    return (None if dfmax is None else int(dfmax)), (None if pmax is None else int(pmax)), early_stop

@@ -41,6 +41,7 @@ from .solvers import (
     solve,
     standardizing_scale,
 )
+from .solvers._gap import smooth_value
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -406,13 +407,16 @@ def _grid(lam_max, n_lambdas, eps):
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, *, loss, fit_intercept, form, kind,
-               check_every, chunk_size, ws_size, standardize, devices=()):
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, stops=None, *, loss,
+               fit_intercept, form, kind, check_every, chunk_size, ws_size, standardize, devices=()):
     """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``.
 
     With several ``devices`` the grid is cut into one contiguous block per device (padded with copies of
     the last strength, trimmed back): a coarse path through the blocks' first strengths, walked on every
     device, gives each block its warm start, and the blocks are walked in parallel (``shard_map``).
+
+    ``stops`` (see :func:`_stop_rules`; one device only) ends the walk early: the strengths after the stop
+    are not solved and come back with ``n_iter = -1`` (the caller trims them).
     """
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
@@ -428,7 +432,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     opts = dict(kind=kind, loss=loss_c, form=form, fit_b=fit_b, check_every=check_every, ws_size=ws_size)
     n_dev = len(devices)
     if n_dev <= 1:
-        W, B, gap, n_iter, conv = _walk(prob, lambdas, w_init, b_init, pen_args, chunk_size=chunk_size, **opts)
+        W, B, gap, n_iter, conv = _walk(prob, lambdas, w_init, b_init, pen_args, chunk_size=chunk_size, stops=stops,
+                                        **opts)
     else:
         block = -(-K // n_dev)
         lam_pad = _pad_grid(lambdas, block * n_dev)
@@ -455,9 +460,14 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
                       certificate_of(loss_c, _make_penalty(kind, lambdas[0], l1_ratio, weights)))
 
 
-def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, check_every, ws_size, chunk_size):
+def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, check_every, ws_size, chunk_size,
+          stops=None):
     """Walk down the strengths ``lambdas`` from the solver state ``(w_init, b_init)``, warm-starting each
     chunk of ``chunk_size`` strengths (one vmapped solve) from the previous two solutions.
+
+    With ``stops`` (see :func:`_stop_rules`) the walk ends as glmnet's does: once a rule fires, the chunks
+    left are skipped (not solved) and their strengths, and those after the stop in the last chunk, get
+    ``n_iter = -1``.
 
     Returns the solver's ``(W, B, gap, n_iter, converged)``, one row per strength (``B`` as the solver keeps it).
     """
@@ -473,24 +483,103 @@ def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, c
                      check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
 
     def chunk(carry, lams):
-        (w1, b1, lam1), (w2, b2, lam2) = carry
-        if chunk_size == 1:  # one lane: no batching, so the solver's loops stay plain loops
-            w0, b0 = _extrapolate(w1, b1, lam1, w2, b2, lam2, lams[0])
-            out = jax.tree.map(lambda a: a[None], solve_lane(lams[0], w0, b0))
-        else:
+        (w1, b1, lam1), (w2, b2, lam2), state = carry
+
+        def run():
+            if chunk_size == 1:  # one lane: no batching, so the solver's loops stay plain loops
+                w0, b0 = _extrapolate(w1, b1, lam1, w2, b2, lam2, lams[0])
+                return jax.tree.map(lambda a: a[None], solve_lane(lams[0], w0, b0))
             inits = jax.vmap(lambda lam: _extrapolate(w1, b1, lam1, w2, b2, lam2, lam))(lams)
-            out = jax.vmap(solve_lane)(lams, *inits)
+            return jax.vmap(solve_lane)(lams, *inits)
+
+        if stops is None:
+            out = run()
+        else:
+            def skip():  # after the stop: the last solution, marked unsolved
+                W, B, gap, n_iter, conv = jax.eval_shape(run)
+                return (jnp.broadcast_to(w1, W.shape), jnp.broadcast_to(b1, B.shape), jnp.zeros(gap.shape, gap.dtype),
+                        jnp.full(n_iter.shape, -1, n_iter.dtype), jnp.ones(conv.shape, conv.dtype))
+
+            out = jax.lax.cond(state[0], skip, run)
+            state, n_iter = jax.lax.scan(lambda st, lane: _stop_step(prob, st, lane, stops, loss=loss, form=form,
+                                                                     fit_b=fit_b), state, (out[0], out[1], out[3]))
+            out = out[:3] + (n_iter,) + out[4:]
         w, b = out[0], out[1]
         last = (w[-1], b[-1], lams[-1])
         prev = (w[-2], b[-2], lams[-2]) if chunk_size > 1 else (w1, b1, lam1)
-        return (last, prev), out
+        return (last, prev, state), out
 
     start = (w_init, b_init, lambdas[0])
-    _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start), lam_chunks)
+    state = None if stops is None else _stop_start(prob, w_init)
+    _, (W, B, gap, n_iter, conv) = jax.lax.scan(chunk, (start, start, state), lam_chunks)
     W = W.reshape(-1, *coef_shape)[:K]
     B = B.reshape(-1, *coef_shape[1:])[:K]
     gap, n_iter, conv = (a.reshape(-1)[:K] for a in (gap, n_iter, conv))
     return W, B, gap, n_iter, conv
+
+
+# glmnet's path stops (glmnet.control: fdev, devmax, mnlam)
+FDEV = 1e-5  # the smallest change of the deviance ratio, relative to it, that keeps the path going
+DEVMAX = 0.999  # the deviance ratio that ends the path
+MIN_STRENGTHS = 5  # the stops by df or deviance apply from this strength on (1-based)
+
+
+def _stop_rules(dfmax, pmax, early_stop, dtype):
+    """The arrays of the path's stopping rules, or ``None`` when none is asked for (checked before)."""
+    if dfmax is None and pmax is None and early_stop is False:
+        return None
+    big = np.iinfo(np.int32).max
+    fdev, devmax = (FDEV, DEVMAX) if early_stop is True else ((0.0, np.inf) if early_stop is False else early_stop)
+    return (jnp.asarray(big if dfmax is None else dfmax, jnp.int32), jnp.asarray(big if pmax is None else pmax, jnp.int32),
+            jnp.asarray(early_stop is not False), jnp.asarray(fdev, dtype), jnp.asarray(devmax, dtype))
+
+
+def _stop_start(prob, w_init):
+    """The walk's stopping state: (stopped, the last deviance ratio, the variables nonzero so far, strengths kept)."""
+    dtype = w_init.dtype
+    return (jnp.asarray(False), jnp.zeros([], dtype), jnp.zeros(w_init.shape[0], bool), jnp.zeros([], jnp.int32))
+
+
+def _stop_step(prob, state, lane, stops, *, loss, form, fit_b):
+    """One solved strength through glmnet's stopping rules: returns the new state and the strength's ``n_iter``
+    (``-1`` when it is dropped: after a stop, or where it takes the variables ever nonzero past ``pmax``).
+
+    The deviance ratio is ``1 - F(w, b) / F_null`` with ``F`` the loss (0 at the saturated fit for the built-in
+    losses, so that this is the fraction of the deviance explained: ``R^2`` for the squared loss) and ``F_null``
+    the loss of the intercept-only model.  From the ``MIN_STRENGTHS``-th strength on, the path stops after a
+    strength with more than ``dfmax`` nonzero variables, a deviance ratio above ``devmax``, or one that grew by
+    less than ``fdev`` times itself (the strength is kept, as in glmnet).
+    """
+    done, dev_prev, ever, k = state
+    w, b, n_iter = lane
+    dfmax, pmax, use_dev, fdev, devmax = stops
+    nz = w != 0 if w.ndim == 1 else jnp.any(w != 0, axis=tuple(range(1, w.ndim)))
+    ever_new = ever | nz
+    value = smooth_value(prob, w * rows_of(prob.d, w), b, loss=loss, form=form, fit_b=fit_b)
+    null = prob.P0
+    dev = jnp.where(null > 0, 1.0 - value / jnp.where(null > 0, null, 1.0), 0.0).astype(dev_prev.dtype)
+    drop = done | (jnp.sum(ever_new) > pmax)
+    k_new = k + 1
+    late = k_new >= MIN_STRENGTHS
+    stop = late & ((jnp.sum(nz) > dfmax) | (use_dev & ((dev - dev_prev < fdev * dev) | (dev > devmax))))
+    keep = ~drop
+    state = (drop | stop, jnp.where(keep, dev, dev_prev), jnp.where(keep, ever_new, ever), jnp.where(keep, k_new, k))
+    return state, jnp.where(keep, n_iter, -1).astype(n_iter.dtype)
+
+
+def _trim_stopped(path):
+    """The path without the strengths its stopping rules left unsolved (``n_iter == -1``: a tail)."""
+    try:
+        n_iter = np.asarray(path.n_iter)
+    except jax.errors.TracerArrayConversionError:
+        raise ValueError("dfmax, pmax and early_stop make the path's length depend on the data: they need concrete "
+                         "inputs (not under jit or vmap; differentiate the path without them, on the strengths "
+                         "they keep)") from None
+    k = int(np.sum(n_iter >= 0))
+    if k == n_iter.shape[0]:
+        return path
+    return dataclasses.replace(path, **{f: getattr(path, f)[:k] for f in
+                                        ("lambdas", "coef", "intercept", "gap", "n_iter", "converged")})
 
 
 def _pad_grid(lambdas, m):
@@ -539,12 +628,13 @@ _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zi
                                   _path_tangent)
 
 
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, *, devices=(), **static):
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, stops=None, *, devices=(),
+               **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
     pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
     return _path_diff(tuple(static[k] for k in _STATIC) + (devices,), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
-                      bounds, pscale, offset)
+                      bounds, pscale, offset, stops)
 
 
 _path_jit = jit(_path_core, static_argnames=_STATIC + ("devices",))
@@ -650,7 +740,8 @@ def fit_path(
     max_iter: int = 20_000, *, weights=None, positive: bool = False, form: str = "auto",
     chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None, standardize: bool = False,
     bounds=None, grouped: bool = False, offset=None, devices=None, shard: str = "lambdas", penalty: str = "l1",
-    gamma: float | None = None, groups=None,
+    gamma: float | None = None, groups=None, dfmax: int | None = None, pmax: int | None = None,
+    early_stop=False,
 ) -> PathResult:
     r"""Fit a whole regularization path in one compiled call.
 
@@ -721,6 +812,18 @@ def fit_path(
         :math:`\lambda (\alpha \|w\|_1 + (1 - \alpha) \sum_g c_g \|w_g\|_2)`; ``c`` is ``weights``.
         The grid starts at the group ``lambda_max``; the certificate is the duality gap.  Any 1-D ``y``
         loss and a dense or sparse ``X``; not with ``standardize``, ``bounds``, ``positive`` or ``penalty``.
+      dfmax: end the path after the first strength with more than ``dfmax`` nonzero variables (glmnet's
+        ``dfmax``; that strength is kept; a variable is a row of a coefficient matrix).  ``None``: no limit.
+      pmax: end the path before the first strength that would make more than ``pmax`` variables nonzero at
+        some point along the path (glmnet's ``pmax``; that strength is dropped).  ``None``: no limit.
+      early_stop: end the path when the fraction of the deviance explained (``1 - F / F_null``, the loss
+        ``F`` relative to the intercept-only model's: ``R^2`` for the squared loss) exceeds 0.999 or grows by
+        less than 1e-5 times itself from one strength to the next, as glmnet does by default (its ``fdev``
+        and ``devmax``); a pair ``(fdev, devmax)`` sets both.  ``False`` (default): the whole grid.
+        The rules of ``dfmax`` and ``early_stop`` apply from the 5th strength on (glmnet's ``mnlam``); the
+        strengths after a stop are not solved and the result is shorter than the grid.  The three need
+        concrete inputs (not under ``jit``, ``vmap`` or ``grad``) and walk the path on one device (each stop
+        depends on the strengths before); ``cross_validate`` has none of them.
 
     Returns:
       A :class:`PathResult`.
@@ -734,18 +837,24 @@ def fit_path(
       ((20, 10), True)
       >>> [int((row != 0).sum()) for row in path.coef[::5]]
       [0, 4, 7, 10]
+      >>> short = jaxl1.fit_path(X, y, n_lambdas=20, dfmax=5)  # ends once more than 5 variables are in
+      >>> short.coef.shape[0] < 20, int((short.coef[-1] != 0).sum()) > 5
+      (True, True)
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
                       penalty, gamma, groups)
     devices = _validation.check_devices(devices)
+    stops = _stop_rules(*_validation.check_path_stops(dfmax, pmax, early_stop), spec.X.dtype)
     if _validation.check_shard(shard) == "rows":
         if len(devices) > 1:
             X, y, s, offset = _design.shard_rows(devices, spec.X, spec.y, spec.s, spec.offset)
             spec = spec._replace(X=X, y=y, s=s, offset=offset)
         devices = ()
-    devices = devices[:spec.lambdas.shape[0]]  # no device without a strength
-    path = _path_jit(*spec.arrays, devices=devices if len(devices) > 1 else (), **spec.options)
+    devices = devices[:spec.lambdas.shape[0]] if stops is None else ()  # no device without a strength
+    path = _path_jit(*spec.arrays, stops, devices=devices if len(devices) > 1 else (), **spec.options)
+    if stops is not None:
+        path = _trim_stopped(path)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
     return path
 

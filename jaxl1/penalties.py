@@ -907,8 +907,8 @@ class SparseGroupL1:
     Examples:
       >>> import jax.numpy as jnp, jaxl1
       >>> pen = jaxl1.SparseGroupL1(1.0, 0.5, groups=(0, 0, 1))
-      >>> pen.prox(jnp.array([3.0, 0.2, 0.5]), step=1.0)
-      Array([1.7928932, 0.       , 0.       ], dtype=float32)
+      >>> [round(float(v), 5) for v in pen.prox(jnp.array([3.0, 0.2, 0.5]), step=1.0)]  # 2.5 - sqrt(2)/2
+      [1.79289, 0.0, 0.0]
     """
 
     strength: jax.typing.ArrayLike
