@@ -11,6 +11,7 @@ from .losses import LOSSES, Logistic, Loss, Multinomial, Poisson, Squared
 from .path import CVResult, PathResult, cross_validate, fit_path, lambda_grid, lambda_max
 from .penalties import L1, L2, Bounded, ColumnScaled, ElasticNet, GroupL1, SparseGroupL1, L21, MCP, SCAD, NonNegativeL1, soft_threshold
 from .plotting import plot_cv, plot_path, plot_stability
+from .relaxed import RelaxedCVResult, RelaxedPath, cross_validate_relaxed, relax
 from .stability import StabilityResult, stability_selection
 from .solver import STATUS, ConvergenceWarning, FitResult, default_tol, fit
 from .transform import ProxAdamState, ProximalState, Sparsity, prox_adam, proximal, sparsity
@@ -49,6 +50,10 @@ __all__ = [
     "cross_validate",
     "PathResult",
     "CVResult",
+    "relax",
+    "RelaxedPath",
+    "cross_validate_relaxed",
+    "RelaxedCVResult",
     "stability_selection",
     "StabilityResult",
     "information_criterion",
