@@ -181,11 +181,98 @@ def check_sparse_mlp(out):
     assert zeros > 50 and acc > unpenalized_acc - 0.03  # prox_adam at lam = 1e-3, as the text says
 
 
+def check_beyond_the_lasso(out):
+    from skglm.datafits import LogisticGroup
+    from skglm.penalties import WeightedGroupL2
+    from skglm.solvers import GroupProxNewton
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+    from sklearn.linear_model import Lasso, lasso_path
+
+    # 1. the group lasso: lambda_max and the first group in numpy, the group norms against skglm
+    data = load_breast_cancer()
+    X = (data.data - data.data.mean(0)) / data.data.std(0)
+    y = data.target.astype(float)
+    n = X.shape[0]
+    groups = np.arange(30) % 10
+    measurements = [name.replace("mean ", "") for name in data.feature_names[:10]]
+    (converged,) = _find(r"^group lasso: all strengths converged: (\w+)", out)
+    assert converged == "True"
+    g0 = X.T @ (y - y.mean()) / n
+    per_group = np.array([np.linalg.norm(g0[groups == g]) / np.sqrt(3) for g in range(10)])
+    (lam_max,) = _find(rf"^group lambda_max: {NUM}", out)
+    assert float(lam_max) == pytest.approx(per_group.max(), rel=1e-9)
+    (order,) = _find(r"^groups in the order they first enter: (.*)$", out)
+    assert order.split(", ")[0] == measurements[int(np.argmax(per_group))]
+    lam, norms = _find(rf"^at lambda = {NUM}: (.*=.*)$", out)
+    printed = {name: float(v) for name, v in (item.split("=") for item in norms.split(", "))}
+    idx = [np.flatnonzero(groups == g) for g in range(10)]
+    ptr = np.r_[0, np.cumsum([len(i) for i in idx])].astype(np.int32)
+    ind = np.concatenate(idx).astype(np.int32)
+    datafit = LogisticGroup(grp_ptr=ptr, grp_indices=ind)
+    Xf = np.asfortranarray(X)
+    datafit.initialize(Xf, 2 * y - 1)
+    pen = WeightedGroupL2(alpha=float(lam), weights=np.full(10, np.sqrt(3)), grp_ptr=ptr, grp_indices=ind)
+    w = GroupProxNewton(fit_intercept=True, tol=1e-12, max_iter=500).solve(Xf, 2 * y - 1, datafit, pen)[0][:30]
+    ref = {measurements[g]: np.linalg.norm(w[groups == g]) for g in range(10)}
+    assert set(printed) == {m for m, v in ref.items() if v > 0}
+    for m, v in printed.items():
+        assert abs(v - ref[m]) <= 2e-4, (m, v, ref[m])
+
+    # 2. the lasso against scikit-learn; MCP's stationarity conditions in numpy (gamma = 3, unit columns)
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xd = (Xd - Xd.mean(0)) / Xd.std(0)
+    nd = Xd.shape[0]
+    lam, k_lasso, k_mcp = _find(rf"^at lambda = {NUM}: lasso (\d+) features, MCP (\d+) features", out)
+    lam = float(lam)
+    (lasso_line,) = _find(r"^lasso: (.*)$", out)
+    (mcp_line,) = _find(r"^MCP: +(.*)$", out)
+    w_lasso = np.array([float(v) for v in lasso_line.split()])
+    w_mcp = np.array([float(v) for v in mcp_line.split()])
+    ref = Lasso(alpha=lam, tol=1e-12, max_iter=100_000).fit(Xd, yd).coef_
+    np.testing.assert_allclose(w_lasso, ref, atol=6e-5)
+    assert int(k_lasso) == int((ref != 0).sum()) and int(k_mcp) == int((w_mcp != 0).sum())
+    corr = Xd.T @ (yd - yd.mean() - Xd @ w_mcp) / nd  # the intercept is the mean: the columns are centred
+    on = w_mcp != 0
+    want = np.sign(w_mcp) * np.maximum(lam - np.abs(w_mcp) / 3.0, 0.0)
+    np.testing.assert_allclose(corr[on], want[on], atol=2e-3)  # coefficients printed to 4 decimals
+    assert np.all(np.abs(corr[~on]) <= lam + 2e-3)
+    assert np.abs(w_mcp).sum() > np.abs(w_lasso).sum()  # less shrinkage
+
+    # 3. stability selection against scikit-learn's lasso_path on the same halves and strengths
+    import jaxl1
+
+    names = load_diabetes().feature_names
+    stab = jaxl1.stability_selection(Xd, yd, n_subsamples=100, n_lambdas=30, threshold=0.8, max_selected=5,
+                                     random_state=0, tol=1e-10)  # for its subsamples and strengths only
+    lams = np.asarray(stab.lambdas)
+    nz = []
+    for rows in np.asarray(stab.subsamples):
+        Xs, ys = Xd[rows], yd[rows]
+        coefs = lasso_path(Xs - Xs.mean(0), ys - ys.mean(), alphas=lams, tol=1e-12, max_iter=100_000)[1]
+        nz.append(coefs.T != 0)  # (K, p)
+    nz = np.array(nz)
+    prob = nz.mean(0)
+    avg = (np.cumsum(nz, axis=1) > 0).sum(2).mean(0)
+    region = avg <= 5
+    top = np.where(region[:, None], prob, 0.0).max(0)
+    (n_region,) = _find(r"^strengths in the region: (\d+) of 30", out)
+    assert int(n_region) == int(region.sum())
+    (stable,) = _find(r"^stable set \(threshold 0.8\): (.*)$", out)
+    assert stable.split(", ") == [names[j] for j in np.flatnonzero(top >= 0.8)]
+    (bound,) = _find(rf"^expected false selections at most: {NUM}", out)
+    assert float(bound) == pytest.approx(avg[region].max() ** 2 / (0.6 * 10), abs=6e-4)
+    (probs,) = _find(r"^largest selection probability in the region: (.*)$", out)
+    printed = {name: float(v) for name, v in (item.split("=") for item in probs.split(", "))}
+    for j, name in enumerate(names):
+        assert abs(printed[name] - top[j]) <= 0.006, (name, printed[name], top[j])
+
+
 CHECKS = {
     "regularization_path": check_regularization_path,
     "hyperparameter_gradients": check_hyperparameter_gradients,
     "gpu_paths": check_gpu_paths,
     "sparse_mlp": check_sparse_mlp,
+    "beyond_the_lasso": check_beyond_the_lasso,
 }
 
 
