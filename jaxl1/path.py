@@ -136,6 +136,53 @@ class PathResult:
         coef, intercept = mix(self.coef), mix(self.intercept)
         return (coef[0], intercept[0]) if scalar else (coef, intercept)
 
+    def at(self, lambdas, X=None, y=None, *, exact: bool = False, **fit_path_options):
+        """Coefficients and intercepts at any strengths (glmnet's ``coef(fit, s=, exact=)``).
+
+        With ``exact=False`` (default) they are interpolated between the path's solutions
+        (:meth:`interpolate`).  With ``exact=True`` the path is fitted again on its strengths and the new
+        ones together (:func:`fit_path` with ``lambdas`` the merged grid, warm-started along it), and the
+        solutions at ``lambdas`` are returned: pass the data ``X``, ``y`` and the options the path was
+        fitted with (``loss``, ``l1_ratio``, ``weights``, ``tol``, ...), as glmnet asks for ``x`` and ``y``.
+
+        Args:
+          lambdas: a positive number or a 1-D array of positive strengths, in any order.
+          X, y: the path's data (``exact=True`` only).
+          exact: refit instead of interpolating.
+          **fit_path_options: :func:`fit_path`'s options, for the refit (not ``lambdas``).
+
+        Returns:
+          ``(coef, intercept)``, shaped as by :meth:`interpolate`.
+
+        Raises:
+          ValueError: naming ``X`` (``exact=True`` without the data, or data or options given without it),
+            ``lambdas``, or as :func:`fit_path`.
+
+        Examples:
+          >>> import jaxl1
+          >>> from sklearn.datasets import load_diabetes
+          >>> X, y = load_diabetes(return_X_y=True)
+          >>> path = jaxl1.fit_path(X, y, n_lambdas=10)
+          >>> coef, b = path.at(0.5, X, y, exact=True)  # the lasso at lambda = 0.5, not on the grid
+          >>> coef.shape
+          (10,)
+        """
+        if not exact:
+            if X is not None or y is not None or fit_path_options:
+                raise ValueError("X: the data and fit_path's options are for exact=True; without it the "
+                                 "coefficients are interpolated from the path")
+            return self.interpolate(lambdas)
+        if X is None or y is None:
+            raise ValueError("X: exact=True refits the path, so it needs the data X and y it was fitted on")
+        lam = np.asarray(_validation.check_interpolation_strengths(lambdas), dtype=np.float64)
+        scalar = lam.ndim == 0
+        lam = np.atleast_1d(lam)
+        grid = np.unique(np.concatenate([np.asarray(self.lambdas, np.float64), lam]))[::-1]  # decreasing
+        refit = fit_path(X, y, lambdas=grid, **fit_path_options)
+        rows = np.searchsorted(-grid, -lam)
+        coef, intercept = refit.coef[rows], refit.intercept[rows]
+        return (coef[0], intercept[0]) if scalar else (coef, intercept)
+
 
 @partial(
     jax.tree_util.register_dataclass,
