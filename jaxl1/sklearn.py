@@ -105,10 +105,13 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
         return estimator._validate_data(*args, **kwargs)
 
 
+from ._validation import check_groups as _check_groups
 from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
 from .penalties import ElasticNet as _ElasticNetPenalty
+from .penalties import GroupL1 as _GroupL1Penalty
 from .penalties import L21 as _L21Penalty
+from .penalties import SparseGroupL1 as _SparseGroupL1Penalty
 from .penalties import MCP as _MCPPenalty
 from .penalties import SCAD as _SCADPenalty
 from .penalties import NonNegativeL1 as _NonNegativeL1Penalty
@@ -131,7 +134,8 @@ _fit = _without_solver_warnings(_solver_fit)
 cross_validate = _without_solver_warnings(_cross_validate)
 
 __all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "LogisticRegressionL1", "PoissonRegressorL1",
-           "MultiTaskLasso", "MultiTaskLassoCV", "LogisticRegressionL1CV", "MCPRegression", "SCADRegression"]
+           "MultiTaskLasso", "MultiTaskLassoCV", "LogisticRegressionL1CV", "MCPRegression", "SCADRegression",
+           "GroupLasso"]
 
 _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes on as they are (others become CSR)
 
@@ -695,6 +699,136 @@ class SCADRegression(_FoldedRegressor):
 
     def _penalty(self, alpha, shape):
         return _SCADPenalty(alpha, a=shape)
+
+
+def _group_ids(groups, p):
+    """scikit-learn-style ``groups`` as ``(p,)`` integer ids: ``None`` (every feature its own group), an integer
+    (contiguous groups of that size, as celer's and skglm's ``GroupLasso``), a list of lists of column indices
+    (a partition of the columns) or a ``(p,)`` array of ids ``0 .. G-1``."""
+    if groups is None:
+        return np.arange(p)
+    if isinstance(groups, numbers.Integral) and not isinstance(groups, bool):
+        if groups < 1 or p % groups:
+            raise ValueError(f"groups: an integer group size must divide n_features={p}, got {groups!r}")
+        return np.arange(p) // int(groups)
+    if isinstance(groups, (list, tuple)) and len(groups) and all(isinstance(g, (list, tuple, np.ndarray))
+                                                                  for g in groups):
+        ids = np.full(p, -1)
+        for k, cols in enumerate(groups):
+            cols = np.asarray(cols)
+            if cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer) or cols.size == 0 or \
+                    np.any((cols < 0) | (cols >= p)):
+                raise ValueError(f"groups: group {k} must be a non-empty list of column indices in [0, {p}), "
+                                 f"got {groups[k]!r}")
+            if np.any(ids[cols] >= 0):
+                raise ValueError(f"groups: a column is in more than one group (group {k})")
+            ids[cols] = k
+        if np.any(ids < 0):
+            raise ValueError(f"groups: columns {np.flatnonzero(ids < 0)[:5].tolist()} are in no group (the groups "
+                             "must cover the columns)")
+        return ids
+    return np.asarray(_check_groups(groups, p), dtype=int)
+
+
+class GroupLasso(RegressorMixin, BaseEstimator):
+    r"""Linear regression with the group lasso (or the sparse-group lasso), celer's and skglm's ``GroupLasso``.
+
+    Minimizes :math:`\frac{1}{2n}\|y - Xw - b\|^2 + \alpha\,((1 - \rho) \sum_g c_g \|w_g\|_2 + \rho \|w\|_1)`
+    with :func:`jaxl1.fit` in float64 (:class:`jaxl1.GroupL1`, or :class:`jaxl1.SparseGroupL1` for
+    ``0 < l1_ratio``), certified by the duality gap.  Whole groups of features enter or leave together.
+
+    Args:
+      alpha: the strength :math:`\alpha \ge 0`.
+      groups: the groups of the features: an integer (contiguous groups of that size), a list of lists of
+        column indices covering the columns, or a ``(n_features,)`` array of ids ``0 .. G-1``; ``None``
+        (default): every feature its own group (the lasso).
+      weights: optional ``(G,)`` non-negative group factors :math:`c_g` (default the square root of each
+        group's size; 0 leaves a group unpenalized).
+      l1_ratio: :math:`\rho` in [0, 1), the L1 share (0: the group lasso).
+      fit_intercept, tol, max_iter, warm_start: as in :class:`Lasso`.
+
+    Attributes:
+      coef_: ``(n_features,)`` coefficients, exact zeros on the groups left out.
+      intercept_: the intercept (``0.0`` without ``fit_intercept``).
+      dual_gap_: the duality gap at the solution.
+      n_iter_: iterations taken.
+      n_features_in_: number of features seen in ``fit``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxl1.sklearn import GroupLasso
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.standard_normal((100, 6)); y = X[:, :2] @ np.array([1.0, -1.0]) + 0.1 * rng.standard_normal(100)
+      >>> GroupLasso(alpha=0.1, groups=2).fit(X, y).coef_.round(2)  # groups (0, 1), (2, 3), (4, 5)
+      array([ 0.9 , -0.88,  0.  ,  0.  ,  0.  ,  0.  ])
+    """
+
+    standardize = False  # (the group penalties are not standardized)
+
+    def __init__(self, alpha=1.0, *, groups=None, weights=None, l1_ratio=0.0, fit_intercept=True, tol=1e-4,
+                 max_iter=10_000, warm_start=False):
+        self.alpha = alpha
+        self.groups = groups
+        self.weights = weights
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Args:
+          X: ``(n_samples, n_features)`` training data, dense or sparse.
+          y: ``(n_samples,)`` targets.
+          sample_weight: optional ``(n_samples,)`` non-negative weights.
+
+        Returns:
+          ``self``.
+        """
+        _check_common(self)
+        _check_number("alpha", self.alpha, lo=0.0)
+        l1_ratio = _check_number("l1_ratio", self.l1_ratio, lo=0.0, hi=1.0)
+        if l1_ratio >= 1.0:
+            raise ValueError("l1_ratio must be below 1 (1 is the lasso: use jaxl1.sklearn.Lasso)")
+        X, y = _sk_validate_data(self, X, y, dtype=np.float64, y_numeric=True, accept_sparse=_SPARSE)
+        sw = _sample_weight(sample_weight, X.shape[0])
+        p = X.shape[1]
+        ids = _group_ids(self.groups, p)
+        n_groups = int(ids.max()) + 1
+        if self.weights is None:
+            c = np.sqrt(np.bincount(ids, minlength=n_groups).astype(float))
+        else:
+            c = np.asarray(self.weights, dtype=float)
+            if c.shape != (n_groups,) or not np.all(np.isfinite(c)) or np.any(c < 0):
+                raise ValueError(f"weights must be {n_groups} finite non-negative group factors, one per group, "
+                                 f"got {self.weights!r}")
+        Xp, yp, swp, _ = _pad(X, y, sw)
+        pad = Xp.shape[1] - p
+        if pad:  # the padding columns (all zero) form one more group, whose coefficients stay at zero
+            ids = np.concatenate([ids, np.full(pad, n_groups)])
+            c = np.concatenate([c, [1.0]])
+        init = None
+        if self.warm_start and np.shape(getattr(self, "coef_", None)) == (p,):
+            init = np.zeros(Xp.shape[1])
+            init[:p] = self.coef_
+        groups = tuple(int(g) for g in ids)
+        alpha = float(self.alpha)
+        penalty = (_GroupL1Penalty(alpha, groups=groups, weights=c) if l1_ratio == 0.0 else
+                   _SparseGroupL1Penalty(alpha, float(l1_ratio), groups=groups, weights=c))
+        return _solve_and_store(self, Xp, yp, swp, penalty, "squared", init, p)
+
+    def predict(self, X):
+        """Predictions ``X @ coef_ + intercept_``, ``(n_samples,)``."""
+        check_is_fitted(self)
+        X = _sk_validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=_SPARSE)
+        return X @ self.coef_ + self.intercept_
 
 
 def _check_multi_task_y(name, y):

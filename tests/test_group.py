@@ -330,3 +330,53 @@ def test_group_penalty_refusals():
         jaxl1.SparseGroupL1(1.0, 1.5, groups=(0, 1))
     with pytest.raises(ValueError, match="2-D y"):
         jaxl1.fit_path(np.ones((4, 2)) + np.eye(4, 2), np.ones((4, 2)), groups=[0, 1], n_lambdas=2)
+
+
+# --------------------------------------------------------------------------- #
+# the scikit-learn estimator
+# --------------------------------------------------------------------------- #
+def test_estimator_matches_celer_and_skglm(data):
+    from jaxl1.sklearn import GroupLasso as JGroupLasso
+
+    X, y = data
+    members = [list(np.flatnonzero(GROUPS == k)) for k in range(GROUPS.max() + 1)]
+    c = np.sqrt(sizes_of(GROUPS))
+    lam = 0.3 * float(jaxl1.lambda_max(X, y, groups=GROUPS))
+    ref = celer.GroupLasso(groups=members, alpha=lam, weights=c, tol=1e-14, max_epochs=100_000).fit(X, y)
+    for groups in (GROUPS, members):  # ids or lists of columns; default weights sqrt(size)
+        est = JGroupLasso(alpha=lam, groups=groups, tol=1e-12, max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+        np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-6)
+        np.testing.assert_allclose(est.predict(X), X @ est.coef_ + est.intercept_, rtol=1e-12)
+    sp_est = JGroupLasso(alpha=lam, groups=GROUPS, tol=1e-12, max_iter=100_000).fit(sp.csr_matrix(X), y)
+    np.testing.assert_allclose(sp_est.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+    # contiguous groups of a size, as celer's and skglm's integer groups
+    size = 4 if P % 4 == 0 else 2
+    sk = GroupLasso(groups=size, alpha=lam, weights=np.full(P // size, np.sqrt(size)), tol=1e-12,
+                    max_epochs=100_000).fit(X, y)
+    est = JGroupLasso(alpha=lam, groups=size, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(est.coef_, sk.coef_, atol=1e-6 * np.abs(sk.coef_).max())
+    # the sparse-group lasso: alpha * (rho ||w||_1 + (1 - rho) sum c_g ||w_g||) against skglm
+    rho = 0.4
+    ptr = np.concatenate([[0], np.cumsum(sizes_of(GROUPS))]).astype(np.int32)
+    idx = np.arange(P, dtype=np.int32)
+    pen = WeightedL1GroupL2(lam, (1 - rho) * c, np.full(P, rho), ptr, idx)
+    sgl = GeneralizedLinearEstimator(QuadraticGroup(ptr, idx), pen, GroupBCD(
+        tol=1e-13, max_iter=10_000, ws_strategy="fixpoint", max_epochs=100_000, fit_intercept=False))
+    want = sgl.fit(X - X.mean(0), y - y.mean()).coef_
+    est = JGroupLasso(alpha=lam, groups=GROUPS, l1_ratio=rho, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(est.coef_, want, atol=1e-6 * np.abs(want).max())
+
+
+def test_estimator_refusals(data):
+    from jaxl1.sklearn import GroupLasso as JGroupLasso
+
+    X, y = data
+    for groups, match in ((P + 1, "divide"), ([[0, 1]], "no group"), ([[0, 1], [1, 2]], "more than one"),
+                          ([[0, P]], "column indices"), (np.zeros(P - 1, int), "one id per column")):
+        with pytest.raises(ValueError, match=match):
+            JGroupLasso(alpha=0.1, groups=groups).fit(X, y)
+    with pytest.raises(ValueError, match="weights"):
+        JGroupLasso(alpha=0.1, groups=GROUPS, weights=np.ones(3)).fit(X, y)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        JGroupLasso(alpha=0.1, groups=GROUPS, l1_ratio=1.0).fit(X, y)

@@ -17,8 +17,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from jaxl1.sklearn import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegressionL1, LogisticRegressionL1CV,
-                           MCPRegression, MultiTaskLasso, MultiTaskLassoCV, PoissonRegressorL1, SCADRegression)
+from jaxl1.sklearn import (ElasticNet, ElasticNetCV, GroupLasso, Lasso, LassoCV, LogisticRegressionL1,
+                           LogisticRegressionL1CV, MCPRegression, MultiTaskLasso, MultiTaskLassoCV, PoissonRegressorL1, SCADRegression)
 
 TIGHT = dict(tol=1e-12, max_iter=200_000)
 
@@ -61,7 +61,7 @@ def _check_name(check):
 @parametrize_with_checks([Lasso(), ElasticNet(), LassoCV(alphas=10, cv=3), ElasticNetCV(alphas=10, cv=3),
                           LogisticRegressionL1(), PoissonRegressorL1(alpha=0.1), MultiTaskLasso(alpha=0.1),
                           MultiTaskLassoCV(alphas=5, cv=3), LogisticRegressionL1CV(alphas=5, cv=3),
-                          MCPRegression(alpha=0.1), SCADRegression(alpha=0.1)])
+                          MCPRegression(alpha=0.1), SCADRegression(alpha=0.1), GroupLasso(alpha=0.1)])
 def test_estimator_checks(estimator, check, monkeypatch):
     if _check_name(check) == "check_array_api_input":
         # scikit-learn skips this check unless SCIPY_ARRAY_API=1, which scipy reads only when
