@@ -183,11 +183,11 @@ def _draw_subsamples(subsamples, n_subsamples, fraction, n, rng):
 def stability_selection(
     X, y, loss: str = "squared", n_subsamples: int = 100, fraction: float = 0.5, *, lambdas=None,
     n_lambdas: int = 100, eps: float = 1e-3, threshold: float = 0.9, weakness: float = 1.0,
-    max_selected: float | None = None, subsamples=None, random_state=None, l1_ratio: float = 1.0,
+    max_selected: float | None = None, subsamples=None, random_state=None, l1_ratio: float | None = None,
     fit_intercept: bool = True, sample_weight=None, tol: float | None = None, max_iter: int = 20_000,
     weights=None, positive: bool = False, standardize: bool = False, bounds=None, grouped: bool = False,
     offset=None, form: str = "auto", chunk_size: int | None = None, check_every: int = 10,
-    ws_size: int | None = None, devices=None,
+    ws_size: int | None = None, devices=None, penalty: str = "l1", gamma: float | None = None, groups=None,
 ) -> StabilityResult:
     r"""Stability selection (Meinshausen and Bühlmann): selection probabilities along the path, in one call.
 
@@ -200,8 +200,10 @@ def stability_selection(
 
     Args:
       X, y, loss, l1_ratio, fit_intercept, sample_weight, tol, max_iter, weights, positive, standardize,
-        bounds, grouped, offset, form, chunk_size, check_every, ws_size: as in :func:`jaxl1.fit_path`
-        (the sample weights and the offset follow their rows into each subsample).
+        bounds, grouped, offset, form, chunk_size, check_every, ws_size, penalty, gamma, groups: as in
+        :func:`jaxl1.fit_path` (the sample weights and the offset follow their rows into each subsample;
+        ``penalty="mcp"`` or ``"scad"`` selects with the non-convex penalties; with ``groups`` whole groups
+        are selected together, and ``weakness`` must be 1).
       n_subsamples: ``B``, the number of subsamples (Meinshausen and Bühlmann use 100).
       fraction: the share of the rows in each subsample (in (0, 1); one half by default).
       lambdas, n_lambdas, eps: the strengths, as in :func:`jaxl1.fit_path`.
@@ -238,7 +240,8 @@ def stability_selection(
       ((30, 10), [2, 8])
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
-                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset)
+                      weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
+                      penalty, gamma, groups)
     n, p = spec.X.shape
     _validation.reject_bools(n_subsamples=n_subsamples, weakness=weakness)
     if subsamples is None:
@@ -246,6 +249,8 @@ def stability_selection(
     if not isinstance(weakness, (int, float, np.integer, np.floating)) or not 0.0 < float(weakness) <= 1.0:
         raise ValueError(f"weakness must be a number in (0, 1], got {weakness!r}")
     randomized = float(weakness) < 1.0
+    if randomized and groups is not None:
+        raise ValueError("weakness < 1 (random penalty factors per feature) is not supported with groups")
     if randomized and spec.kind == "nonneg":
         raise ValueError("weakness < 1 (random penalty factors) is not supported with positive=True, whose penalty "
                          "takes no factors: use bounds=(0, None) instead")

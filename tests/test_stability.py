@@ -137,3 +137,26 @@ def test_inputs_are_not_mutated_and_the_draw_is_reproducible(problem):
     np.testing.assert_array_equal(a.subsamples, b.subsamples)
     np.testing.assert_array_equal(a.factors, b.factors)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
+
+
+@pytest.mark.parametrize("kw", [dict(groups=np.repeat(np.arange(5), 2)), dict(penalty="mcp", gamma=3.0)],
+                         ids=["groups", "mcp"])
+def test_group_and_mcp_selection_against_a_loop(kw):
+    """The group lasso and MCP: the probabilities against a loop of fit_path on the same subsamples (whose
+    group and MCP paths are tested against celer, skglm and numpy coordinate descent elsewhere)."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    res = jaxl1.stability_selection(X, y, n_subsamples=12, n_lambdas=15, threshold=0.8, random_state=3,
+                                    tol=1e-11, **kw)
+    counts = np.zeros((15, 10))
+    for rows in np.asarray(res.subsamples):
+        path = jaxl1.fit_path(X[rows], y[rows], lambdas=res.lambdas, tol=1e-11, **kw)
+        counts += np.asarray(path.coef) != 0
+    np.testing.assert_allclose(res.probabilities, counts / 12, atol=1e-12)
+    if "groups" in kw:  # a group is selected whole
+        P = np.asarray(res.probabilities)
+        np.testing.assert_array_equal(P[:, ::2], P[:, 1::2])
+    with pytest.raises(ValueError, match="weakness"):
+        jaxl1.stability_selection(X, y, n_subsamples=12, weakness=0.5, groups=np.repeat(np.arange(5), 2))
