@@ -12,7 +12,10 @@ every fold's path, refits and scores in one compiled call.
 The refit at strength :math:`\lambda_k` minimizes the loss over the coefficients of the support
 :math:`S_k = \{j : \hat\beta_{\lambda_k, j} \ne 0\}` (and the intercept), the others held at 0: the solver
 with the penalty ``Bounded(L1(0), lo, hi)``, ``lo = hi = 0`` off the support, warm-started at the penalized
-solution and certified by its duality gap.  Where the support's columns are collinear, or hold more
+solution.  Its gap is an estimate here, not a bound: the unpenalized coordinates enter it as the decrease one
+gradient step would still make (``v_j^2 / L``), which understates the distance to the optimum of an
+ill-conditioned refit (the squared loss's refits are exact solves on the support; a logistic refit of 4
+correlated columns, tested at ``tol=1e-12``, is within 1.4e-9 of the optimum relative).  Where the support's columns are collinear, or hold more
 variables than samples, the refit is not unique (the solver returns one of its minimizers); with the
 logistic loss on separable data it does not exist (the solves stop at ``max_iter`` and say so).
 """
