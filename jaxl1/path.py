@@ -870,7 +870,7 @@ def fit_path(
         The rules of ``dfmax`` and ``early_stop`` apply from the 5th strength on (glmnet's ``mnlam``); the
         strengths after a stop are not solved and the result is shorter than the grid.  The three need
         concrete inputs (not under ``jit``, ``vmap`` or ``grad``) and walk the path on one device (each stop
-        depends on the strengths before); ``cross_validate`` has none of them.
+        depends on the strengths before); :func:`cross_validate` applies them to its full-data path.
 
     Returns:
       A :class:`PathResult`.
@@ -992,7 +992,8 @@ def cross_validate(
     tol: float | None = None, max_iter: int = 20_000, *, weights=None, positive: bool = False,
     form: str = "auto", chunk_size: int | None = None, check_every: int = 10, ws_size: int | None = None,
     devices=None, standardize: bool = False, bounds=None, grouped: bool = False, offset=None, penalty: str = "l1",
-    gamma: float | None = None, groups=None,
+    gamma: float | None = None, groups=None, dfmax: int | None = None, pmax: int | None = None,
+    early_stop=False,
 ) -> CVResult:
     r"""K-fold cross-validation over a regularization path, in one compiled call.
 
@@ -1003,8 +1004,11 @@ def cross_validate(
     Args:
       X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight,
         tol, max_iter, weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped,
-        offset, penalty, gamma: as in :func:`fit_path` (the held-out predictions include the offset; with ``standardize`` each fold's fit standardizes by its own training
-        samples, as ``cv.glmnet`` does).
+        offset, penalty, gamma, groups: as in :func:`fit_path` (the held-out predictions include the offset; with
+        ``standardize`` each fold's fit standardizes by its own training samples, as ``cv.glmnet`` does).
+      dfmax, pmax, early_stop: :func:`fit_path`'s stopping rules, applied as ``cv.glmnet`` applies them: to the
+        path on all the data, which fixes the strengths (the grid up to the stop); the folds are then fitted
+        on those strengths.  The full path is fitted once more inside the cross-validation.
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
       folds: optional ``(n,)`` integer fold ids.
@@ -1030,6 +1034,13 @@ def cross_validate(
       >>> bool(cv.lambda_1se >= cv.lambda_best), cv.mean_score.shape
       (True, (30,))
     """
+    if _validation.check_path_stops(dfmax, pmax, early_stop) != (None, None, False):
+        # cv.glmnet's order: the stops shorten the full-data path, whose strengths the folds then share
+        lambdas = fit_path(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
+                           weights=weights, positive=positive, form=form, chunk_size=chunk_size,
+                           check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,
+                           grouped=grouped, offset=offset, devices=devices, penalty=penalty, gamma=gamma,
+                           groups=groups, dfmax=dfmax, pmax=pmax, early_stop=early_stop).lambdas
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
                       penalty, gamma, groups)

@@ -150,3 +150,17 @@ def test_under_jit_is_refused(diabetes):
     X, y, _ = diabetes
     with pytest.raises(ValueError, match="concrete"):
         jax.jit(lambda yy: jaxl1.fit_path(X, yy, lambdas=np.array([10.0, 1.0]), dfmax=3).coef)(y)
+
+
+def test_cross_validate_stops_the_full_path_first(diabetes):
+    """cv.glmnet's order: the stops shorten the full-data path; the folds are fitted on its strengths."""
+    X, y, _ = diabetes
+    short = jaxl1.fit_path(X, y, n_lambdas=60, dfmax=6, **KW)
+    cv = jaxl1.cross_validate(X, y, n_lambdas=60, dfmax=6, **KW)
+    ref = jaxl1.cross_validate(X, y, lambdas=short.lambdas, **KW)
+    assert cv.lambdas.shape == short.lambdas.shape
+    np.testing.assert_array_equal(cv.lambdas, short.lambdas)
+    np.testing.assert_allclose(cv.fold_scores, ref.fold_scores, rtol=1e-12)
+    np.testing.assert_allclose(cv.path.coef, short.coef, atol=1e-9 * np.abs(short.coef).max())
+    with pytest.raises(ValueError, match="pmax"):
+        jaxl1.cross_validate(X, y, n_lambdas=10, pmax=-2)
