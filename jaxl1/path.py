@@ -42,6 +42,7 @@ from .solvers import (
     standardizing_scale,
 )
 from .solvers._gap import smooth_value
+from .solvers._problem import fold_moments
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -454,7 +455,8 @@ def _grid(lam_max, n_lambdas, eps):
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
-def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, stops=None, *, loss,
+def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, stops=None, moments=None,
+               *, loss,
                fit_intercept, form, kind, check_every, chunk_size, ws_size, standardize, devices=()):
     """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``.
 
@@ -464,6 +466,9 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
 
     ``stops`` (see :func:`_stop_rules`; one device only) ends the walk early: the strengths after the stop
     are not solved and come back with ``n_iter = -1`` (the caller trims them).
+
+    ``moments`` (Gram form): the second moments the Gram matrix is derived from (see
+    :func:`jaxl1.solvers._problem.prepare`); cross-validation passes each run's.
     """
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
@@ -471,7 +476,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     dtype = X.dtype
     coef_shape = X.shape[1:] + y.shape[1:]  # (p,), or (p, K) for a 2-D y
     scale = scalable(_path_penalty(kind, lambdas[0], l1_ratio, weights, pscale, bounds))  # as solvers.solve will decide
-    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale, offset=offset)
+    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scale, offset=offset,
+                   moments=moments)
     K = lambdas.shape[0]
     w_init = jnp.zeros(coef_shape, dtype)
     b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros(coef_shape[1:], dtype)
@@ -675,13 +681,13 @@ _path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zi
                                   _path_tangent)
 
 
-def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, stops=None, *, devices=(),
-               **static):
+def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, stops=None, moments=None, *,
+               devices=(), **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
     pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
     return _path_diff(tuple(static[k] for k in _STATIC) + (devices,), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
-                      bounds, pscale, offset, stops)
+                      bounds, pscale, offset, stops, moments)
 
 
 _path_jit = jit(_path_core, static_argnames=_STATIC + ("devices",))
@@ -950,21 +956,30 @@ def _over_runs(one_run, runs, args, devices, *, summed=False):
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *, n_folds, devices,
-                 **static):
+def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *,
+                 n_folds, devices, **static):
     """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
 
     Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
     sharded across them (``shard_map`` over a one-axis mesh, padded with copies of the full run to a
     multiple of the device count); on one device they are mapped one after the other.
+
+    In the Gram form the runs' Gram matrices come from one pass over the rows (``fold_rows``, ``fold_mask``:
+    each fold's row indices, padded): a run's is the whole minus its held-out fold's part
+    (:func:`jaxl1.solvers._problem.fold_moments`), so the ``n_folds + 1`` runs cost one Gram matrix.
     """
     loss = get_loss(static["loss"])
+    if static["form"] == "gram":
+        moments, centre = fold_moments(X, s, fold_rows, fold_mask, static["fit_intercept"])
+    else:
+        moments, centre = jnp.zeros((n_folds + 1, 0, 0), X.dtype), None
 
-    def one_run(k, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset):
+    def one_run(run, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, centre):
+        k, R = run
         out = folds == k
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
-                          offset, **static)
+                          offset, None, None if centre is None else (R, centre), **static)
         o = jnp.zeros_like(y) if offset is None else offset
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
@@ -976,14 +991,27 @@ def _cv_jit_impl(folds, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
         per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1] + o), (path.coef, path.intercept))
         return per_sample @ held, path
 
-    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset)
+    args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, centre)
     n_runs = -(-(n_folds + 1) // max(len(devices), 1)) * max(len(devices), 1)
-    runs = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
+    ks = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
+    runs = (ks, moments[ks])
     scores, paths = _over_runs(one_run, runs, args, devices)
     return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
 
 
 _cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)
+
+
+def _fold_rows(fold_ids, k):
+    """Each fold's row indices as a ``(k, m)`` array padded with row 0, and the mask of the real ones."""
+    counts = np.bincount(fold_ids, minlength=k)
+    m = int(counts.max())
+    order = np.argsort(fold_ids, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.arange(m)[None, :]
+    mask = pos < counts[:, None]
+    rows = np.where(mask, order[np.minimum(starts[:, None] + pos, len(order) - 1)], 0)
+    return jnp.asarray(rows, jnp.int32), jnp.asarray(mask)
 
 
 def cross_validate(
@@ -1048,7 +1076,9 @@ def cross_validate(
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
     devices = _validation.check_devices(devices)
-    scores, fold_conv, full = _cv_jit(jnp.asarray(fold_ids), *spec.arrays, n_folds=k, devices=devices, **spec.options)
+    rows, mask = _fold_rows(fold_ids, k)
+    scores, fold_conv, full = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, n_folds=k, devices=devices,
+                                      **spec.options)
     mean = jnp.mean(scores, axis=0)
     se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
     lams = full.lambdas

@@ -162,6 +162,42 @@ def test_cross_validate_matches_lassocv(diabetes):
     assert cv.fold_converged.shape == (5, 40) and bool(cv.fold_converged.all())
 
 
+def test_cross_validate_gram_from_fold_moments():
+    """The runs' Gram matrices come from one pass over the rows (the whole minus the held-out fold's part):
+    against numpy's Gram matrix of each run's training rows (features far from zero, sample weights,
+    shuffled folds of unequal sizes), and the fold scores against a numpy loop of fit_path on those rows."""
+    from jaxl1.path import _fold_rows
+    from jaxl1.solvers._problem import fold_moments, prepare
+
+    rng = np.random.default_rng(5)
+    n, p = 97, 6
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p) + np.array([1e3, -5.0, 0.0, 2e2, 1.0, -3e3])
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.standard_normal(n)
+    sw = rng.uniform(0.2, 2.0, n)
+    folds = rng.permutation(np.arange(n) % 4)
+    s = sw / sw.sum()
+    for fit_intercept in (True, False):
+        rows, mask = _fold_rows(folds, 4)
+        moments, centre = fold_moments(jnp.asarray(X), jnp.asarray(s), rows, mask, fit_intercept)
+        for k in range(5):
+            st = np.where(folds == k, 0.0, s)
+            st = st / st.sum()
+            m = st @ X if fit_intercept else np.zeros(p)
+            Xc = X - m
+            d = np.sqrt(st @ Xc**2)
+            ref = (Xc / d).T @ (st[:, None] * Xc / d)
+            prob = prepare(jnp.asarray(X), jnp.asarray(y), jnp.asarray(st), loss="squared",
+                           fit_intercept=fit_intercept, form="gram", moments=(moments[k], centre))
+            np.testing.assert_allclose(np.asarray(prob.A), ref, rtol=1e-11, atol=1e-13)
+    cv = jaxl1.cross_validate(X, y, folds=folds, sample_weight=sw, n_lambdas=12, tol=1e-12, max_iter=100_000)
+    for k in range(4):
+        tr, te = folds != k, folds == k
+        path = jaxl1.fit_path(X[tr], y[tr], lambdas=cv.lambdas, sample_weight=sw[tr], tol=1e-12, max_iter=100_000)
+        pred = X[te] @ np.asarray(path.coef).T + np.asarray(path.intercept)
+        mse = sw[te] @ (y[te][:, None] - pred) ** 2 / sw[te].sum()
+        np.testing.assert_allclose(np.asarray(cv.fold_scores[k]), mse, rtol=1e-9)
+
+
 def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):
     # the same shapes as above; a budget too small for the tight tolerance at the small strengths
     X, y = diabetes
