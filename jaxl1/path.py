@@ -29,7 +29,7 @@ from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
 from .penalties import L1, L21, MCP, SCAD, ElasticNet, GroupL1, NonNegativeL1, SparseGroupL1, bounded_and_scaled
-from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, status_of, warn_if_stopped
+from .solver import DEFAULT_MAX_ITER, FitResult, _fit_checked, _mapped_on_cpu, status_of, warn_if_stopped
 from .solvers import (
     certificate_of,
     init_intercept,
@@ -677,8 +677,13 @@ def _path_tangent(cfg, path, primals, tangents):
     return dataclasses.replace(zero_tangent(path), lambdas=dlam, coef=dW, intercept=dB)
 
 
-_path_diff = differentiable_solve(lambda cfg, *args: _path_impl(*args, **dict(zip(_STATIC + ("devices",), cfg))),
-                                  _path_tangent)
+def _path_mapped(cfg, *args):
+    kw = dict(zip(_STATIC + ("devices",), cfg))
+    *args, moments = args
+    return _mapped_on_cpu(partial(_path_impl, **kw), form=kw["form"], fit_intercept=kw["fit_intercept"])(*args, moments)
+
+
+_path_diff = differentiable_solve(_path_mapped, _path_tangent)
 
 
 def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset=None, stops=None, moments=None, *,

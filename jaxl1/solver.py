@@ -71,6 +71,8 @@ from .solvers import (
     solve,
     standardizing_scale,
 )
+from .solvers._problem import weighted_gram
+from .solvers._sparse import is_bcoo
 
 __all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
 
@@ -155,11 +157,13 @@ class FitResult:
         return _design.matmul(X, self.coef) + self.intercept
 
 
-def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, *, loss, fit_intercept, form, check_every, ws_size):
+def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, moments=None, *, loss, fit_intercept, form, check_every,
+              ws_size):
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
-    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen), offset=offset)
+    prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form, scale=scalable(pen), offset=offset,
+                   moments=moments)
     b0 = init_intercept(prob, loss, fit_b, w0) if form == "data" else jnp.zeros(w0.shape[1:], X.dtype)
     w, b, gap, n_iter, conv = solve(
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
@@ -182,7 +186,49 @@ def _fit_tangent(cfg, res, primals, tangents):
     return dataclasses.replace(zero_tangent(res), coef=dw, intercept=db)
 
 
-_fit_diff = differentiable_solve(lambda cfg, *args: _fit_impl(*args, **dict(zip(_CFG, cfg))), _fit_tangent)
+def _mapped_on_cpu(solve, *, form, fit_intercept):
+    """``solve(X, y, s, ..., moments)`` such that ``jax.vmap`` of it on a CPU runs the problems one after the
+    other (``lax.map``).
+
+    A vmapped solve runs every problem's loops in lockstep until the slowest has converged; on a CPU, where
+    the batch buys no parallelism, the problems one after the other are faster (1000 lassos of 200x50 with
+    their own responses: 0.13 s mapped against 0.38 s in lockstep; 100 paths of them: 0.25 s against 0.68 s).
+    When ``X`` and the sample weights are shared by the problems (only ``y``, the strengths or the penalty
+    vary) in the Gram form, the Gram matrix is computed once, before the map, and passed to every solve as
+    its ``moments`` (the last argument).  On an accelerator the batch is kept.  Only the solve is mapped:
+    the implicit derivatives stay batched.
+    """
+    if jax.default_backend() != "cpu":
+        return solve
+    f = jax.custom_batching.custom_vmap(solve)
+
+    @f.def_vmap
+    def rule(axis_size, in_batched, *args):
+        args, in_batched = list(args), list(in_batched)
+        X, s = args[0], args[2]
+        if form == "gram" and args[-1] is None and not in_batched[0] and not in_batched[2] and not is_bcoo(X):
+            u = s @ X if fit_intercept else jnp.zeros(X.shape[1], X.dtype)
+            args[-1], in_batched[-1] = (weighted_gram(X - u, s), u), (False, False)
+        leaves, tree = jax.tree.flatten(args)
+        batched = tree.flatten_up_to(in_batched)
+        mapped = [a for a, b in zip(leaves, batched) if b]
+
+        def one(row):
+            it = iter(row)
+            return f(*tree.unflatten([next(it) if b else a for a, b in zip(leaves, batched)]))
+
+        out = jax.lax.map(one, mapped)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return f
+
+
+def _fit_mapped(cfg, *args):
+    kw = dict(zip(_CFG, cfg))
+    return _mapped_on_cpu(partial(_fit_impl, **kw), form=kw["form"], fit_intercept=kw["fit_intercept"])(*args, None)
+
+
+_fit_diff = differentiable_solve(_fit_mapped, _fit_tangent)
 
 
 @partial(jit, static_argnames=_CFG + ("standardize",))

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes, make_classification
-from sklearn.linear_model import LassoCV, LogisticRegression, enet_path, lasso_path
+from sklearn.linear_model import Lasso, LassoCV, LogisticRegression, enet_path, lasso_path
 from sklearn.model_selection import KFold
 
 import jaxl1
@@ -331,3 +331,37 @@ def test_path_interpolates_in_log_lambda_like_numpy():
     for bad in (0.0, -1.0, [1.0, np.nan], np.ones((2, 2)), "a"):
         with pytest.raises(ValueError, match="lambdas"):
             path.interpolate(bad)
+
+
+def test_vmapped_paths_equal_the_loop_and_differentiate():
+    """vmap of fit_path and fit (solved one after the other on a CPU, the shared Gram matrix computed once)
+    over responses, over sample weights (bootstrap counts) and under grad equals the loop over problems."""
+    rng = np.random.default_rng(8)
+    n, p = 60, 8
+    X = rng.standard_normal((n, p)) + 3.0
+    Y = X[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((n, 4))
+    sw = rng.uniform(0.5, 2.0, n)
+    lams = jnp.geomspace(1.0, 0.01, 6)
+    kw = dict(lambdas=lams, tol=1e-12, max_iter=100_000)
+    Yj = jnp.asarray(Y.T)
+    mapped = jax.jit(jax.vmap(lambda y: jaxl1.fit_path(X, y, sample_weight=sw, **kw).coef))(Yj)
+    loop = np.stack([np.asarray(jaxl1.fit_path(X, y, sample_weight=sw, **kw).coef) for y in Y.T])
+    np.testing.assert_allclose(np.asarray(mapped), loop, rtol=1e-8, atol=1e-10)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=3).astype(float)
+    boot = jax.vmap(lambda c: jaxl1.fit_path(X, Y[:, 0], sample_weight=c, **kw).coef)(jnp.asarray(counts))
+    for c, got in zip(counts, boot):
+        idx = np.repeat(np.arange(n), c.astype(int))
+        ref = jaxl1.fit_path(X[idx], Y[idx, 0], **kw).coef
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-8, atol=1e-10)
+    fits = jax.vmap(lambda y: jaxl1.fit(X, y, jaxl1.L1(0.1), tol=1e-12).coef)(Yj)
+    for y, got in zip(Y.T, fits):
+        ref = Lasso(alpha=0.1, tol=1e-14, max_iter=10**6).fit(X, y).coef_
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-7, atol=1e-9)
+    f = lambda y: jnp.sum(jaxl1.fit_path(X, y, **kw).coef ** 2)
+    g_loop = np.stack([np.asarray(jax.grad(f)(y)) for y in Yj])
+    g_map = jax.grad(lambda Y: jnp.sum(jax.vmap(f)(Y)))(Yj)
+    np.testing.assert_allclose(np.asarray(g_map), g_loop, rtol=1e-7, atol=1e-9)
+    eps = 1e-6
+    e = jnp.zeros(n).at[3].set(eps)
+    fd = (f(Yj[0] + e) - f(Yj[0] - e)) / (2 * eps)
+    assert float(g_loop[0, 3]) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
