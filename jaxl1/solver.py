@@ -339,6 +339,11 @@ def fit(
       ``converged`` and ``status``; ``converged`` is ``False`` when ``max_iter`` was
       reached, and then (with concrete inputs) a :class:`ConvergenceWarning` is emitted.
 
+    Many problems at once: ``jax.vmap`` over ``y``, the penalty, the weights or ``X`` fits them all in one
+    compiled call.  On a CPU they are solved one after the other inside it (no problem waits for the
+    slowest), with the Gram matrix computed once when ``X`` and the weights are shared; on an accelerator
+    they run as one batch.
+
     Raises:
       ValueError: bad shapes, NaN/inf, negative weights, unknown ``loss``, labels
         outside {0, 1} for the logistic loss, a single class among the samples of
