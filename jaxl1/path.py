@@ -974,17 +974,17 @@ def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_rati
     (:func:`jaxl1.solvers._problem.fold_moments`), so the ``n_folds + 1`` runs cost one Gram matrix.
     """
     loss = get_loss(static["loss"])
-    if static["form"] == "gram":
-        moments, centre = fold_moments(X, s, fold_rows, fold_mask, static["fit_intercept"])
-    else:
-        moments, centre = jnp.zeros((n_folds + 1, 0, 0), X.dtype), None
+    if static["form"] == "gram" and n_folds <= MOMENT_FOLDS_MAX:
+        moments, mags, centre = fold_moments(X, s, fold_rows, fold_mask, static["fit_intercept"])
+    else:  # the data form, or many folds (leave-one-out): each run's Gram matrix from its rows
+        moments, mags, centre = jnp.zeros((n_folds + 1, 0, 0), X.dtype), jnp.zeros((n_folds + 1, 0), X.dtype), None
 
     def one_run(run, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, centre):
-        k, R = run
+        k, R, mag = run
         out = folds == k
         s_train = jnp.where(out, 0.0, s)
         path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
-                          offset, None, None if centre is None else (R, centre), **static)
+                          offset, None, None if centre is None else (R, centre, mag), **static)
         o = jnp.zeros_like(y) if offset is None else offset
         held = jnp.where(out, s, 0.0)
         held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
@@ -999,9 +999,12 @@ def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_rati
     args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, centre)
     n_runs = -(-(n_folds + 1) // max(len(devices), 1)) * max(len(devices), 1)
     ks = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
-    runs = (ks, moments[ks])
+    runs = (ks, moments[ks], mags[ks])
     scores, paths = _over_runs(one_run, runs, args, devices)
     return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
+
+
+MOMENT_FOLDS_MAX = 20  # up to this many folds the runs' Gram matrices come from one pass (k + 1 of them in memory)
 
 
 _cv_jit = jit(_cv_jit_impl, static_argnames=("n_folds", "devices") + _STATIC)

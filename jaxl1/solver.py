@@ -208,7 +208,8 @@ def _mapped_on_cpu(solve, *, form, fit_intercept):
         X, s = args[0], args[2]
         if form == "gram" and args[-1] is None and not in_batched[0] and not in_batched[2] and not is_bcoo(X):
             u = s @ X if fit_intercept else jnp.zeros(X.shape[1], X.dtype)
-            args[-1], in_batched[-1] = (weighted_gram(X - u, s), u), (False, False)
+            R = weighted_gram(X - u, s)
+            args[-1], in_batched[-1] = (R, u, jnp.diag(R)), (False, False, False)
         leaves, tree = jax.tree.flatten(args)
         batched = tree.flatten_up_to(in_batched)
         mapped = [a for a, b in zip(leaves, batched) if b]

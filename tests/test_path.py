@@ -178,7 +178,7 @@ def test_cross_validate_gram_from_fold_moments():
     s = sw / sw.sum()
     for fit_intercept in (True, False):
         rows, mask = _fold_rows(folds, 4)
-        moments, centre = fold_moments(jnp.asarray(X), jnp.asarray(s), rows, mask, fit_intercept)
+        moments, mags, centre = fold_moments(jnp.asarray(X), jnp.asarray(s), rows, mask, fit_intercept)
         for k in range(5):
             st = np.where(folds == k, 0.0, s)
             st = st / st.sum()
@@ -187,7 +187,7 @@ def test_cross_validate_gram_from_fold_moments():
             d = np.sqrt(st @ Xc**2)
             ref = (Xc / d).T @ (st[:, None] * Xc / d)
             prob = prepare(jnp.asarray(X), jnp.asarray(y), jnp.asarray(st), loss="squared",
-                           fit_intercept=fit_intercept, form="gram", moments=(moments[k], centre))
+                           fit_intercept=fit_intercept, form="gram", moments=(moments[k], centre, mags[k]))
             np.testing.assert_allclose(np.asarray(prob.A), ref, rtol=1e-11, atol=1e-13)
     cv = jaxl1.cross_validate(X, y, folds=folds, sample_weight=sw, n_lambdas=12, tol=1e-12, max_iter=100_000)
     for k in range(4):
@@ -196,6 +196,16 @@ def test_cross_validate_gram_from_fold_moments():
         pred = X[te] @ np.asarray(path.coef).T + np.asarray(path.intercept)
         mse = sw[te] @ (y[te][:, None] - pred) ** 2 / sw[te].sum()
         np.testing.assert_allclose(np.asarray(cv.fold_scores[k]), mse, rtol=1e-9)
+    # a column constant on one run's training rows (a dummy whose rare level falls in one fold), and a
+    # constant column: those runs take the Gram matrix from the rows, and the scores are the data form's
+    X2 = X.copy()
+    X2[:, 1] = np.where(folds == 2, 0.0, 0.7)
+    X2[:, 4] = 0.3
+    kw = dict(folds=folds, sample_weight=sw, n_lambdas=12, tol=1e-12, max_iter=100_000)
+    gram = jaxl1.cross_validate(X2, y, form="gram", **kw)
+    data = jaxl1.cross_validate(X2, y, form="data", **kw)
+    assert bool(np.all(np.asarray(gram.fold_converged)))
+    np.testing.assert_allclose(np.asarray(gram.fold_scores), np.asarray(data.fold_scores), rtol=1e-7)
 
 
 def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):

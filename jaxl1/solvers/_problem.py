@@ -92,6 +92,9 @@ def gram(X, Xs):
 GRAM_HOST_MIN = 2.5e8
 
 
+MOMENTS_LOSS_MAX = 1e4  # the most a Gram matrix from moments may amplify rounding (1e4 eps: about 2e-12)
+
+
 def fold_moments(X, s, fold_rows, fold_mask, fit_intercept):
     """The second moments of every cross-validation run's training rows about one centre, from one pass.
 
@@ -99,7 +102,8 @@ def fold_moments(X, s, fold_rows, fold_mask, fit_intercept):
     The centre ``u`` is the weighted mean of all rows (zeros without an intercept); with ``Xu = X - u``,
     ``B_f = Xu_f' S_f Xu_f`` is fold ``f``'s part and ``R = sum_f B_f`` the whole, so that run ``f`` (its
     fold held out) has ``(R - B_f) / (1 - s_f)`` and the last run (nothing held out) ``R``.  Returns
-    ``(moments, u)`` with ``moments`` of shape ``(k + 1, p, p)``: the ``k`` fold products cost one Gram
+    ``(moments, mag, u)`` with ``moments`` of shape ``(k + 1, p, p)`` (``mag``: the diagonal of what each
+    run's moments were computed from, ``(k + 1, p)``): the ``k`` fold products cost one Gram
     matrix in all, against ``k + 1`` for a Gram matrix per run.
     """
     p = X.shape[1]
@@ -113,8 +117,11 @@ def fold_moments(X, s, fold_rows, fold_mask, fit_intercept):
     B = jnp.stack(parts)
     R = jnp.sum(B, axis=0)
     keep = 1.0 - jnp.stack(held)  # each run's training weight (s sums to 1)
-    train = (R[None] - B) / jnp.maximum(keep, jnp.finfo(X.dtype).tiny)[:, None, None]
-    return jnp.concatenate([train, R[None]]), u
+    keep = jnp.maximum(keep, jnp.finfo(X.dtype).tiny)
+    train = (R[None] - B) / keep[:, None, None]
+    # the size of what was subtracted, per column and run: the rounding of the difference is eps times it
+    mag = jnp.concatenate([jnp.diag(R)[None] / keep[:, None], jnp.diag(R)[None]])
+    return jnp.concatenate([train, R[None]]), mag, u
 
 
 def host_gram(X, s):
@@ -205,9 +212,10 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     solver (``pen.scaled(d)``).  Every coordinate then has unit curvature in the squared loss, so the
     step sizes, the working-set ranking and the inner tolerances do not depend on the columns' units.
 
-    ``moments`` (Gram form only) is ``(R, u)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
+    ``moments`` (Gram form only) is ``(R, u, mag)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
     centre ``u`` (zeros without an intercept), computed by the caller; the Gram matrix is then derived from
-    them in ``O(p^2)`` instead of ``O(n p^2)`` (cross-validation gets every fold's this way from one pass
+    them in ``O(p^2)`` instead of ``O(n p^2)`` (``mag``, per column, the size of the terms ``R`` is the
+    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product) (cross-validation gets every fold's this way from one pass
     over the rows: :func:`fold_moments`).
     """
     loss = get_loss(loss)
@@ -235,9 +243,16 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
         if moments is None:
             A = weighted_gram(Xc, s)
         else:  # sum_i s_i (x_i - m)(x_i - m)' = R - (m - u)(m - u)' for the weighted mean m (s sums to 1)
-            R, u = moments
+            R, u, mag = moments
             e = x_mean - u if fit_intercept else jnp.zeros(p, dtype)
-            A = (R - jnp.outer(e, e)) / jnp.outer(d, d)
+            sd2 = s @ jnp.square(Xc * d)  # the centred columns before scaling
+            # the differences lose eps * mag / sd^2 of a column's accuracy: a column (nearly) constant on these
+            # rows but not on the others takes the Gram matrix from the rows instead
+            # (a constant column, whose centred values are rounding noise, too)
+            noise = 16 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(X), axis=0)
+            exact = jnp.all(mag <= MOMENTS_LOSS_MAX * sd2) & jnp.all(sd2 > jnp.square(noise))
+            A = jax.lax.cond(exact, lambda: (R - jnp.outer(e, e)) / jnp.outer(d, d),
+                             lambda: weighted_gram(Xc, s))
         c = rmul(sy * yc, Xc)
         yy = 0.5 * jnp.sum(sy * yc * yc)
         L = power_iteration(lambda v: A @ v, start_vector(p, dtype)) * L_SAFETY
