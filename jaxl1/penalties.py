@@ -31,6 +31,12 @@ coefficient vector:
   (a :class:`ColumnScaled`), with which a solver works on columns scaled to
   unit norm and maps the solution back exactly.
 
+The group penalties (``GroupL1`` with ``groups``, ``SparseGroupL1``) add, for
+working sets of whole groups: ``group_ids()`` (the static group id of every
+coordinate), ``group_factors(dtype)``, ``group_screen(w, v)`` (a per-group
+priority, infinite for nonzero groups) and ``restrict_groups(sel, size)`` (the
+penalty on the groups ``sel``, each laid out in ``size`` slots).
+
 A penalty defined outside the package that has these methods is solved like
 the built-in ones.
 """
@@ -855,6 +861,31 @@ class GroupL1:
         c = self._factors(sizes)
         return jnp.max(jnp.where(c > 0, _safe_ratio(_safe_sqrt(sums), c), 0.0), initial=0.0)
 
+    # the group working-set protocol (``groups`` given, a scalar strength)
+    def group_ids(self):
+        """The group id of every coordinate (a static tuple), or ``None`` without ``groups``."""
+        return self.groups
+
+    def group_factors(self, dtype):
+        """The ``(G,)`` factors :math:`c_g` of the groups."""
+        sizes = jnp.asarray(np.bincount(np.asarray(self.groups), minlength=self._n_groups), dtype)
+        return self._factors(sizes)
+
+    def group_screen(self, w, v):
+        r"""Working-set priority of each group: infinite for a nonzero or free group, else
+        :math:`\|v_g\|_2 / (\lambda c_g)` (at least 1 where the zero group violates its optimality condition)."""
+        ids = jnp.asarray(self.groups)
+        c = self.group_factors(v.dtype)
+        norms = _safe_sqrt(jax.ops.segment_sum(v * v, ids, num_segments=self._n_groups))
+        nonzero = jax.ops.segment_max(jnp.abs(w), ids, num_segments=self._n_groups) > 0
+        return jnp.where(nonzero | (c <= 0), jnp.inf, _safe_ratio(norms, self.strength * c))
+
+    def restrict_groups(self, sel, size):
+        """The penalty on the coordinates of the groups ``sel``, laid out as ``len(sel)`` blocks of ``size``
+        slots each (block ``r`` is group ``sel[r]``, padded with slots the solver holds at zero)."""
+        ids = tuple(int(i) for i in np.repeat(np.arange(len(sel)), size))
+        return _rebuild(self, groups=ids, weights=self.group_factors(jnp.result_type(self.strength, float))[sel])
+
 
 def _sgl_dual_norms(v, ids, n_groups, alpha, c, n_bisect=64):
     r"""Per group, the dual norm of :math:`\alpha\|x\|_1 + (1-\alpha) c_g \|x\|_2` at ``v_g``.
@@ -987,6 +1018,29 @@ class SparseGroupL1:
         """The smallest ``strength`` at which ``w = 0`` is optimal, ``g`` the loss's gradient at ``w = 0``."""
         t = self._unit_dual_norms(g)
         return jnp.max(jnp.where(jnp.isfinite(t), t, 0.0), initial=0.0)
+
+    # the group working-set protocol (a scalar strength)
+    def group_ids(self):
+        """The group id of every coordinate (a static tuple)."""
+        return self.groups
+
+    def group_factors(self, dtype):
+        """The ``(G,)`` factors :math:`c_g` of the groups."""
+        return self._factors(dtype)
+
+    def group_screen(self, w, v):
+        r"""Working-set priority of each group: infinite for a nonzero group (or a free one), else the dual
+        norm of :math:`v_g` over :math:`\lambda` (at least 1 where the zero group is not optimal)."""
+        ids = self._ids(v)
+        t = self._unit_dual_norms(v)
+        nonzero = jax.ops.segment_max(jnp.abs(w), ids, num_segments=self._n_groups) > 0
+        return jnp.where(nonzero | ~jnp.isfinite(t), jnp.inf, _safe_ratio(t, self.strength))
+
+    def restrict_groups(self, sel, size):
+        """The penalty on the coordinates of the groups ``sel``, laid out as ``len(sel)`` blocks of ``size``
+        slots each (block ``r`` is group ``sel[r]``, padded with slots the solver holds at zero)."""
+        ids = tuple(int(i) for i in np.repeat(np.arange(len(sel)), size))
+        return _rebuild(self, groups=ids, weights=self._factors(jnp.result_type(self.strength, float))[sel])
 
 
 def _row_norms(W):

@@ -318,6 +318,9 @@ def fit(
         ``NonNegativeL1``): each round solves a dense subproblem on this many
         coordinates (prox-Newton for the logistic loss). ``None`` picks it from
         the shapes (all coordinates in the Gram form); ``0`` turns working sets off.
+        For ``GroupL1`` with ``groups`` and ``SparseGroupL1`` a round takes whole groups,
+        as many as hold ``ws_size`` coordinates on average (4 and 16 times as many once
+        more groups are nonzero than a round holds).
       standardize: penalize the coefficients of the standardized columns, as glmnet's
         ``standardize=TRUE``: the penalty is ``P(sd * w)``, ``sd`` the columns' weighted standard
         deviations (``ddof=0``; about 0 without an intercept); ``coef`` and ``intercept`` are on the

@@ -380,3 +380,77 @@ def test_estimator_refusals(data):
         JGroupLasso(alpha=0.1, groups=GROUPS, weights=np.ones(3)).fit(X, y)
     with pytest.raises(ValueError, match="l1_ratio"):
         JGroupLasso(alpha=0.1, groups=GROUPS, l1_ratio=1.0).fit(X, y)
+
+
+# --------------------------------------------------------------------------- #
+# working sets of whole groups (p > n: the rounds see a few groups at a time)
+# --------------------------------------------------------------------------- #
+WIDE_N = 40
+WIDE_GROUPS = np.repeat(np.arange(40), np.resize([1, 4, 2, 5, 3, 7, 2, 6], 40))  # uneven: padded layouts
+
+
+@pytest.fixture(scope="module")
+def wide():
+    rng = np.random.default_rng(11)
+    p = WIDE_GROUPS.size
+    X = rng.normal(size=(WIDE_N, p)) * rng.uniform(0.5, 2.0, p)
+    w = np.zeros(p)
+    for k in (1, 6, 13):
+        w[WIDE_GROUPS == k] = rng.normal(size=np.sum(WIDE_GROUPS == k))
+    y = X @ w + 0.3 * rng.normal(size=WIDE_N)
+    return X, y
+
+
+def test_group_working_sets_on_a_wide_problem(wide):
+    """p = 150 > n = 40 and rounds of 5 groups (of 40; 20 once more groups are nonzero): the path equals celer's,
+    meets the optimality conditions in numpy, and equals plain FISTA on every coordinate (``ws_size=0``)."""
+    from jaxl1.solvers._working_set import group_layout
+    X, y = wide
+    table = group_layout(WIDE_GROUPS)
+    assert table.shape == (40, 7) and set(table[table < X.shape[1]]) == set(range(X.shape[1]))
+    for k in range(40):
+        assert sorted(table[k][table[k] < X.shape[1]]) == list(np.flatnonzero(WIDE_GROUPS == k))
+    c = np.sqrt(sizes_of(WIDE_GROUPS))
+    members = [list(np.flatnonzero(WIDE_GROUPS == k)) for k in range(40)]
+    for alpha in (0.0, 0.5):
+        path = jaxl1.fit_path(X, y, groups=WIDE_GROUPS, l1_ratio=alpha, n_lambdas=8, eps=0.01, tol=1e-12, ws_size=20)
+        plain = jaxl1.fit_path(X, y, groups=WIDE_GROUPS, l1_ratio=alpha, lambdas=path.lambdas, tol=1e-12, ws_size=0)
+        assert bool(path.converged.all()) and bool(plain.converged.all())
+        np.testing.assert_allclose(path.coef, plain.coef, atol=1e-6 * np.abs(plain.coef).max())
+        # more groups enter than the first size of round holds (5 of 40)
+        assert np.sum(group_norms(np.asarray(path.coef[-1]), WIDE_GROUPS) > 0) > 5
+        for i in (2, 5, 7):
+            lam = float(path.lambdas[i])
+            w, b = np.asarray(path.coef[i]), float(path.intercept[i])
+            assert kkt_violation(X, y, w, b, lam, alpha, c, WIDE_GROUPS) < 1e-6 * lam
+            if alpha == 0.0:
+                ref = celer.GroupLasso(groups=members, alpha=lam, weights=c, tol=1e-14, max_epochs=100_000).fit(X, y)
+                np.testing.assert_allclose(w, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+
+
+def test_group_working_sets_logistic_wide_and_sparse(wide):
+    """The prox-Newton rounds on whole groups (logistic loss, p > n, padded layout): the optimality conditions
+    in numpy, plain FISTA, and a sparse X give the same path."""
+    X, y = wide
+    yb = (y > np.median(y)).astype(float)
+    kw = dict(loss="logistic", groups=WIDE_GROUPS, n_lambdas=6, eps=0.1, tol=1e-11)
+    path = jaxl1.fit_path(X, yb, ws_size=45, **kw)
+    plain = jaxl1.fit_path(X, yb, lambdas=path.lambdas, ws_size=0, **{k: v for k, v in kw.items() if k != "n_lambdas"})
+    sparse = jaxl1.fit_path(sp.csr_matrix(X), yb, ws_size=45, **kw)
+    assert bool(path.converged.all()) and bool(sparse.converged.all())
+    np.testing.assert_allclose(path.coef, plain.coef, atol=1e-5)
+    np.testing.assert_allclose(sparse.coef, path.coef, atol=1e-5)
+    c = np.sqrt(sizes_of(WIDE_GROUPS))
+    for i in range(1, 6):
+        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
+        pr = 1 / (1 + np.exp(-(X @ w + b)))
+        g = X.T @ (pr - yb) / WIDE_N
+        lam = float(path.lambdas[i])
+        norms = group_norms(w, WIDE_GROUPS)
+        assert abs(np.mean(pr - yb)) < 1e-6
+        for k in range(40):
+            j = WIDE_GROUPS == k
+            if norms[k] == 0:
+                assert np.linalg.norm(g[j]) <= lam * c[k] * (1 + 1e-6)
+            else:
+                np.testing.assert_allclose(g[j], -lam * c[k] * w[j] / norms[k], atol=1e-5 * lam)

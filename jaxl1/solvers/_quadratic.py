@@ -168,9 +168,11 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return (jnp.where(down, x_new, x), jnp.where(down, y_new, x), jnp.where(down, t_new, jnp.ones_like(t)),
                 jnp.where(down, F_new, F)), None
 
-    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and not monotone
+    # the solves on the support need the penalty's per-coordinate parts (not the group penalties)
+    separable = hasattr(pen, "coordinate_parts")
+    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and not monotone and separable
     # a dense subproblem of at most POLISH_MAX coordinates always takes the exact solve instead
-    use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX) and not monotone
+    use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX) and not monotone and separable
 
     def keep_better(c, xn):
         """``xn`` in place of ``x`` (momentum restarted) if its KKT residual is smaller."""

@@ -1,9 +1,13 @@
-"""The working-set solver for separable L1-type penalties (prox-Newton for non-quadratic losses)."""
+"""The working-set solver for separable L1-type penalties and the group penalties (prox-Newton for
+non-quadratic losses)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..losses import bounded_curvature, get_loss, is_quadratic
 from ._fista import iterate
@@ -18,6 +22,47 @@ def ws_supported(pen) -> bool:
         return getattr(pen, "sparse", False) and all(hasattr(pen, name) for name in ("screen", "restrict"))
     return getattr(pen, "sparse", False) and all(
         hasattr(pen, name) for name in ("coordinate_parts", "screen", "restrict"))
+
+
+def group_ws_supported(pen) -> bool:
+    """Group penalties (``GroupL1`` with ``groups``, ``SparseGroupL1``) with a scalar strength: working sets of
+    whole groups, whose subproblem is ``pen.restrict_groups``."""
+    return (getattr(pen, "sparse", False) and getattr(pen, "convex", True)
+            and all(hasattr(pen, name) for name in ("group_ids", "group_screen", "restrict_groups"))
+            and pen.group_ids() is not None and jnp.ndim(getattr(pen, "strength", 0.0)) == 0)
+
+
+def first_groups(k, ids) -> int:
+    """The groups in a round of the first size: as many as hold ``k`` coordinates on average."""
+    n_groups = max(ids) + 1
+    return max(1, round(min(k, len(ids)) * n_groups / len(ids)))
+
+
+def group_layout(ids):
+    """The ``(G, m)`` table of the columns of each group (``m`` the largest group's size), padded with ``p``."""
+    ids = np.asarray(ids)
+    p, sizes = ids.size, np.bincount(ids)
+    order = np.argsort(ids, kind="stable")
+    slot = np.arange(p) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    table = np.full((sizes.size, sizes.max()), p, np.int32)
+    table[ids[order], slot] = order
+    return table
+
+
+def gather(a, W, padded):
+    """``a[W]`` along the first axis; with ``padded``, the slots ``W == len(a)`` read 0."""
+    return a.at[W].get(mode="fill", fill_value=0) if padded else a[W]
+
+
+class _Shape(NamedTuple):
+    partial: bool       # a subset of the coordinates (else the whole problem)
+    padded: bool        # group layouts with padding slots
+    k: int              # coordinates (slots) of the subproblem
+    k_groups: int | None
+    matrix_free: bool   # the subproblem by products, not as a matrix
+
+
+GROUP_ROUND_SIZES = 3  # round sizes for group working sets: k, 4k, 16k groups (capped at all of them)
 
 
 WS_RESERVED = 8  # 1/8 of a working set goes to the coordinates with the largest prox-gradient residual
@@ -36,6 +81,18 @@ def working_set(pen, w, v, L, k):
     q = max(1, k // WS_RESERVED)
     V = top_indices(jnp.abs(w - pen.prox(w - v / L, 1.0 / L)), q)
     R = top_indices(pen.screen(w, v).at[V].set(-jnp.inf), k - q)
+    return jnp.concatenate([V, R])
+
+
+def group_working_set(pen, w, v, L, k, ids, n_groups):
+    """``k`` group indices for the next round, chosen as :func:`working_set` chooses coordinates: first the
+    groups with the largest prox-gradient residual, then by ``pen.group_screen``."""
+    q = max(1, k // WS_RESERVED)
+    residual = jnp.abs(w - pen.prox(w - v / L, 1.0 / L))
+    V = top_indices(jax.ops.segment_max(residual, ids, num_segments=n_groups), q)
+    if k == q:
+        return V
+    R = top_indices(pen.group_screen(w, v).at[V].set(-jnp.inf), k - q)
     return jnp.concatenate([V, R])
 
 
@@ -67,6 +124,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     (prox-Newton).  With ``ws_size < p`` a round is a block-coordinate step on a
     block that holds the worst violations, so the rounds converge even when the
     support is larger than ``ws_size`` (more slowly: choose it larger).
+
+    For a group penalty (:func:`group_ws_supported`) a round takes whole groups
+    (:func:`group_working_set`), as many as hold ``ws_size`` coordinates on average,
+    laid out in a ``(groups, largest size)`` table whose padding slots are held at
+    zero; when more groups are nonzero than a round holds, the round is one of the
+    next size (4x, 16x, capped at all groups; one size only when ``batched``).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -75,32 +138,77 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     k = min(ws_size, p)
     squared = is_quadratic(loss)
     tol_abs = tol * prob.P0
-    # the subproblem as a dense matrix when it is small or no larger than the data, else by products
-    # (a sparse X's columns are gathered into a dense block only up to POLISH_MAX of them and
-    # SPARSE_BLOCK_MAX entries)
+    grouped = group_ws_supported(pen) and not ws_supported(pen)
     n = prob.y.shape[0]
-    if isinstance(prob.A, SparseDesign):
-        matrix_free = k + 1 > POLISH_MAX or n * (k + 1) > SPARSE_BLOCK_MAX
-    else:
-        matrix_free = form == "data" and k + 1 > POLISH_MAX and n > 2 * k
 
-    def subproblem(w, b, info):
-        if k < p:
-            W = working_set(pen, w, info.v, prob.L, k)
-            pen_W = pen.restrict(W)
+    def shape_of(k, k_groups=None):
+        """A round's static shape: ``k`` coordinates (for groups, ``k_groups`` groups of ``m`` slots)."""
+        partial = k < p if k_groups is None else k_groups < n_groups
+        k = k if (k_groups is None or not partial) else k_groups * m
+        # the subproblem as a dense matrix when it is small or no larger than the data, else by products
+        # (a sparse X's columns are gathered into a dense block only up to POLISH_MAX of them and
+        # SPARSE_BLOCK_MAX entries)
+        if isinstance(prob.A, SparseDesign):
+            matrix_free = k + 1 > POLISH_MAX or n * (k + 1) > SPARSE_BLOCK_MAX
         else:
+            # (also when it is far wider than the data: a product costs 2nk there, a matrix k^2 to hold)
+            matrix_free = form == "data" and k + 1 > POLISH_MAX and (n > 2 * k or 2 * n < k)
+        padded = partial and k_groups is not None and table.size != p
+        return _Shape(partial, padded, k, k_groups, matrix_free)
+
+    if grouped:  # rounds on whole groups, as many as hold k coordinates on average, each laid out in m slots
+        table = group_layout(pen.group_ids())  # (padded when the sizes differ)
+        n_groups, m = table.shape
+        ids = jnp.asarray(pen.group_ids())
+        # with more nonzero groups than a round holds, the next size up (4x, up to all groups): one
+        # size only under vmap, where every size would run
+        sizes = [first_groups(k, pen.group_ids())]
+        while not batched and sizes[-1] < n_groups and len(sizes) < GROUP_ROUND_SIZES:
+            sizes.append(min(n_groups, 4 * sizes[-1]))
+        shapes = [shape_of(k, kg) for kg in sizes]
+    else:
+        shapes = [shape_of(k)]
+
+    def subproblem(shape, w, b, info):
+        """The restricted problem ``(W, pen_W, H, q, x0, A)``; with ``padded`` its padding slots read zero in
+        ``H`` and ``q``, so that they stay at zero."""
+        out = restricted(shape, w, b, info)
+        if not shape.padded:
+            return out
+        W, pen_W, H, q, x0, A = out
+        on = (W < p).astype(dtype)
+        if x0.shape[0] > W.shape[0]:  # the intercept, free in a prox-Newton model
+            on = jnp.append(on, 1.0)
+        if callable(H):
+            hvp = H
+            H = lambda v: on * hvp(on * v)
+        else:
+            H = H * on[:, None] * on[None, :]
+        return W, pen_W, H, q * on, x0, A
+
+    def restricted(shape, w, b, info):
+        padded, matrix_free = shape.padded, shape.matrix_free
+        if not shape.partial:
             W, pen_W = None, pen
-        take = (lambda a: a) if W is None else (lambda a: a[W])
+        elif grouped:
+            sel = group_working_set(pen, w, info.v, prob.L, shape.k_groups, ids, n_groups)
+            W = jnp.asarray(table)[sel].reshape(-1)
+            pen_W = pen.restrict_groups(sel, m)
+        else:
+            W = working_set(pen, w, info.v, prob.L, shape.k)
+            pen_W = pen.restrict(W)
+        take = (lambda a: a) if W is None else (lambda a: gather(a, W, padded))
+        cols = None if W is None else jnp.minimum(W, p - 1)  # a padding slot reads some column: masked later
         w_W = take(w)
         if form == "gram":
             if W is None:
                 H, q = prob.A, prob.c
             else:
-                G_W = prob.A[W]
-                H = G_W[:, W]
-                q = prob.c[W] - (G_W @ w - H @ w_W)
+                G_W = prob.A[cols]
+                H = G_W[:, cols]
+                q = prob.c[cols] - (G_W @ w - H @ w_W)
             return W, pen_W, H, q, w_W, None
-        X_W = restrict_columns(prob.A, W, dense=not matrix_free)
+        X_W = restrict_columns(prob.A, cols, dense=not matrix_free)
         if squared:  # the restricted least-squares problem, exactly
             z_off = info.z - X_W @ w_W
             q = (prob.s * (prob.y - z_off)) @ X_W
@@ -122,12 +230,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         H = H + jnp.eye(H.shape[0], dtype=dtype) * (1e-10 * jnp.max(jnp.diag(H)) + tiny)
         return W, pen_W, H, H @ x0 - g, x0, A
 
-    def line_search(w, b, info, W, pen_W, x0, x, A):
+    def line_search(shape, w, b, info, W, pen_W, x0, x, A):
         """Backtracking on the true objective along ``d = x - x0`` (Armijo on the model decrease)."""
         d = x - x0
         Ad = A @ d
-        g = jnp.concatenate([info.v if W is None else info.v[W], info.gb[None]]) if fit_b else (
-            info.v if W is None else info.v[W])
+        v_W = info.v if W is None else gather(info.v, W, shape.padded)
+        g = jnp.concatenate([v_W, info.gb[None]]) if fit_b else v_W
         pen_part = lambda xx: pen_W.value(xx[:-1] if fit_b else xx)
         f0 = loss.value(prob.y, info.z, prob.s) + pen_part(x0)
         decrease = jnp.vdot(g, d) + pen_part(x) - pen_part(x0)
@@ -149,7 +257,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
     inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
 
-    def solve_round(w, b, info, budget):
+    def solve_round(shape, w, b, info, budget):
         """One working-set round from ``(w, b)``, whose gap and gradient are ``info``, of at most ``budget`` iterations.
 
         Under ``vmap`` (lanes of a path chunk) the round also runs for lanes that have stopped, whose
@@ -157,18 +265,18 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         """
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = kkt_residual(pen, w, info.v, prob.L, False)
-        W, pen_W, H, q, x0, A = subproblem(w, b, info)
+        W, pen_W, H, q, x0, A = subproblem(shape, w, b, info)
         # prob.L bounds a matrix-free model's curvature only for a loss with a curvature bound
-        L_sub = prob.L if ((W is None and form == "gram") or (matrix_free and bounded_curvature(loss))) else None
+        L_sub = prob.L if ((W is None and form == "gram") or (shape.matrix_free and bounded_curvature(loss))) else None
         if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
             budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
         x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
                             fit_b=fit_b and not squared, check_every=check_every, L=L_sub, batched=batched)
         if not squared:
-            x = line_search(w, b, info, W, pen_W, x0, x, A)
+            x = line_search(shape, w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:
             x, b = x[:-1], x[-1]
-        w = x if W is None else w.at[W].set(x)
+        w = x if W is None else w.at[W].set(x, mode="drop")  # padding slots (index p) are dropped
         # a round always costs at least one iteration, so max_iter bounds the loop
         return w, b, jnp.maximum(it, 1)
 
@@ -179,7 +287,15 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
 
     def advance(carry, budget):
         w, b, info = carry
-        w, b, it = solve_round(w, b, info, budget)
+        if len(shapes) == 1:
+            w, b, it = solve_round(shapes[0], w, b, info, budget)
+            return (w, b, info), it
+        # the smallest size whose groups hold the nonzero ones and the reserved share of a round
+        nonzero = jnp.sum(jax.ops.segment_max(jnp.abs(w), ids, num_segments=n_groups) > 0)
+        need = jnp.asarray([s.k_groups - max(1, s.k_groups // WS_RESERVED) for s in shapes[:-1]])
+        size = jnp.sum(nonzero > need)
+        rounds = [lambda a, s=s: solve_round(s, *a) for s in shapes]
+        w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget))
         return (w, b, info), it
 
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
