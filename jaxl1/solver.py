@@ -317,10 +317,11 @@ def fit(
       ws_size: working-set size for L1-type penalties (``L1``, ``ElasticNet``,
         ``NonNegativeL1``): each round solves a dense subproblem on this many
         coordinates (prox-Newton for the logistic loss). ``None`` picks it from
-        the shapes (all coordinates in the Gram form); ``0`` turns working sets off.
-        For ``GroupL1`` with ``groups`` and ``SparseGroupL1`` a round takes whole groups,
-        as many as hold ``ws_size`` coordinates on average (4 and 16 times as many once
-        more groups are nonzero than a round holds).
+        the shapes (64 in the Gram form, where a round also takes 4 times as many
+        coordinates, or all of them, once the support outgrows it); ``0`` turns
+        working sets off.  For ``GroupL1`` with ``groups`` and ``SparseGroupL1`` a round
+        takes whole groups, as many as hold ``ws_size`` coordinates on average (4 times
+        as many, or all groups, once more groups are nonzero than a round holds).
       standardize: penalize the coefficients of the standardized columns, as glmnet's
         ``standardize=TRUE``: the penalty is ``P(sd * w)``, ``sd`` the columns' weighted standard
         deviations (``ddof=0``; about 0 without an intercept); ``coef`` and ``intercept`` are on the

@@ -292,10 +292,14 @@ def choose_form(loss, n, p, form, sparse=False):
     return form
 
 
+GRAM_WS_SIZE = 64  # the first round size in the Gram form (then 4x, then every coordinate)
+
+
 def default_ws_size(loss, n, p, form) -> int:
-    """The working-set size used when ``ws_size=None``: every coordinate when the Gram form is used."""
+    """The working-set size used when ``ws_size=None``: in the Gram form, rounds of 64 coordinates while
+    the support is small (then 256, then all: see :func:`jaxl1.solvers._working_set.round_sizes`)."""
     if form == "gram":
-        return p
+        return min(p, GRAM_WS_SIZE)
     return int(min(p, max(64, 1 << int(np.ceil(np.log2(max(min(n, p), 2)))))))
 
 

@@ -62,7 +62,19 @@ class _Shape(NamedTuple):
     matrix_free: bool   # the subproblem by products, not as a matrix
 
 
-GROUP_ROUND_SIZES = 3  # round sizes for group working sets: k, 4k, 16k groups (capped at all of them)
+def round_sizes(k, total):
+    """The sizes of round a solve may take: ``k``, ``4k`` (when below ``total``) and ``total``.
+
+    A round takes the smallest size that holds the nonzero coordinates (groups) and the reserved share
+    of the worst violations, so that rounds stay small while the support is and the support never
+    outgrows them (then a round would be a block step on a part of the support, and the rounds crawl).
+    """
+    sizes = [min(k, total)]
+    if 4 * k < total:
+        sizes.append(4 * k)
+    if sizes[-1] < total:
+        sizes.append(total)
+    return sizes
 
 
 WS_RESERVED = 8  # 1/8 of a working set goes to the coordinates with the largest prox-gradient residual
@@ -128,8 +140,9 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     For a group penalty (:func:`group_ws_supported`) a round takes whole groups
     (:func:`group_working_set`), as many as hold ``ws_size`` coordinates on average,
     laid out in a ``(groups, largest size)`` table whose padding slots are held at
-    zero; when more groups are nonzero than a round holds, the round is one of the
-    next size (4x, 16x, capped at all groups; one size only when ``batched``).
+    zero.  A round takes the smallest of the sizes :func:`round_sizes` offers that
+    holds the nonzero groups (for the group penalties, and for the coordinates in the
+    Gram form); one size only when ``batched`` (all coordinates in the Gram form).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -160,12 +173,11 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         table = group_layout(pen.group_ids())  # (padded when the sizes differ)
         n_groups, m = table.shape
         ids = jnp.asarray(pen.group_ids())
-        # with more nonzero groups than a round holds, the next size up (4x, up to all groups): one
-        # size only under vmap, where every size would run
-        sizes = [first_groups(k, pen.group_ids())]
-        while not batched and sizes[-1] < n_groups and len(sizes) < GROUP_ROUND_SIZES:
-            sizes.append(min(n_groups, 4 * sizes[-1]))
-        shapes = [shape_of(k, kg) for kg in sizes]
+        # under vmap every size would run in every round (a switch becomes a select): one size only there
+        first = first_groups(k, pen.group_ids())
+        shapes = [shape_of(k, kg) for kg in ([first] if batched else round_sizes(first, n_groups))]
+    elif form == "gram":  # the Gram form: a matrix product costs k^2, so small rounds first, then larger ones
+        shapes = [shape_of(kk) for kk in ([p] if batched else round_sizes(k, p))]
     else:
         shapes = [shape_of(k)]
 
@@ -291,8 +303,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
             w, b, it = solve_round(shapes[0], w, b, info, budget)
             return (w, b, info), it
         # the smallest size whose groups hold the nonzero ones and the reserved share of a round
-        nonzero = jnp.sum(jax.ops.segment_max(jnp.abs(w), ids, num_segments=n_groups) > 0)
-        need = jnp.asarray([s.k_groups - max(1, s.k_groups // WS_RESERVED) for s in shapes[:-1]])
+        if grouped:
+            nonzero = jnp.sum(jax.ops.segment_max(jnp.abs(w), ids, num_segments=n_groups) > 0)
+            need = jnp.asarray([s.k_groups - max(1, s.k_groups // WS_RESERVED) for s in shapes[:-1]])
+        else:
+            nonzero = jnp.sum(w != 0)
+            need = jnp.asarray([s.k - max(1, s.k // WS_RESERVED) for s in shapes[:-1]])
         size = jnp.sum(nonzero > need)
         rounds = [lambda a, s=s: solve_round(s, *a) for s in shapes]
         w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget))
