@@ -74,6 +74,25 @@ def kkt_violation(X, y, w, b, lam, alpha, c, groups):
     return worst
 
 
+def assert_logistic_group_optimal(X, yb, path, groups):
+    """The group lasso's optimality conditions for the logistic loss (intercept, default factors) at every
+    strength of ``path`` after the first, computed in numpy."""
+    c = np.sqrt(sizes_of(groups))
+    for i in range(1, len(path.lambdas)):
+        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
+        pr = 1 / (1 + np.exp(-(X @ w + b)))
+        g = X.T @ (pr - yb) / len(yb)
+        lam = float(path.lambdas[i])
+        norms = group_norms(w, groups)
+        assert abs(np.mean(pr - yb)) < 1e-6
+        for k in range(groups.max() + 1):
+            j = groups == k
+            if norms[k] == 0:
+                assert np.linalg.norm(g[j]) <= lam * c[k] * (1 + 1e-6)
+            else:
+                np.testing.assert_allclose(g[j], -lam * c[k] * w[j] / norms[k], atol=1e-5 * lam)
+
+
 def np_sgl_dual_norm(v, alpha, c, groups):
     """max_g of the root t of ||S_{alpha t}(v_g)|| = (1 - alpha) c_g t, by scipy's brentq."""
     best = 0.0
@@ -212,20 +231,7 @@ def test_group_path_logistic_optimality_and_sparse_x(data):
     yb = (y > np.median(y)).astype(float)
     path = jaxl1.fit_path(X, yb, loss="logistic", groups=GROUPS, n_lambdas=6, eps=0.05, tol=1e-10)
     assert bool(path.converged.all())
-    c = np.sqrt(sizes_of(GROUPS))
-    for i in range(1, 6):
-        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
-        pr = 1 / (1 + np.exp(-(X @ w + b)))
-        g = X.T @ (pr - yb) / N
-        lam = float(path.lambdas[i])
-        norms = group_norms(w, GROUPS)
-        assert abs(np.mean(pr - yb)) < 1e-6
-        for k in range(8):
-            j = GROUPS == k
-            if norms[k] == 0:
-                assert np.linalg.norm(g[j]) <= lam * c[k] * (1 + 1e-6)
-            else:
-                np.testing.assert_allclose(g[j], -lam * c[k] * w[j] / norms[k], atol=1e-5 * lam)
+    assert_logistic_group_optimal(X, yb, path, GROUPS)
     sparse = jaxl1.fit_path(sp.csr_matrix(X), yb, loss="logistic", groups=GROUPS, n_lambdas=6, eps=0.05, tol=1e-10)
     np.testing.assert_allclose(sparse.coef, path.coef, atol=1e-6)
 
@@ -440,17 +446,4 @@ def test_group_working_sets_logistic_wide_and_sparse(wide):
     assert bool(path.converged.all()) and bool(sparse.converged.all())
     np.testing.assert_allclose(path.coef, plain.coef, atol=1e-5)
     np.testing.assert_allclose(sparse.coef, path.coef, atol=1e-5)
-    c = np.sqrt(sizes_of(WIDE_GROUPS))
-    for i in range(1, 6):
-        w, b = np.asarray(path.coef[i]), float(path.intercept[i])
-        pr = 1 / (1 + np.exp(-(X @ w + b)))
-        g = X.T @ (pr - yb) / WIDE_N
-        lam = float(path.lambdas[i])
-        norms = group_norms(w, WIDE_GROUPS)
-        assert abs(np.mean(pr - yb)) < 1e-6
-        for k in range(40):
-            j = WIDE_GROUPS == k
-            if norms[k] == 0:
-                assert np.linalg.norm(g[j]) <= lam * c[k] * (1 + 1e-6)
-            else:
-                np.testing.assert_allclose(g[j], -lam * c[k] * w[j] / norms[k], atol=1e-5 * lam)
+    assert_logistic_group_optimal(X, yb, path, WIDE_GROUPS)
