@@ -19,7 +19,10 @@ scikit-learn and celer do), is at most ``tol * P0``, ``P0`` the objective at
   small Cholesky factorization: on a path with warm starts this often finishes a
   strength in one step); on a larger support whose signs have settled, a few
   conjugate-gradient steps on the same linear system are tried instead.
-* Other penalties (``GroupL1``, ``L2``) use FISTA with O'Donoghue–Candès gradient
+* The group penalties (``GroupL1`` with ``groups``, ``SparseGroupL1``) take working
+  sets of whole groups, one problem at a time on a CPU (FISTA on every coordinate
+  under ``vmap`` or on an accelerator).
+* Other penalties (``L2``, ``GroupL1`` by ``axis``) use FISTA with O'Donoghue–Candès gradient
   restart and a fixed step :math:`1/L`, :math:`L` a Lipschitz bound of the
   gradient from power iteration.
 
@@ -318,10 +321,11 @@ def fit(
         ``NonNegativeL1``): each round solves a dense subproblem on this many
         coordinates (prox-Newton for the logistic loss). ``None`` picks it from
         the shapes (64 in the Gram form, where a round also takes 4 times as many
-        coordinates, or all of them, once the support outgrows it); ``0`` turns
-        working sets off.  For ``GroupL1`` with ``groups`` and ``SparseGroupL1`` a round
-        takes whole groups, as many as hold ``ws_size`` coordinates on average (4 times
-        as many, or all groups, once more groups are nonzero than a round holds).
+        coordinates, or all of them, once the support outgrows it; under ``vmap`` or on
+        an accelerator every round takes all of them); ``0`` turns working sets off.
+        For ``GroupL1`` with ``groups`` and ``SparseGroupL1`` a round takes whole groups,
+        as many as hold ``ws_size`` coordinates on average (4 times as many, or all
+        groups, once more groups are nonzero than a round holds).
       standardize: penalize the coefficients of the standardized columns, as glmnet's
         ``standardize=TRUE``: the penalty is ``P(sd * w)``, ``sd`` the columns' weighted standard
         deviations (``ddof=0``; about 0 without an intercept); ``coef`` and ``intercept`` are on the

@@ -401,7 +401,7 @@ def wide():
     p = WIDE_GROUPS.size
     X = rng.normal(size=(WIDE_N, p)) * rng.uniform(0.5, 2.0, p)
     w = np.zeros(p)
-    for k in (1, 6, 13):
+    for k in (1, 6, 13, 39):  # 39: the last column's group, with a padding slot after it in the layout
         w[WIDE_GROUPS == k] = rng.normal(size=np.sum(WIDE_GROUPS == k))
     y = X @ w + 0.3 * rng.normal(size=WIDE_N)
     return X, y
@@ -447,3 +447,16 @@ def test_group_working_sets_logistic_wide_and_sparse(wide):
     np.testing.assert_allclose(path.coef, plain.coef, atol=1e-5)
     np.testing.assert_allclose(sparse.coef, path.coef, atol=1e-5)
     assert_logistic_group_optimal(X, yb, path, WIDE_GROUPS)
+
+
+def test_group_rounds_apply_only_where_a_round_is_smaller_than_the_problem():
+    """Uneven groups pad every group to the largest: one group of 100 columns beside 50 single columns
+    would make a first round (64 coordinates: 21 groups, 2100 slots) larger than the problem, so FISTA
+    runs; even groups of 5 among 500 columns take rounds of 13 groups; vmapped lanes take FISTA."""
+    from jaxl1.solvers._working_set import group_rounds_apply
+    uneven = jaxl1.GroupL1(1.0, groups=tuple(np.repeat(np.arange(51), [100] + [1] * 50)))
+    even = jaxl1.GroupL1(1.0, groups=tuple(np.repeat(np.arange(100), 5)))
+    assert not group_rounds_apply(uneven, 64, batched=False)
+    assert group_rounds_apply(even, 64, batched=False)
+    assert not group_rounds_apply(even, 64, batched=True) and not group_rounds_apply(even, 0, batched=False)
+    assert not group_rounds_apply(jaxl1.GroupL1(1.0), 64, batched=False)  # one group per leaf: no ids

@@ -33,7 +33,7 @@ from ._problem import (
     weighted_gram,
 )
 from ._quadratic import POLISH_MAX, conjugate_gradient, quad_solve, support_solve
-from ._working_set import first_groups, group_ws_supported, solve_ws, ws_supported
+from ._working_set import group_rounds_apply, group_ws_supported, solve_ws, ws_supported
 
 __all__ = [
     "solve", "Problem", "prepare", "choose_form", "column_scales", "default_tol", "default_ws_size", "gram",
@@ -56,10 +56,8 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
         w0 = w0 * d
     # working sets for a coefficient vector (for a non-convex penalty, with the squared loss: its subproblem is
     # the restricted problem itself, where a prox-Newton model's line search would need a convex penalty)
-    # (or, for the group penalties, working sets of whole groups when a round holds some of the groups only:
-    # on every group, FISTA itself)
-    supported = ws_supported(pen) or (
-        group_ws_supported(pen) and ws_size and first_groups(ws_size, pen.group_ids()) <= max(pen.group_ids()))
+    # (or, for the group penalties, working sets of whole groups where :func:`group_rounds_apply` says so)
+    supported = ws_supported(pen) or group_rounds_apply(pen, ws_size, batched)
     if ws_size and supported and w0.ndim == 1 and (getattr(pen, "convex", True) or is_quadratic(get_loss(loss))):
         out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                        check_every=check_every, ws_size=ws_size, batched=batched)

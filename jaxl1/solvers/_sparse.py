@@ -98,7 +98,8 @@ class SparseDesign:
         return jnp.maximum(total, 0.0) / jnp.square(self.d)
 
     def columns(self, W=None):
-        """The dense ``(n, |W|)`` block of columns ``W`` of ``A`` (every column for ``None``); ``W`` distinct.
+        """The dense ``(n, |W|)`` block of columns ``W`` of ``A`` (every column for ``None``); ``W`` distinct but
+        for padding entries ``p`` (dropped by the scatter: their columns are constant, for the caller to mask).
 
         One pass over the nonzeros scatters those of the chosen columns into the block.
         """

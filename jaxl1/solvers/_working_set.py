@@ -38,6 +38,23 @@ def first_groups(k, ids) -> int:
     return max(1, round(min(k, len(ids)) * n_groups / len(ids)))
 
 
+def group_rounds_apply(pen, ws_size, batched) -> bool:
+    """Working sets of whole groups for ``pen``: a group penalty, one problem at a time on a CPU (where a
+    round takes the size it needs: :func:`round_sizes`), and a first round that holds fewer slots than
+    there are coordinates (uneven groups pad every group to the largest one's size)."""
+    if not (ws_size and group_ws_supported(pen)) or batched or jax.default_backend() != "cpu":
+        return False
+    ids = pen.group_ids()
+    return first_groups(ws_size, ids) * int(np.bincount(ids).max()) < len(ids)
+
+
+def multiple_sizes(batched) -> bool:
+    """Rounds of several sizes (a ``switch``): for one problem at a time on a CPU.  Under ``vmap`` (a path
+    chunk's lanes, or a user's vmap on an accelerator, where the batch is kept) a switch becomes a select
+    that runs every size in every round."""
+    return not batched and jax.default_backend() == "cpu"
+
+
 def group_layout(ids):
     """The ``(G, m)`` table of the columns of each group (``m`` the largest group's size), padded with ``p``."""
     ids = np.asarray(ids)
@@ -141,8 +158,10 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     (:func:`group_working_set`), as many as hold ``ws_size`` coordinates on average,
     laid out in a ``(groups, largest size)`` table whose padding slots are held at
     zero.  A round takes the smallest of the sizes :func:`round_sizes` offers that
-    holds the nonzero groups (for the group penalties, and for the coordinates in the
-    Gram form); one size only when ``batched`` (all coordinates in the Gram form).
+    holds the nonzero (and free) groups, for the group penalties, and coordinates in the
+    Gram form; that needs one problem at a time on a CPU (:func:`multiple_sizes`), else
+    the Gram form takes every coordinate in every round (the group penalties then run
+    FISTA: :func:`group_rounds_apply`).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -156,8 +175,8 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
 
     def shape_of(k, k_groups=None):
         """A round's static shape: ``k`` coordinates (for groups, ``k_groups`` groups of ``m`` slots)."""
-        partial = k < p if k_groups is None else k_groups < n_groups
-        k = k if (k_groups is None or not partial) else k_groups * m
+        partial = k < p if k_groups is None else k_groups * m < p
+        k = p if not partial else (k if k_groups is None else k_groups * m)
         # the subproblem as a dense matrix when it is small or no larger than the data, else by products
         # (a sparse X's columns are gathered into a dense block only up to POLISH_MAX of them and
         # SPARSE_BLOCK_MAX entries)
@@ -173,11 +192,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         table = group_layout(pen.group_ids())  # (padded when the sizes differ)
         n_groups, m = table.shape
         ids = jnp.asarray(pen.group_ids())
-        # under vmap every size would run in every round (a switch becomes a select): one size only there
-        first = first_groups(k, pen.group_ids())
-        shapes = [shape_of(k, kg) for kg in ([first] if batched else round_sizes(first, n_groups))]
-    elif form == "gram":  # the Gram form: a matrix product costs k^2, so small rounds first, then larger ones
-        shapes = [shape_of(kk) for kk in ([p] if batched else round_sizes(k, p))]
+        shapes = [shape_of(k, kg) for kg in round_sizes(first_groups(k, pen.group_ids()), n_groups)]
+    elif form == "gram" and multiple_sizes(batched):
+        # the Gram form: a matrix product costs k^2, so small rounds first, then larger ones
+        shapes = [shape_of(kk) for kk in round_sizes(k, p)]
+    elif form == "gram":
+        shapes = [shape_of(p)]  # one size: every coordinate
     else:
         shapes = [shape_of(k)]
 
@@ -220,7 +240,8 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
                 H = G_W[:, cols]
                 q = prob.c[cols] - (G_W @ w - H @ w_W)
             return W, pen_W, H, q, w_W, None
-        X_W = restrict_columns(prob.A, cols, dense=not matrix_free)
+        # a sparse view scatters W: its padding index p is dropped there (a repeated p - 1 would overwrite)
+        X_W = restrict_columns(prob.A, W if isinstance(prob.A, SparseDesign) else cols, dense=not matrix_free)
         if squared:  # the restricted least-squares problem, exactly
             z_off = info.z - X_W @ w_W
             q = (prob.s * (prob.y - z_off)) @ X_W
@@ -303,13 +324,14 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
             w, b, it = solve_round(shapes[0], w, b, info, budget)
             return (w, b, info), it
         # the smallest size whose groups hold the nonzero ones and the reserved share of a round
+        # what the screens rank first (nonzero or free coordinates, or groups) must fit beside the reserved share
         if grouped:
-            nonzero = jnp.sum(jax.ops.segment_max(jnp.abs(w), ids, num_segments=n_groups) > 0)
+            first = jnp.sum(jnp.isinf(pen.group_screen(w, info.v)))
             need = jnp.asarray([s.k_groups - max(1, s.k_groups // WS_RESERVED) for s in shapes[:-1]])
         else:
-            nonzero = jnp.sum(w != 0)
+            first = jnp.sum(jnp.isinf(pen.screen(w, info.v)))
             need = jnp.asarray([s.k - max(1, s.k // WS_RESERVED) for s in shapes[:-1]])
-        size = jnp.sum(nonzero > need)
+        size = jnp.sum(first > need)
         rounds = [lambda a, s=s: solve_round(s, *a) for s in shapes]
         w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget))
         return (w, b, info), it
