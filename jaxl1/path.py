@@ -426,7 +426,15 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale
         warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
         z = X @ res.coef + res.intercept + (0.0 if offset is None else offset)
         g = rmul(loss.grad(y, z, s), X)
-    # the penalty of the path at unit strength tells its smallest strength with the solution w = 0
+    return _max_strength(g, l1_ratio, weights, pscale, bounds, kind=kind)
+
+
+@partial(jit, static_argnames=("kind",))
+def _max_strength(g, l1_ratio, weights, pscale, bounds, *, kind):
+    """The penalty of the path at unit strength tells its smallest strength with the solution ``w = 0``.
+
+    One compiled program (on a first call its few operations one by one would each compile their own).
+    """
     return _path_penalty(kind, 1.0, l1_ratio, weights, pscale, bounds).max_strength(g)
 
 
@@ -442,14 +450,23 @@ def lambda_grid(lam_max, n_lambdas: int = 100, eps: float = 1e-3) -> jax.Array:
     return _grid(lam_max, _validation.check_grid(n_lambdas, eps), eps)
 
 
-def _grid(lam_max, n_lambdas, eps):
-    """:func:`lambda_grid` on checked arguments."""
+def _grid(lam_max, n_lambdas, eps, dtype=None, *, floor=False):
+    """:func:`lambda_grid` on checked arguments, in ``dtype`` (default: ``lam_max``'s floating type); with
+    ``floor`` a ``lam_max`` of 0 (``y`` fitted exactly at ``w = 0``) becomes the dtype's epsilon."""
     lam_max = jnp.asarray(lam_max)
-    if not jnp.issubdtype(lam_max.dtype, jnp.floating):
-        lam_max = lam_max.astype(jnp.result_type(float))
+    if dtype is None:
+        dtype = lam_max.dtype if jnp.issubdtype(lam_max.dtype, jnp.floating) else jnp.result_type(float)
+    return _grid_jit(lam_max, n_lambdas=n_lambdas, eps=eps, dtype=jnp.dtype(dtype), floor=floor)
+
+
+@partial(jit, static_argnames=("n_lambdas", "eps", "dtype", "floor"))
+def _grid_jit(lam_max, *, n_lambdas, eps, dtype, floor):
+    lam_max = lam_max.astype(dtype)
+    if floor:
+        lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(dtype).eps)
     if n_lambdas == 1:
         return lam_max[None]
-    return lam_max * jnp.logspace(0, np.log10(eps), n_lambdas, dtype=lam_max.dtype)
+    return lam_max * jnp.logspace(0, np.log10(eps), n_lambdas, dtype=dtype)
 
 
 # --------------------------------------------------------------------------- #
@@ -778,8 +795,7 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
         lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
                               pscale=pscale, bounds=box, offset=offset)
-        lam_max = jnp.where(lam_max > 0, lam_max, jnp.finfo(X.dtype).eps)
-        lams = _grid(lam_max, n_lambdas, eps).astype(X.dtype)
+        lams = _grid(lam_max, n_lambdas, eps, X.dtype, floor=True)
     else:
         lams = _validation.check_lambdas(lambdas, X.dtype)
     K = lams.shape[0]
@@ -1001,7 +1017,19 @@ def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_rati
     ks = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
     runs = (ks, moments[ks], mags[ks])
     scores, paths = _over_runs(one_run, runs, args, devices)
-    return scores[:n_folds], paths.converged[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
+    scores, full = scores[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
+    return scores, paths.converged[:n_folds], full, _cv_summary(scores, full.lambdas)
+
+
+def _cv_summary(scores, lams):
+    """The mean held-out score and its standard error per strength, ``lambda_best`` and ``lambda_1se``
+    (in the compiled program: on a first call these few operations would each compile their own)."""
+    k = scores.shape[0]
+    mean = jnp.mean(scores, axis=0)
+    se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
+    i_best = jnp.argmin(mean)
+    within = mean <= mean[i_best] + se[i_best]
+    return mean, se, lams[i_best], jnp.max(jnp.where(within, lams, -jnp.inf))
 
 
 MOMENT_FOLDS_MAX = 20  # up to this many folds the runs' Gram matrices come from one pass (k + 1 of them in memory)
@@ -1085,14 +1113,9 @@ def cross_validate(
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
     devices = _validation.check_devices(devices)
     rows, mask = _fold_rows(fold_ids, k)
-    scores, fold_conv, full = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, n_folds=k, devices=devices,
-                                      **spec.options)
-    mean = jnp.mean(scores, axis=0)
-    se = jnp.std(scores, axis=0, ddof=1) / jnp.sqrt(k)
-    lams = full.lambdas
-    i_best = jnp.argmin(mean)
-    within = mean <= mean[i_best] + se[i_best]
-    lam_1se = jnp.max(jnp.where(within, lams, -jnp.inf))
-    warn_if_stopped("jaxl1.cross_validate (fold fits)", jnp.where(fold_conv, 0, 1), max_iter)
+    scores, fold_conv, full, (mean, se, lam_best, lam_1se) = _cv_jit(
+        jnp.asarray(fold_ids), rows, mask, *spec.arrays, n_folds=k, devices=devices, **spec.options)
+    if not isinstance(fold_conv, jax.core.Tracer):
+        warn_if_stopped("jaxl1.cross_validate (fold fits)", np.where(np.asarray(fold_conv), 0, 1), max_iter)
     warn_if_stopped("jaxl1.cross_validate (full-data path)", full.status, max_iter)
-    return CVResult(lams, mean, se, scores, lams[i_best], lam_1se, full, fold_conv)
+    return CVResult(full.lambdas, mean, se, scores, lam_best, lam_1se, full, fold_conv)

@@ -94,11 +94,21 @@ STATUS = ("converged", "max_iter", "nonfinite")  # the names of the codes of ``s
 
 
 def status_of(converged, coef, intercept, gap):
-    """Why each solve stopped, as an index into :data:`STATUS` (``coef`` has the lanes' axes first)."""
-    lanes = jnp.ndim(gap)  # the axes beyond the lanes' are the coefficients' own ((p,) or (p, K))
-    allfinite = lambda a: jnp.all(jnp.isfinite(a), axis=tuple(range(lanes, jnp.ndim(a))))
-    finite = jnp.isfinite(gap) & allfinite(coef) & allfinite(intercept)
-    return jnp.where(converged, 0, jnp.where(finite, 1, 2)).astype(jnp.int32)
+    """Why each solve stopped, as an index into :data:`STATUS` (``coef`` has the lanes' axes first).
+
+    Concrete results are read on the host (numpy): a handful of eager JAX operations would each compile
+    a program of their own on a first call (about 20 ms apiece on a CPU).
+    """
+    arrays = (converged, coef, intercept, gap)
+    concrete = not any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(arrays))
+    xp = np if concrete else jnp
+    if concrete:
+        converged, coef, intercept, gap = jax.device_get(arrays)
+    lanes = xp.ndim(gap)  # the axes beyond the lanes' are the coefficients' own ((p,) or (p, K))
+    allfinite = lambda a: xp.all(xp.isfinite(a), axis=tuple(range(lanes, xp.ndim(a))))
+    finite = xp.isfinite(gap) & allfinite(coef) & allfinite(intercept)
+    status = xp.where(converged, 0, xp.where(finite, 1, 2)).astype(np.int32)
+    return jnp.asarray(status) if concrete else status
 
 
 def warn_if_stopped(what, status, max_iter, *, stacklevel=3):

@@ -137,6 +137,27 @@ def test_new_lambdas_do_not_retrace(diabetes):
     assert _path_jit._cache_size() == before
 
 
+def test_a_first_call_compiles_a_few_programs():
+    """On a shape no other test uses, the first fit, fit_path and cross_validate compile their solver program
+    and a few small ones (the grid's), not one program per eager operation (each about 20 ms on a CPU:
+    the result checks and the cross-validation summary ran eagerly, 10 to 16 more per call)."""
+    import jax.monitoring
+
+    compiles, listening = [], [True]  # JAX keeps a listener for good: it stops counting after this test
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(event)
+        if listening[0] and event.endswith("backend_compile_duration") else None)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 7))
+    y = X[:, 0] + rng.standard_normal(37)
+    for call, most in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 4), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 5),
+                       (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 4)):
+        compiles.clear()
+        jax.block_until_ready(call())
+        assert 1 <= len(compiles) <= most
+    listening[0] = False
+
+
 def test_float32_path(diabetes):
     X, y = diabetes
     path = jaxl1.fit_path(X.astype(np.float32), y.astype(np.float32), n_lambdas=10)
