@@ -233,3 +233,28 @@ def test_the_generic_intercept_is_the_minimizer(seed):
     b1 = jaxl1.Logistic.intercept(jnp.asarray(lab), jnp.asarray(z), jnp.asarray(s))
     b2 = optimal_intercept(jaxl1.Logistic, jnp.asarray(lab), jnp.asarray(z), jnp.asarray(s))
     np.testing.assert_allclose(b1, b2, atol=1e-10)
+
+
+def test_gap_does_not_depend_on_an_intercept_off_by_rounding():
+    """The certificate refines the intercept (Newton steps) before it builds the dual point. Near the optimum
+    the loss changes by about (db)^2, below rounding, and the steps must still be taken: an intercept left
+    off by db moves the centred dual point, and the gap, by about db (first order). Off by 1e-11 .. 1e-9,
+    the gap equals the one at the optimal intercept to 1e-15 P0."""
+    from jaxl1.solvers import prepare
+    from jaxl1.solvers._gap import gap_info
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 8))
+    y = (X[:, 0] - X[:, 1] + 0.5 * rng.standard_normal(60) > 0).astype(float)
+    pen = jaxl1.L1(0.02)
+    res = jaxl1.fit(X, y, pen, loss="logistic", tol=1e-14)
+    s = np.full(60, 1 / 60)
+    logistic = get_loss("logistic")
+    prob = prepare(jnp.asarray(X), jnp.asarray(y), jnp.asarray(s), loss="logistic", fit_intercept=True, form="data",
+                   scale=False)
+    w = jnp.asarray(res.coef)
+    b_opt = float(res.intercept) + float(prob.x_mean @ w)  # the solver's intercept, for the centred columns
+    gap = jax.jit(lambda b: gap_info(prob, pen, w, b, loss=logistic, form="data", fit_b=True).gap)
+    at_opt = float(gap(b_opt))
+    for db in np.geomspace(1e-11, 1e-9, 15):
+        assert abs(float(gap(b_opt + db)) - at_opt) <= 1e-15 * float(prob.P0)

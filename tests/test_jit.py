@@ -33,7 +33,7 @@ def test_environment_turns_options_off(fresh_options):
 
 def test_options_reach_top_level_compiles_only(fresh_options):
     # an option XLA rejects makes a compile fail: the top-level call must fail, the nested one must not
-    fresh_options.setattr(_jit, "compiler_options", lambda: {"xla_not_an_option_at_all": True})
+    fresh_options.setattr(_jit, "compiler_options", lambda small=False: {"xla_not_an_option_at_all": True})
     f = _jit.jit(lambda x: x + 1.0)
     with pytest.raises(Exception, match="xla_not_an_option_at_all"):
         f(jnp.ones(2))
@@ -53,3 +53,34 @@ def test_same_solution_inside_a_callers_jit_and_at_top_level():
     np.testing.assert_allclose(traced, top, rtol=0, atol=1e-10)
     np.testing.assert_allclose(closed, top, rtol=0, atol=1e-10)
     assert np.count_nonzero(top) > 0
+
+
+def test_small_problems_compile_with_their_own_options(fresh_options):
+    """A call whose arguments are all small compiles with the small problems' options; a larger one without;
+    both give the same numbers, and the cache counts both programs."""
+    calls = []
+
+    def options(small=False):
+        calls.append(small)
+        return {"xla_cpu_use_fusion_emitters": False, **({"xla_backend_optimization_level": 0} if small else {})}
+
+    fresh_options.setattr(_jit, "compiler_options", options)
+    f = _jit.jit(lambda x: jnp.cumsum(jnp.sin(x)))
+    small, large = jnp.linspace(0, 1, 64), jnp.linspace(0, 1, _jit.SMALL_PROBLEM + 1)
+    np.testing.assert_allclose(f(small), np.cumsum(np.sin(np.linspace(0, 1, 64))), rtol=1e-6)
+    assert calls == [True] and f._cache_size() == 1
+    np.testing.assert_allclose(f(large)[-1], np.sum(np.sin(np.asarray(large, np.float64))), rtol=1e-4)
+    assert calls == [True, False] and f._cache_size() == 2
+    f(small)
+    assert f._cache_size() == 2  # no retrace
+
+
+def test_small_options_add_to_the_others(fresh_options):
+    big, small = _jit.compiler_options(), _jit.compiler_options(True)
+    assert small.items() >= big.items()
+    assert set(small) - set(big) <= set(_jit.SMALL_OPTIONS)
+    try:  # an XLA that knows the option gets it
+        jax.jit(lambda x: x + 1, compiler_options=_jit.SMALL_OPTIONS).lower(np.float32(0)).compile()
+    except Exception:  # noqa: BLE001
+        return
+    assert all(small[k] == v for k, v in _jit.SMALL_OPTIONS.items())
