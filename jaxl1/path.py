@@ -456,7 +456,7 @@ def _grid(lam_max, n_lambdas, eps, dtype=None, *, floor=False):
     lam_max = jnp.asarray(lam_max)
     if dtype is None:
         dtype = lam_max.dtype if jnp.issubdtype(lam_max.dtype, jnp.floating) else jnp.result_type(float)
-    return _grid_jit(lam_max, n_lambdas=n_lambdas, eps=eps, dtype=jnp.dtype(dtype), floor=floor)
+    return _grid_jit(lam_max, n_lambdas=int(n_lambdas), eps=float(eps), dtype=jnp.dtype(dtype), floor=floor)
 
 
 @partial(jit, static_argnames=("n_lambdas", "eps", "dtype", "floor"))

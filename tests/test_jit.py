@@ -84,3 +84,8 @@ def test_small_options_add_to_the_others(fresh_options):
     except Exception:  # noqa: BLE001
         return
     assert all(small[k] == v for k, v in _jit.SMALL_OPTIONS.items())
+
+
+def test_environment_turns_small_options_off(fresh_options):
+    fresh_options.setenv("JAXL1_SMALL_OPTIONS", "0")
+    assert _jit.compiler_options(True) == _jit.compiler_options()

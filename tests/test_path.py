@@ -143,19 +143,27 @@ def test_a_first_call_compiles_a_few_programs():
     the result checks and the cross-validation summary ran eagerly, 10 to 16 more per call)."""
     import jax.monitoring
 
-    compiles, listening = [], [True]  # JAX keeps a listener for good: it stops counting after this test
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, duration, **kw: compiles.append(event)
-        if listening[0] and event.endswith("backend_compile_duration") else None)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((37, 7))
-    y = X[:, 0] + rng.standard_normal(37)
-    for call, most in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 4), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 5),
-                       (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 4)):
-        compiles.clear()
-        jax.block_until_ready(call())
-        assert 1 <= len(compiles) <= most
-    listening[0] = False
+    from jaxl1 import _jit
+
+    _jit.compiler_options(), _jit.compiler_options(True)  # their one-time probes compile too: not counted
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event.endswith("backend_compile_duration"):
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((37, 7))
+        y = X[:, 0] + rng.standard_normal(37)
+        for call, most in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 4), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 5),
+                           (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 4)):
+            compiles.clear()
+            jax.block_until_ready(call())
+            assert len(compiles) <= most
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def test_float32_path(diabetes):
@@ -396,3 +404,11 @@ def test_vmapped_paths_equal_the_loop_and_differentiate():
     e = jnp.zeros(n).at[3].set(eps)
     fd = (f(Yj[0] + e) - f(Yj[0] - e)) / (2 * eps)
     assert float(g_loop[0, 3]) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
+
+
+def test_grid_takes_eps_and_n_lambdas_of_any_numeric_kind():
+    """``eps`` as a Python, numpy or JAX scalar gives the same grid (a static argument of the compiled grid
+    is made a Python number first: a JAX scalar is not hashable)."""
+    ref = np.geomspace(2.0, 2e-2, 3)
+    for eps in (1e-2, np.float64(1e-2), jnp.float32(1e-2), np.array(1e-2)):
+        np.testing.assert_allclose(jaxl1.lambda_grid(2.0, np.int64(3), eps), ref, rtol=1e-6)
