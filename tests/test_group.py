@@ -460,3 +460,30 @@ def test_group_rounds_apply_only_where_a_round_is_smaller_than_the_problem():
     assert group_rounds_apply(even, 64, batched=False)
     assert not group_rounds_apply(even, 64, batched=True) and not group_rounds_apply(even, 0, batched=False)
     assert not group_rounds_apply(jaxl1.GroupL1(1.0), 64, batched=False)  # one group per leaf: no ids
+
+
+def test_group_working_sets_in_the_gram_form():
+    """n = 400 > p = 300 (the Gram form) with uneven groups: rounds on whole groups gathered from the Gram
+    matrix (64 coordinates' worth first, padded) give the path of FISTA on every coordinate and meet the
+    optimality conditions in numpy, for the group and the sparse-group lasso."""
+    from jaxl1.solvers._working_set import group_rounds_apply
+
+    rng = np.random.default_rng(17)
+    groups = np.repeat(np.arange(80), np.resize([1, 4, 2, 5, 3, 7, 2, 6], 80))  # 80 groups of 1 to 7 columns
+    n, p = 400, groups.size
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, p)
+    w = np.zeros(p)
+    for k in (2, 9, 40, 79):  # 79: the last column's group
+        w[groups == k] = rng.normal(size=np.sum(groups == k))
+    y = X @ w + 0.5 * rng.normal(size=n)
+    assert p == 300 and group_rounds_apply(jaxl1.GroupL1(1.0, groups=tuple(groups)), 64, batched=False)
+    c = np.sqrt(sizes_of(groups))
+    for alpha in (0.0, 0.5):
+        path = jaxl1.fit_path(X, y, groups=groups, l1_ratio=alpha, n_lambdas=8, eps=0.01, tol=1e-12)
+        plain = jaxl1.fit_path(X, y, groups=groups, l1_ratio=alpha, lambdas=path.lambdas, tol=1e-12, ws_size=0)
+        assert bool(path.converged.all()) and bool(plain.converged.all())
+        np.testing.assert_allclose(path.coef, plain.coef, atol=1e-6 * np.abs(plain.coef).max())
+        assert np.sum(group_norms(np.asarray(path.coef[-1]), groups) > 0) > 10
+        for i in (3, 7):
+            lam = float(path.lambdas[i])
+            assert kkt_violation(X, y, np.asarray(path.coef[i]), float(path.intercept[i]), lam, alpha, c, groups) < 1e-6 * lam
