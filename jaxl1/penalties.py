@@ -869,7 +869,7 @@ class GroupL1:
     def group_factors(self, dtype):
         """The ``(G,)`` factors :math:`c_g` of the groups."""
         sizes = jnp.asarray(np.bincount(np.asarray(self.groups), minlength=self._n_groups), dtype)
-        return self._factors(sizes)
+        return _group_factors(self.weights, sizes)
 
     def group_screen(self, w, v):
         r"""Working-set priority of each group: infinite for a nonzero or free group, else
@@ -965,9 +965,7 @@ class SparseGroupL1:
                              f"size, got shape {jnp.shape(w)}")
         return jnp.asarray(self.groups)
 
-    def _factors(self, dtype):
-        sizes = jnp.asarray(np.bincount(np.asarray(self.groups), minlength=self._n_groups), dtype)
-        return _group_factors(self.weights, sizes)
+    _factors = group_factors = GroupL1.group_factors  # the (G,) factors of the groups
 
     def value(self, w: PyTree) -> jax.Array:
         w = _float(w)
@@ -1019,14 +1017,10 @@ class SparseGroupL1:
         t = self._unit_dual_norms(g)
         return jnp.max(jnp.where(jnp.isfinite(t), t, 0.0), initial=0.0)
 
-    # the group working-set protocol (a scalar strength)
-    def group_ids(self):
-        """The group id of every coordinate (a static tuple)."""
-        return self.groups
+    # the group working-set protocol (a scalar strength), with GroupL1's group_ids and restrict_groups
+    group_ids = GroupL1.group_ids
 
-    def group_factors(self, dtype):
-        """The ``(G,)`` factors :math:`c_g` of the groups."""
-        return self._factors(dtype)
+    restrict_groups = GroupL1.restrict_groups
 
     def group_screen(self, w, v):
         r"""Working-set priority of each group: infinite for a nonzero group (or a free one), else the dual
@@ -1035,12 +1029,6 @@ class SparseGroupL1:
         t = self._unit_dual_norms(v)
         nonzero = jax.ops.segment_max(jnp.abs(w), ids, num_segments=self._n_groups) > 0
         return jnp.where(nonzero | ~jnp.isfinite(t), jnp.inf, _safe_ratio(t, self.strength))
-
-    def restrict_groups(self, sel, size):
-        """The penalty on the coordinates of the groups ``sel``, laid out as ``len(sel)`` blocks of ``size``
-        slots each (block ``r`` is group ``sel[r]``, padded with slots the solver holds at zero)."""
-        ids = tuple(int(i) for i in np.repeat(np.arange(len(sel)), size))
-        return _rebuild(self, groups=ids, weights=self._factors(jnp.result_type(self.strength, float))[sel])
 
 
 def _row_norms(W):

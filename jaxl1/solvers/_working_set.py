@@ -97,7 +97,7 @@ def round_sizes(k, total):
 WS_RESERVED = 8  # 1/8 of a working set goes to the coordinates with the largest prox-gradient residual
 
 
-def working_set(pen, w, v, L, k):
+def working_set(pen, w, v, L, k, screen=None):
     """``k`` coordinate indices for the next round.
 
     First the ``k // WS_RESERVED`` coordinates (at least one) with the largest
@@ -106,22 +106,26 @@ def working_set(pen, w, v, L, k):
     closest to their threshold).  The reserved part makes every round work on
     the worst violations of the optimality conditions even when the support
     is larger than ``k``, so that the rounds converge whatever its size.
+    ``screen``: ``pen.screen(w, v)`` when the caller has it already.
     """
     q = max(1, k // WS_RESERVED)
     V = top_indices(jnp.abs(w - pen.prox(w - v / L, 1.0 / L)), q)
-    R = top_indices(pen.screen(w, v).at[V].set(-jnp.inf), k - q)
+    screen = pen.screen(w, v) if screen is None else screen
+    R = top_indices(screen.at[V].set(-jnp.inf), k - q)
     return jnp.concatenate([V, R])
 
 
-def group_working_set(pen, w, v, L, k, ids, n_groups):
+def group_working_set(pen, w, v, L, k, ids, n_groups, screen=None):
     """``k`` group indices for the next round, chosen as :func:`working_set` chooses coordinates: first the
-    groups with the largest prox-gradient residual, then by ``pen.group_screen``."""
+    groups with the largest prox-gradient residual, then by ``pen.group_screen`` (``screen``, when the caller
+    has it already)."""
     q = max(1, k // WS_RESERVED)
     residual = jnp.abs(w - pen.prox(w - v / L, 1.0 / L))
     V = top_indices(jax.ops.segment_max(residual, ids, num_segments=n_groups), q)
     if k == q:
         return V
-    R = top_indices(pen.group_screen(w, v).at[V].set(-jnp.inf), k - q)
+    screen = pen.group_screen(w, v) if screen is None else screen
+    R = top_indices(screen.at[V].set(-jnp.inf), k - q)
     return jnp.concatenate([V, R])
 
 
@@ -201,10 +205,10 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     else:
         shapes = [shape_of(k)]
 
-    def subproblem(shape, w, b, info):
+    def subproblem(shape, w, b, info, screen):
         """The restricted problem ``(W, pen_W, H, q, x0, A)``; with ``padded`` its padding slots read zero in
         ``H`` and ``q``, so that they stay at zero."""
-        out = restricted(shape, w, b, info)
+        out = restricted(shape, w, b, info, screen)
         if not shape.padded:
             return out
         W, pen_W, H, q, x0, A = out
@@ -218,16 +222,16 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
             H = H * on[:, None] * on[None, :]
         return W, pen_W, H, q * on, x0, A
 
-    def restricted(shape, w, b, info):
+    def restricted(shape, w, b, info, screen):
         padded, matrix_free = shape.padded, shape.matrix_free
         if not shape.partial:
             W, pen_W = None, pen
         elif grouped:
-            sel = group_working_set(pen, w, info.v, prob.L, shape.k_groups, ids, n_groups)
+            sel = group_working_set(pen, w, info.v, prob.L, shape.k_groups, ids, n_groups, screen)
             W = jnp.asarray(table)[sel].reshape(-1)
             pen_W = pen.restrict_groups(sel, m)
         else:
-            W = working_set(pen, w, info.v, prob.L, shape.k)
+            W = working_set(pen, w, info.v, prob.L, shape.k, screen)
             pen_W = pen.restrict(W)
         take = (lambda a: a) if W is None else (lambda a: gather(a, W, padded))
         cols = None if W is None else jnp.minimum(W, p - 1)  # a padding slot reads some column: masked later
@@ -290,7 +294,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
     inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
 
-    def solve_round(shape, w, b, info, budget):
+    def solve_round(shape, w, b, info, budget, screen=None):
         """One working-set round from ``(w, b)``, whose gap and gradient are ``info``, of at most ``budget`` iterations.
 
         Under ``vmap`` (lanes of a path chunk) the round also runs for lanes that have stopped, whose
@@ -298,7 +302,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         """
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = kkt_residual(pen, w, info.v, prob.L, False)
-        W, pen_W, H, q, x0, A = subproblem(shape, w, b, info)
+        W, pen_W, H, q, x0, A = subproblem(shape, w, b, info, screen)
         # prob.L bounds a matrix-free model's curvature only for a loss with a curvature bound
         L_sub = prob.L if ((W is None and form == "gram") or (shape.matrix_free and bounded_curvature(loss))) else None
         if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
@@ -323,17 +327,14 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         if len(shapes) == 1:
             w, b, it = solve_round(shapes[0], w, b, info, budget)
             return (w, b, info), it
-        # the smallest size whose groups hold the nonzero ones and the reserved share of a round
-        # what the screens rank first (nonzero or free coordinates, or groups) must fit beside the reserved share
-        if grouped:
-            first = jnp.sum(jnp.isinf(pen.group_screen(w, info.v)))
-            need = jnp.asarray([s.k_groups - max(1, s.k_groups // WS_RESERVED) for s in shapes[:-1]])
-        else:
-            first = jnp.sum(jnp.isinf(pen.screen(w, info.v)))
-            need = jnp.asarray([s.k - max(1, s.k // WS_RESERVED) for s in shapes[:-1]])
-        size = jnp.sum(first > need)
+        # the smallest size where what the screen ranks first (nonzero or free coordinates, or groups) fits
+        # beside the reserved share of a round; the round reuses the screen
+        screen = pen.group_screen(w, info.v) if grouped else pen.screen(w, info.v)
+        units = [s.k if s.k_groups is None else s.k_groups for s in shapes[:-1]]
+        need = jnp.asarray([u - max(1, u // WS_RESERVED) for u in units])
+        size = jnp.sum(jnp.sum(jnp.isinf(screen)) > need)
         rounds = [lambda a, s=s: solve_round(s, *a) for s in shapes]
-        w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget))
+        w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget, screen))
         return (w, b, info), it
 
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
