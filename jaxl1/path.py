@@ -42,7 +42,7 @@ from .solvers import (
     standardizing_scale,
 )
 from .solvers._gap import smooth_value
-from .solvers._problem import fold_moments
+from .solvers._problem import fold_moments, host_moments, host_moments_apply
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -926,7 +926,8 @@ def fit_path(
             spec = spec._replace(X=X, y=y, s=s, offset=offset)
         devices = ()
     devices = devices[:spec.lambdas.shape[0]] if stops is None else ()  # no device without a strength
-    path = _path_jit(*spec.arrays, stops, devices=devices if len(devices) > 1 else (), **spec.options)
+    moments = host_moments(spec.X, spec.s, spec.fit_intercept) if host_moments_apply(spec.X, spec.form) else None
+    path = _path_jit(*spec.arrays, stops, moments, devices=devices if len(devices) > 1 else (), **spec.options)
     if stops is not None:
         path = _trim_stopped(path)
     warn_if_stopped("jaxl1.fit_path", path.status, max_iter)
@@ -977,8 +978,8 @@ def _over_runs(one_run, runs, args, devices, *, summed=False):
 # --------------------------------------------------------------------------- #
 # cross-validation
 # --------------------------------------------------------------------------- #
-def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *,
-                 n_folds, devices, **static):
+def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset,
+                 moments=None, *, n_folds, devices, **static):
     """Every fold's path and scores, and the path on all the data, as ``n_folds + 1`` runs of one program.
 
     Run ``n_folds`` is the full path (no sample is held out).  With several ``devices`` the runs are
@@ -988,9 +989,12 @@ def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_rati
     In the Gram form the runs' Gram matrices come from one pass over the rows (``fold_rows``, ``fold_mask``:
     each fold's row indices, padded): a run's is the whole minus its held-out fold's part
     (:func:`jaxl1.solvers._problem.fold_moments`), so the ``n_folds + 1`` runs cost one Gram matrix.
+    ``moments``: what ``fold_moments`` returns, computed by numpy before the program (a large concrete ``X``).
     """
     loss = get_loss(static["loss"])
-    if static["form"] == "gram" and n_folds <= MOMENT_FOLDS_MAX:
+    if moments is not None:
+        moments, mags, centre = moments
+    elif static["form"] == "gram" and n_folds <= MOMENT_FOLDS_MAX:
         moments, mags, centre = fold_moments(X, s, fold_rows, fold_mask, static["fit_intercept"])
     else:  # the data form, or many folds (leave-one-out): each run's Gram matrix from its rows
         moments, mags, centre = jnp.zeros((n_folds + 1, 0, 0), X.dtype), jnp.zeros((n_folds + 1, 0), X.dtype), None
@@ -1113,8 +1117,13 @@ def cross_validate(
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
     devices = _validation.check_devices(devices)
     rows, mask = _fold_rows(fold_ids, k)
+    moments = None
+    if host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:  # numpy's BLAS reads X in place
+        moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), np.asarray(rows), np.asarray(mask),
+                               spec.fit_intercept, xp=np)
+        moments = moments if np.all(np.isfinite(moments[1])) else None
     scores, fold_conv, full, (mean, se, lam_best, lam_1se) = _cv_jit(
-        jnp.asarray(fold_ids), rows, mask, *spec.arrays, n_folds=k, devices=devices, **spec.options)
+        jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices, **spec.options)
     if not isinstance(fold_conv, jax.core.Tracer):
         warn_if_stopped("jaxl1.cross_validate (fold fits)", np.where(np.asarray(fold_conv), 0, 1), max_iter)
     warn_if_stopped("jaxl1.cross_validate (full-data path)", full.status, max_iter)

@@ -74,7 +74,7 @@ from .solvers import (
     solve,
     standardizing_scale,
 )
-from .solvers._problem import weighted_gram
+from .solvers._problem import host_moments, host_moments_apply, weighted_gram
 from .solvers._sparse import is_bcoo
 
 __all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
@@ -239,20 +239,21 @@ def _mapped_on_cpu(solve, *, form, fit_intercept):
 
 def _fit_mapped(cfg, *args):
     kw = dict(zip(_CFG, cfg))
-    return _mapped_on_cpu(partial(_fit_impl, **kw), form=kw["form"], fit_intercept=kw["fit_intercept"])(*args, None)
+    return _mapped_on_cpu(partial(_fit_impl, **kw), form=kw["form"], fit_intercept=kw["fit_intercept"])(*args)
 
 
 _fit_diff = differentiable_solve(_fit_mapped, _fit_tangent)
 
 
 @partial(jit, static_argnames=_CFG + ("standardize",))
-def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, offset=None, *, loss, fit_intercept, form, check_every, ws_size,
-             standardize=False):
+def _fit_jit(X, y, s, pen, w0, tol, max_iter, bounds=None, offset=None, moments=None, *, loss, fit_intercept, form,
+             check_every, ws_size, standardize=False):
     # the box, and the penalty on the standardized columns' coefficients (computed here so that it is
     # differentiated through X and s)
     pscale = rows_of(standardizing_scale(X, s, fit_intercept), w0) if standardize else None
     pen = bounded_and_scaled(pen, bounds, pscale)
-    return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter, offset)
+    return _fit_diff((loss, fit_intercept, form, check_every, ws_size), X, y, s, pen, w0, tol, max_iter, offset,
+                     moments)
 
 
 DEFAULT_MAX_ITER = 20_000  # fit's default iteration budget
@@ -274,8 +275,10 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     ws_size = default_ws_size(loss, n, p, form) if ws_size is None else ws_size
     w0 = np.zeros((p,) + y.shape[1:], X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
+    # a large Gram matrix by numpy's BLAS on X in place, before the program (see host_moments)
+    moments = host_moments(X, s, fit_intercept) if host_moments_apply(X, form) else None
     return _fit_jit(
-        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds, offset,
+        X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds, offset, moments,
         loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
         standardize=bool(standardize),
     )

@@ -359,6 +359,52 @@ def test_host_gram_matrix_equals_the_product(monkeypatch):
     assert ("callback" in text) == (jax.default_backend() == "cpu")
 
 
+def test_host_moments_give_the_rows_results(monkeypatch):
+    """A large concrete X on a CPU takes its Gram matrix from numpy before the program (host_moments): fit,
+    fit_path and cross_validate then give what the program's own Gram matrix gives (features far from zero,
+    sample weights, with and without an intercept, two responses), and a constant column falls back to
+    the rows' product."""
+    from jaxl1.solvers import _problem
+
+    rng = np.random.default_rng(12)
+    n, p = 80, 6
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 3.0, p) + np.array([1e3, -5.0, 0.0, 2e2, 1.0, -3e3])
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.standard_normal(n)
+    Y = np.stack([y, X[:, 3] - X[:, 4] + rng.standard_normal(n)], axis=1)
+    sw = rng.uniform(0.2, 2.0, n)
+    X_const = X.copy()
+    X_const[:, 2] = 0.4
+    kw = dict(tol=1e-12, max_iter=100_000, form="gram")
+    runs = {
+        "fit": lambda X, y, fi, w: jaxl1.fit(X, y, jaxl1.L1(0.05), fit_intercept=fi, sample_weight=w, **kw).coef,
+        "path": lambda X, y, fi, w: jaxl1.fit_path(X, y, n_lambdas=6, fit_intercept=fi, sample_weight=w, **kw).coef,
+        "cv": lambda X, y, fi, w: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=6, fit_intercept=fi,
+                                                       sample_weight=w, **kw).fold_scores,
+    }
+    cases = [(X, y, True, sw), (X, y, False, None), (X_const, y, True, None), (X, Y, True, sw)]
+    expected = [[np.asarray(f(*case)) for f in runs.values()] for case in cases]
+    calls = []
+    real = _problem.host_moments
+    monkeypatch.setattr(_problem, "GRAM_HOST_MIN", 0)
+    for module in (jaxl1.solver, jaxl1.path):
+        monkeypatch.setattr(module, "host_moments", lambda *a: calls.append(1) or real(*a))
+    folds = jaxl1.path.fold_moments
+    monkeypatch.setattr(jaxl1.path, "fold_moments", lambda *a, **k: calls.append(k.get("xp")) or folds(*a, **k))
+    for case, want in zip(cases, expected):
+        for (name, f), ref in zip(runs.items(), want):
+            got = np.asarray(f(*case))
+            np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10 * np.abs(ref).max(), err_msg=name)
+    assert calls == [1, 1, np] * len(cases)  # fit, fit_path, and cross_validate's fold moments by numpy
+    # the problem from the host's moments is the rows' problem
+    s = sw / sw.sum()
+    ref = _problem.prepare(jnp.asarray(X), jnp.asarray(y), jnp.asarray(s), loss="squared", fit_intercept=True,
+                           form="gram")
+    got = _problem.prepare(jnp.asarray(X), jnp.asarray(y), jnp.asarray(s), loss="squared", fit_intercept=True,
+                           form="gram", moments=real(X, s, True))
+    for a, b in zip((got.A, got.c, got.d, got.x_mean), (ref.A, ref.c, ref.d, ref.x_mean)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def large_support_data():
     # a support of more than POLISH_MAX coordinates, where the solve on the support is conjugate gradients

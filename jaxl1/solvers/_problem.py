@@ -95,7 +95,7 @@ GRAM_HOST_MIN = 2.5e8
 MOMENTS_LOSS_MAX = 1e4  # the most a Gram matrix from moments may amplify rounding (1e4 eps: about 2e-12)
 
 
-def fold_moments(X, s, fold_rows, fold_mask, fit_intercept):
+def fold_moments(X, s, fold_rows, fold_mask, fit_intercept, xp=jnp):
     """The second moments of every cross-validation run's training rows about one centre, from one pass.
 
     ``fold_rows`` ``(k, m)`` holds each fold's row indices (padded; ``fold_mask`` marks the real ones).
@@ -104,36 +104,40 @@ def fold_moments(X, s, fold_rows, fold_mask, fit_intercept):
     fold held out) has ``(R - B_f) / (1 - s_f)`` and the last run (nothing held out) ``R``.  Returns
     ``(moments, mag, u)`` with ``moments`` of shape ``(k + 1, p, p)`` (``mag``: the diagonal of what each
     run's moments were computed from, ``(k + 1, p)``): the ``k`` fold products cost one Gram
-    matrix in all, against ``k + 1`` for a Gram matrix per run.
+    matrix in all, against ``k + 1`` for a Gram matrix per run.  ``xp=np``: computed by numpy on a concrete
+    ``X`` (see :func:`host_moments`).
     """
+    gram = numpy_gram if xp is np else weighted_gram
     p = X.shape[1]
-    u = s @ X if fit_intercept else jnp.zeros(p, X.dtype)
-    Xu = X - u
+    u = s @ X if fit_intercept else xp.zeros(p, X.dtype)
+    Xu = X - u if fit_intercept else X
     parts, held = [], []
     for rows, mask in zip(fold_rows, fold_mask):
-        sf = jnp.where(mask, s[rows], 0.0)
-        parts.append(weighted_gram(Xu[rows], sf))
-        held.append(jnp.sum(sf))
-    B = jnp.stack(parts)
-    R = jnp.sum(B, axis=0)
-    keep = 1.0 - jnp.stack(held)  # each run's training weight (s sums to 1)
-    keep = jnp.maximum(keep, jnp.finfo(X.dtype).tiny)
+        sf = xp.where(mask, s[rows], 0.0)
+        parts.append(gram(Xu[rows], sf))
+        held.append(xp.sum(sf))
+    B = xp.stack(parts)
+    R = xp.sum(B, axis=0)
+    keep = 1.0 - xp.stack(held)  # each run's training weight (s sums to 1)
+    keep = xp.maximum(keep, xp.finfo(X.dtype).tiny)
     train = (R[None] - B) / keep[:, None, None]
     # the size of what was subtracted, per column and run: the rounding of the difference is eps times it
-    mag = jnp.concatenate([jnp.diag(R)[None] / keep[:, None], jnp.diag(R)[None]])
-    return jnp.concatenate([train, R[None]]), mag, u
+    mag = xp.concatenate([xp.diag(R)[None] / keep[:, None], xp.diag(R)[None]])
+    return xp.concatenate([train, R[None]]), mag, u
+
+
+def numpy_gram(x, s):
+    """``x' diag(s) x`` by numpy (``s >= 0``)."""
+    if np.all(s == s[0]):  # no sample weights: no weighted copy of X
+        return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
+    z = x * np.sqrt(s)[:, None]
+    return z.T @ z
 
 
 def host_gram(X, s):
     """``X' diag(s) X`` computed by numpy on the host (``s >= 0``)."""
 
-    def product(x, s):
-        x, s = np.asarray(x), np.asarray(s)
-        if np.all(s == s[0]):  # no sample weights: no weighted copy of X
-            return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
-        z = x * np.sqrt(s)[:, None]
-        return z.T @ z
-
+    product = lambda x, s: numpy_gram(np.asarray(x), np.asarray(s))
     out = jax.ShapeDtypeStruct((X.shape[1], X.shape[1]), X.dtype)
     return jax.pure_callback(product, out, X, s, vmap_method="sequential")
 
@@ -147,6 +151,60 @@ def weighted_gram(Xc, s):
     if n * p * p < GRAM_HOST_MIN or jax.default_backend() != "cpu":
         return in_xla(Xc, s)
     return host_gram(Xc, s)
+
+
+def moments_gram(X, s, v, moments, *, fit_intercept, scale):
+    """The Gram form's ``(A, c, x_mean, d)`` from the moments ``(R, u, mag)`` (see :func:`prepare`), ``v`` the
+    weighted centred response.
+
+    ``sum_i s_i (x_i - m)(x_i - m)' = R - (m - u)(m - u)'`` for the weighted mean ``m`` (``s`` sums to 1); the
+    column scales and the centred variances come from the moments too, so that ``X`` is read (its weighted
+    mean, its largest entries, its product with ``v``) but not copied.
+    """
+    dtype, p = X.dtype, X.shape[1]
+    R, u, mag = moments
+    x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
+    e = x_mean - u if fit_intercept else jnp.zeros(p, dtype)
+    sd2 = jnp.diagonal(R) - jnp.square(e)  # the centred columns' second moments
+    d = jnp.where((sd2 > 0) & jnp.isfinite(sd2), jnp.sqrt(jnp.abs(sd2)), 1.0) if scale else jnp.ones(p, dtype)
+    # the differences lose eps * mag / sd^2 of a column's accuracy: a column (nearly) constant on these rows
+    # but not on the others takes the Gram matrix from the rows instead (a constant column, whose centred
+    # values are rounding noise, too)
+    noise = 16 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(X), axis=0)
+    exact = jnp.all(mag <= MOMENTS_LOSS_MAX * sd2) & jnp.all(sd2 > jnp.square(noise))
+    A = jax.lax.cond(exact, lambda: (R - jnp.outer(e, e)) / jnp.outer(d, d),
+                     lambda: weighted_gram((X - x_mean) / d, s))
+    # (X - m)' v / d without the centred copy: v sums to about 0 with an intercept (y is centred), and
+    # centring X's entries would round them by as much (eps |m|) as this does
+    vs = jnp.sum(v, axis=0)
+    c = rmul(v, X) - (jnp.outer(x_mean, vs) if v.ndim == 2 else vs * x_mean)
+    return A, c / (d[:, None] if v.ndim == 2 else d), x_mean, d
+
+
+def host_moments(X, s, fit_intercept):
+    """``(R, u, mag)`` for :func:`prepare` from a concrete ``X``, by numpy's BLAS before the compiled program:
+    the second moments about the weighted mean ``u`` (zeros without an intercept) and their diagonal.
+
+    Inside a program the product goes through a host callback, which copies ``X`` (0.11 s of 20000x1000's
+    0.44 s); here numpy reads it in place.  ``None`` when the moments overflow (the program then scales the
+    columns first).
+    """
+    X, s = np.asarray(X), np.asarray(s)
+    u = s @ X if fit_intercept else np.zeros(X.shape[1], X.dtype)
+    R = numpy_gram(X - u if fit_intercept else X, s)
+    mag = np.diagonal(R).copy()
+    return (R, u, mag) if np.all(np.isfinite(mag)) else None
+
+
+def host_moments_apply(X, form) -> bool:
+    """:func:`host_moments` for ``X``: the Gram form on a CPU, a dense ``X`` held here (numpy, or a jax array
+    on one device, not traced) and a product large enough (``GRAM_HOST_MIN``)."""
+    if form != "gram" or jax.default_backend() != "cpu" or isinstance(X, jax.core.Tracer) or is_bcoo(X):
+        return False
+    if isinstance(X, jax.Array) and len(X.devices()) != 1:
+        return False
+    n, p = np.shape(X)
+    return n * p * p >= GRAM_HOST_MIN
 
 
 def column_scales(Xc, s):
@@ -215,8 +273,9 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     ``moments`` (Gram form only) is ``(R, u, mag)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
     centre ``u`` (zeros without an intercept), computed by the caller; the Gram matrix is then derived from
     them in ``O(p^2)`` instead of ``O(n p^2)`` (``mag``, per column, the size of the terms ``R`` is the
-    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product) (cross-validation gets every fold's this way from one pass
-    over the rows: :func:`fold_moments`).
+    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product).
+    Cross-validation gets every fold's this way from one pass over the rows (:func:`fold_moments`), and a
+    large concrete ``X`` on a CPU gets them from numpy (:func:`host_moments`).
     """
     loss = get_loss(loss)
     dtype = X.dtype
@@ -230,30 +289,22 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     # problem well conditioned when features sit far from zero; the squared loss also centres y
     y_mean = s @ y if (squared and fit_intercept) else zero
     yc = y - y_mean
+    sy = rows_of(s, yc)
     if is_bcoo(X):  # sparse: centred and scaled inside the products (data form only)
         Xc, x_mean, d = sparse_design(X, s, fit_intercept=fit_intercept, scale=scale)
+    elif form == "gram" and moments is not None:  # the Gram matrix from the moments, X read but not copied
+        Xc = x_mean = d = None
     else:
         x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
         Xc = X - x_mean if fit_intercept else X
         d = column_scales(Xc, s) if scale else jnp.ones(p, dtype)
         if scale:
             Xc = Xc / d
-    sy = rows_of(s, yc)
     if form == "gram":
         if moments is None:
-            A = weighted_gram(Xc, s)
-        else:  # sum_i s_i (x_i - m)(x_i - m)' = R - (m - u)(m - u)' for the weighted mean m (s sums to 1)
-            R, u, mag = moments
-            e = x_mean - u if fit_intercept else jnp.zeros(p, dtype)
-            sd2 = s @ jnp.square(Xc * d)  # the centred columns before scaling
-            # the differences lose eps * mag / sd^2 of a column's accuracy: a column (nearly) constant on these
-            # rows but not on the others takes the Gram matrix from the rows instead
-            # (a constant column, whose centred values are rounding noise, too)
-            noise = 16 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(X), axis=0)
-            exact = jnp.all(mag <= MOMENTS_LOSS_MAX * sd2) & jnp.all(sd2 > jnp.square(noise))
-            A = jax.lax.cond(exact, lambda: (R - jnp.outer(e, e)) / jnp.outer(d, d),
-                             lambda: weighted_gram(Xc, s))
-        c = rmul(sy * yc, Xc)
+            A, c = weighted_gram(Xc, s), rmul(sy * yc, Xc)
+        else:
+            A, c, x_mean, d = moments_gram(X, s, sy * yc, moments, fit_intercept=fit_intercept, scale=scale)
         yy = 0.5 * jnp.sum(sy * yc * yc)
         L = power_iteration(lambda v: A @ v, start_vector(p, dtype)) * L_SAFETY
         return Problem(A, c, yc, s, yy, x_mean, y_mean, L, yy, d, o)
