@@ -78,15 +78,10 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
     """Duality gap at ``(w, b)``, as an :class:`GapInfo`."""
     z = jnp.zeros(0, w.dtype)
     if form == "gram":
-        Gw = prob.A @ w
-        v = Gw - prob.c
+        v = prob.A @ w - prob.c
         if nonconvex(pen):
             return GapInfo(mapping_measure(prob, pen, w, v, jnp.zeros_like(b)), b, v, z, jnp.zeros_like(b))
-        f = 0.5 * jnp.vdot(w, Gw) - jnp.vdot(w, prob.c) + prob.yy
-        free = free_mask(pen, w, v)
-        sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
-        conj_loss = (jnp.vdot(w, prob.c) - 2 * prob.yy) / sigma + f / sigma**2
-        dual = -conj_loss - pen.conjugate(-v / sigma)
+        return GapInfo(gram_gap(prob, pen, w, v), b, v, z, jnp.zeros_like(b))
     else:
         Xw = prob.A @ w + prob.o  # the predictor without the intercept
         if fit_b:  # a few steps towards the intercept's optimum, kept unless they raise the loss beyond rounding
@@ -114,6 +109,17 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
     primal = f + pen.value(w)
     gap = primal - dual + free_term(free, w, v, prob.L)
     return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros_like(b) if form == "gram" else gb)
+
+
+def gram_gap(prob, pen, w, v):
+    """The duality gap of the Gram form at ``w``, whose gradient ``v = A w - c`` the caller has."""
+    f = 0.5 * jnp.vdot(w, v - prob.c) + prob.yy  # 0.5 w'Aw - c'w + yy
+    free = free_mask(pen, w, v)
+    sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
+    conj_loss = (jnp.vdot(w, prob.c) - 2 * prob.yy) / sigma + f / sigma**2
+    dual = -conj_loss - pen.conjugate(-v / sigma)
+    gap = f + pen.value(w) - dual + free_term(free, w, v, prob.L)
+    return jnp.maximum(gap, 0.0)
 
 
 def optimality(prob, pen, w, u, fit_b):

@@ -46,7 +46,13 @@ def kkt_residual(pen, x, v, L, fit_b):
     return jnp.max(jnp.abs(L * (x - prox_part(pen, x - v / L, 1.0 / L, fit_b))))
 
 
-CG_ITERS = 10  # conjugate-gradient steps on a larger support whose signs held since the last check
+CG_ITERS = 20  # the most conjugate-gradient steps of one solve on a larger support whose signs have settled
+
+
+CG_TARGET = 0.03  # they stop at a residual (the optimality conditions' on the support) of this times kkt_tol
+
+
+CALM_STEPS = 3  # the signs have settled when this many steps in a row changed none of them
 
 
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
@@ -157,16 +163,18 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return 0.5 * jnp.vdot(x, Hx) - jnp.vdot(q, x) + prox_value(pen, x, fit_b), jnp.abs(jnp.vdot(q, x))
 
     def fista_step(carry, _):
-        x, y, t, F = carry
+        x, y, t, F, calm = carry
         x_new = prox_part(pen, y - step * (hvp(y) - q), step, fit_b)
         y_new, t_new = momentum(x, y, x_new, t)
+        # steps in a row that kept every sign (the solve on the support waits for them)
+        calm = jnp.where(jnp.all(jnp.sign(x_new) == jnp.sign(x)), calm + 1, 0)
         if not monotone:
-            return (x_new, y_new, t_new, F), None
+            return (x_new, y_new, t_new, F, calm), None
         F_new, scale = objective(x_new)
         down = F_new <= F + 16 * jnp.finfo(dtype).eps * (jnp.abs(F) + scale)
         # a step that raised the objective is undone, and the momentum restarts from x
         return (jnp.where(down, x_new, x), jnp.where(down, y_new, x), jnp.where(down, t_new, jnp.ones_like(t)),
-                jnp.where(down, F_new, F)), None
+                jnp.where(down, F_new, F), calm), None
 
     # the solves on the support need the penalty's per-coordinate parts (not the group penalties)
     separable = hasattr(pen, "coordinate_parts")
@@ -177,7 +185,7 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     def keep_better(c, xn):
         """``xn`` in place of ``x`` (momentum restarted) if its KKT residual is smaller."""
         x, y, t, kkt = c
-        kkt_n = kkt_residual(pen, xn, hvp(xn) - q, L, fit_b)
+        kkt_n = kkt_at(xn)
         better = kkt_n < kkt
         x, y = jnp.where(better, xn, x), jnp.where(better, xn, y)
         return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
@@ -186,18 +194,21 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return support_solve(H, q, x, pen, fit_b)
 
     def cg_point(x):
-        """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve)."""
+        """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve), until
+        the residual (the optimality conditions' on the support) is ``CG_TARGET * kkt_tol``, or ``CG_ITERS``
+        steps; returns the point and the steps taken (the overshoot below ``kkt_tol`` is what lets the outer
+        duality gap pass at small strengths, where the gap weighs a violation by 1 / lambda)."""
         tau, mu_vec, on = support_parts(pen, x, fit_b)
         M = on.astype(dtype)
         sign = jnp.sign(x)
         op = lambda v: M * (hvp(M * v) + mu_vec * v) + (1 - M) * v
         box = box_of(pen, x, fit_b)
-        if box is None:
-            z = conjugate_gradient(op, M * (q - tau * sign), x, CG_ITERS) * M
-            return jnp.where(signs_kept(z, sign, on, tau), z, x)
-        off = (1 - M) * x  # zeros and coordinates at an active bound are held
-        z = conjugate_gradient(op, M * (q - tau * sign - hvp(off)), M * x, CG_ITERS) * M + off
-        return jnp.where(signs_kept(z, sign, on, tau) & inside(z, on, box), z, x)
+        off = 0.0 if box is None else (1 - M) * x  # zeros and coordinates at an active bound are held
+        rhs = M * (q - tau * sign) if box is None else M * (q - tau * sign - hvp(off))
+        z, steps = cg_steps(op, rhs, M * x, CG_ITERS, CG_TARGET * kkt_tol)
+        z = z * M + off
+        ok = signs_kept(z, sign, on, tau) if box is None else signs_kept(z, sign, on, tau) & inside(z, on, box)
+        return jnp.where(ok, z, x), steps
 
     def kkt_at(x):
         return kkt_residual(pen, x, hvp(x) - q, L, fit_b)
@@ -206,43 +217,44 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         """The KKT residual at ``x``, after a solve on its support if that gives a smaller one.
 
         The solve on the support is exact (Cholesky) for a support of at most ``POLISH_MAX`` coordinates
-        of a dense subproblem, else ``CG_ITERS`` conjugate-gradient steps once the signs have held for a
-        whole pass (a support still changing would make them wasted work).  Batched, only the exact
-        solve is tried (both branches of a ``cond`` would run).
+        of a dense subproblem, else at most ``CG_ITERS`` conjugate-gradient steps once the last
+        ``CALM_STEPS`` steps changed no sign (a support still changing would make them wasted work).
+        Batched, only the exact solve is tried (both branches of a ``cond`` would run).
         """
-        x, y, t, sign_prev = c
+        x, y, t, calm = c
         kkt = kkt_at(x)
-        sign = jnp.sign(x)
+        zero = jnp.zeros([], jnp.int32)
         if batched:
             if polish:
                 x, y, t, kkt = keep_better((x, y, t, kkt), polish_point(x))
-            return (x, y, t, sign), kkt, jnp.zeros([], jnp.int32)
+            return (x, y, t, calm), kkt, zero
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
-        settled = (jnp.all(sign == sign_prev) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
+        settled = ((calm >= CALM_STEPS) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
         # branches 1 and 2 share one keep-the-better step; only the chosen branch runs
-        solves = ([polish_point] if polish else []) + ([cg_point] if use_cg else [])
-        if solves:
-            def improve(c):
-                xn = solves[0](c[0]) if len(solves) == 1 else jax.lax.switch(branch - 1, solves, c[0])
-                return keep_better(c, xn)
+        solves = ([lambda x: (polish_point(x), zero)] if polish else []) + ([cg_point] if use_cg else [])
+        if not solves:
+            return (x, y, t, calm), kkt, zero
 
-            x, y, t, kkt = jax.lax.cond(branch > 0, improve, lambda c: c, (x, y, t, kkt))
-        return (x, y, t, sign), kkt, jnp.where(branch == 2, CG_ITERS, 0).astype(jnp.int32)
+        def improve(c):
+            xn, steps = solves[0](c[0]) if len(solves) == 1 else jax.lax.switch(branch - 1, solves, c[0])
+            return keep_better(c, xn), steps
+
+        (x, y, t, kkt), used = jax.lax.cond(branch > 0, improve, lambda c: (c, zero), (x, y, t, kkt))
+        return (x, y, t, calm), kkt, used
 
     def advance(c, budget):
-        x, y, t, sign, F = c
-        (x, y, t, F), n_run = run_pass(fista_step, (x, y, t, F), budget, check_every)
-        return (x, y, t, sign, F), n_run
+        return run_pass(fista_step, c, budget, check_every)
 
     def certify_carrying(c, it):
-        (x, y, t, sign), kkt, used = certify(c[:4], it)
-        return (x, y, t, sign, c[4]), kkt, used
+        x, y, t, F, calm = c
+        (x, y, t, calm), kkt, used = certify((x, y, t, calm), it)
+        return (x, y, t, F, calm), kkt, used
 
-    no_signs = jnp.full_like(x0, 2.0)  # matches no sign pattern: no conjugate gradients at the first check
     F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
-    (x, *_), _, it, _ = iterate(certify_carrying, advance, (x0, x0, jnp.ones([], dtype), no_signs, F0), kkt_tol,
-                                max_iter, batched=batched)
+    # no steps yet: no conjugate gradients at the first check
+    carry = (x0, x0, jnp.ones([], dtype), F0, jnp.zeros([], jnp.int32))
+    (x, *_), _, it, _ = iterate(certify_carrying, advance, carry, kkt_tol, max_iter, batched=batched)
     return x, it
 
 
@@ -250,11 +262,15 @@ def conjugate_gradient(matvec, rhs, x0, max_steps, rtol=0.0):
     """Conjugate gradients from ``x0`` on ``matvec(x) = rhs`` (symmetric positive semi-definite).
 
     Stops after ``max_steps`` steps or when the residual norm is at most ``rtol * ||rhs||``; a direction
-    without curvature (``d'Ad <= 0``) or a zero residual makes the remaining steps no-ops.  Used by the
-    quadratic subproblem (a few steps on a settled support) and by implicit differentiation.
+    without curvature (``d'Ad <= 0``) or a zero residual makes the remaining steps no-ops.  Used by
+    implicit differentiation (and, through :func:`cg_steps`, by the quadratic subproblem).
     """
+    return cg_steps(matvec, rhs, x0, max_steps, rtol * jnp.linalg.norm(rhs))[0]
+
+
+def cg_steps(matvec, rhs, x0, max_steps, stop_at):
+    """:func:`conjugate_gradient` until the residual norm is at most ``stop_at``: ``(x, steps taken)``."""
     r = rhs - matvec(x0)
-    stop_at = rtol * jnp.linalg.norm(rhs)
 
     def cond(c):
         _, _, _, rr, k = c
@@ -270,4 +286,5 @@ def conjugate_gradient(matvec, rhs, x0, max_steps, rtol=0.0):
         beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0)
         return z, r, r + beta * d, rr_new, k + 1
 
-    return jax.lax.while_loop(cond, body, (x0, r, r, jnp.vdot(r, r), jnp.zeros([], jnp.int32)))[0]
+    z, _, _, _, k = jax.lax.while_loop(cond, body, (x0, r, r, jnp.vdot(r, r), jnp.zeros([], jnp.int32)))
+    return z, k

@@ -239,10 +239,11 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         if form == "gram":
             if W is None:
                 H, q = prob.A, prob.c
-            else:
-                G_W = prob.A[cols]
-                H = G_W[:, cols]
-                q = prob.c[cols] - (G_W @ w - H @ w_W)
+            else:  # q = c_W - (G w)_W + H w_W, with the gradient G w - c that the gap computed at w
+                # two gathers of rows (G is symmetric), kept apart: XLA would fuse A[W][:, W] into one gather
+                # of single entries and transpose it twice (60-70 us more per round of 256)
+                H = jax.lax.optimization_barrier(prob.A[cols]).T[cols]
+                q = H @ w_W - take(info.v)
             return W, pen_W, H, q, w_W, None
         # a sparse view scatters W: its padding index p is dropped there (a repeated p - 1 would overwrite)
         X_W = restrict_columns(prob.A, W if isinstance(prob.A, SparseDesign) else cols, dense=not matrix_free)
@@ -303,12 +304,14 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         # the inner tolerance follows the outer optimality (celer/skglm practice)
         kkt_out = kkt_residual(pen, w, info.v, prob.L, False)
         W, pen_W, H, q, x0, A = subproblem(shape, w, b, info, screen)
-        # prob.L bounds a matrix-free model's curvature only for a loss with a curvature bound
-        L_sub = prob.L if ((W is None and form == "gram") or (shape.matrix_free and bounded_curvature(loss))) else None
+        # prob.L bounds a subproblem's curvature for a quadratic loss (a principal submatrix's largest
+        # eigenvalue is at most the whole matrix's: no power iteration of 30 products per round, 0.2-0.8 ms
+        # at 256-500 coordinates), and a matrix-free model's for a loss with a curvature bound
+        L_sub = prob.L if (squared or (shape.matrix_free and bounded_curvature(loss))) else None
         if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
             budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
-        x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget,
-                            fit_b=fit_b and not squared, check_every=check_every, L=L_sub, batched=batched)
+        x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget, fit_b=fit_b and not squared,
+                           check_every=check_every, L=L_sub, batched=batched)
         if not squared:
             x = line_search(shape, w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:
