@@ -237,6 +237,35 @@ def test_cross_validate_gram_from_fold_moments():
     np.testing.assert_allclose(np.asarray(gram.fold_scores), np.asarray(data.fold_scores), rtol=1e-7)
 
 
+@pytest.mark.parametrize("form", ["gram", "data"])
+def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, form):
+    """With concrete inputs on a CPU the runs are calls of one compiled run from several threads
+    (``_cv_threaded``): the scores, selections and full path are those of the single program
+    (``JAXL1_CV_THREADS=1``), with sample weights, unequal folds and an intercept."""
+    from jaxl1 import path as path_module
+
+    rng = np.random.default_rng(8)
+    n, p = 70, 9
+    X = rng.standard_normal((n, p)) + 3.0
+    y = X[:, :2] @ np.array([1.5, -1.0]) + rng.standard_normal(n)
+    sw = rng.uniform(0.2, 2.0, n)
+    folds = rng.permutation(np.arange(n) % 4)
+    kw = dict(folds=folds, sample_weight=sw, n_lambdas=7, tol=1e-12, max_iter=100_000, form=form)
+    calls = []
+    real = path_module._cv_threaded
+    monkeypatch.setattr(path_module, "_cv_threaded", lambda *a: calls.append(a[-1]) or real(*a))
+    monkeypatch.setattr(path_module.os, "cpu_count", lambda: 2)
+    threaded = jaxl1.cross_validate(X, y, **kw)
+    assert calls == [2]
+    monkeypatch.setenv("JAXL1_CV_THREADS", "1")
+    one = jaxl1.cross_validate(X, y, **kw)
+    assert calls == [2]
+    for name in ("fold_scores", "mean_score", "std_score", "lambda_best", "lambda_1se", "fold_converged"):
+        np.testing.assert_allclose(np.asarray(getattr(threaded, name)), np.asarray(getattr(one, name)),
+                                   rtol=1e-9, err_msg=name)
+    np.testing.assert_allclose(np.asarray(threaded.path.coef), np.asarray(one.path.coef), rtol=1e-7, atol=1e-10)
+
+
 def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):
     # the same shapes as above; a budget too small for the tight tolerance at the small strengths
     X, y = diabetes
