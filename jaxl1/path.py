@@ -1022,11 +1022,7 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
         R, mags, centre = np.zeros((k + 1, 0, 0), X.dtype), np.zeros((k + 1, 0), X.dtype), None
     # on the device once (a numpy X would be copied in at every call)
     args = jax.device_put((X, spec.y, s, np.asarray(fold_ids)) + spec.arrays[3:] + (centre,))
-    one = lambda i: _cv_run_jit((np.int32(i), R[i], mags[i]), *args, **spec.options)
-    first = one(0)
-    jax.block_until_ready(first)
-    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
-        outs = [first] + list(pool.map(lambda i: jax.block_until_ready(one(i)), range(1, k + 1)))
+    outs = _in_threads(lambda i: _cv_run_jit((np.int32(i), R[i], mags[i]), *args, **spec.options), k + 1, n_threads)
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
     scores = np.stack([np.asarray(o[0]) for o in outs[:k]])
     conv = np.stack([np.asarray(o[1].converged) for o in outs[:k]])
@@ -1045,17 +1041,26 @@ def _cv_summary_np(scores, lams):
     return jax.device_put((mean, se, lams[i_best], np.max(np.where(within, lams, -np.inf))))
 
 
-def _cv_threads(spec, devices) -> int:
-    """Threads for cross-validation's runs (:func:`_cv_threaded`): the cores, for concrete inputs on one CPU
-    device; 1 (one compiled program for every run) otherwise."""
+def _run_threads(arrays, devices) -> int:
+    """Threads for independent runs (cross-validation's, stability selection's subsamples): the cores, for
+    concrete inputs on one CPU device; 1 (one compiled program for every run) otherwise, or with
+    ``JAXL1_CV_THREADS=1`` in the environment."""
     if len(devices) > 1 or jax.default_backend() != "cpu" or os.environ.get("JAXL1_CV_THREADS") == "1":
         return 1
-    if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(spec.arrays)):
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(arrays)):
         return 1
-    return max(1, min(os.cpu_count() or 1, CV_THREADS_MAX))
+    return max(1, min(os.cpu_count() or 1, RUN_THREADS_MAX))
 
 
-CV_THREADS_MAX = 8
+RUN_THREADS_MAX = 8
+
+
+def _in_threads(call, n_runs, n_threads):
+    """``[call(0), ..., call(n_runs - 1)]``, each finished: the first alone (it compiles the program once), the
+    others from ``n_threads`` threads (XLA:CPU runs one program's loops on one core, two calls on two)."""
+    first = jax.block_until_ready(call(0))
+    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
+        return [first] + list(pool.map(lambda i: jax.block_until_ready(call(i)), range(1, n_runs)))
 
 
 def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset,
@@ -1187,7 +1192,7 @@ def cross_validate(
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), np.asarray(rows), np.asarray(mask),
                                spec.fit_intercept, xp=np)
         moments = moments if np.all(np.isfinite(moments[1])) else None
-    threads = _cv_threads(spec, devices)
+    threads = _run_threads(spec.arrays, devices)
     out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads) if threads > 1 else None
     if out is None:
         out = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices,

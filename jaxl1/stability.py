@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _design, _validation
 from ._jit import jit
-from .path import _STATIC, _over_runs, _path_core, _path_spec, _path_weights
+from .path import _STATIC, _in_threads, _over_runs, _path_core, _path_spec, _path_weights, _run_threads
 from .solver import warn_if_stopped
 
 __all__ = ["StabilityResult", "stability_selection"]
@@ -112,30 +112,35 @@ class StabilityResult:
         return q**2 / ((2 * self.threshold - 1) * self.probabilities.shape[1])
 
 
+def _stability_run(run, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *, randomized, **static):
+    """One subsample's path: its convergence flags, and (selected per strength, size of the cumulative selected
+    set per strength), zero for a padding run (``run = (rows, factors, valid)``)."""
+    rows, f, ok = run
+    if _design.is_sparse(X):  # the rows left out get no weight
+        keep = jnp.zeros(s.shape, bool).at[rows].set(True)
+        Xr, yr, sr, orr = X, y, jnp.where(keep, s, 0.0), offset
+    else:  # the subsample's own rows: half the work in every product over the samples
+        Xr, yr, sr = X[rows], y[rows], s[rows]
+        orr = None if offset is None else offset[rows]
+    w = weights
+    if randomized:
+        w = weights * f.reshape(f.shape + (1,) * (weights.ndim - 1))
+    path = _path_core(Xr, yr, sr / jnp.sum(sr), lambdas, w, l1_ratio, tol, max_iter, bounds, orr, **static)
+    nz = path.coef != 0
+    if nz.ndim == 3:  # a coefficient matrix per strength: a feature is in when its row is
+        nz = jnp.any(nz, axis=2)
+    union = jnp.cumsum(nz, axis=0) > 0  # selected at this strength or a larger one
+    ok = ok.astype(jnp.int32)
+    return path.converged, (nz.astype(jnp.int32) * ok, jnp.sum(union, axis=1, dtype=jnp.int32) * ok)
+
+
+_stability_run_jit = jit(_stability_run, static_argnames=("randomized",) + _STATIC)
+
+
 def _stability_impl(subsamples, factors, valid, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset,
                     *, devices, randomized, **static):
     """The selection counts, the summed sizes of the cumulative selected sets and each run's convergence."""
-    sparse = _design.is_sparse(X)
-
-    def one_run(run, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset):
-        rows, f, ok = run
-        if sparse:  # the rows left out get no weight
-            keep = jnp.zeros(s.shape, bool).at[rows].set(True)
-            Xr, yr, sr, orr = X, y, jnp.where(keep, s, 0.0), offset
-        else:  # the subsample's own rows: half the work in every product over the samples
-            Xr, yr, sr = X[rows], y[rows], s[rows]
-            orr = None if offset is None else offset[rows]
-        w = weights
-        if randomized:
-            w = weights * f.reshape(f.shape + (1,) * (weights.ndim - 1))
-        path = _path_core(Xr, yr, sr / jnp.sum(sr), lambdas, w, l1_ratio, tol, max_iter, bounds, orr, **static)
-        nz = path.coef != 0
-        if nz.ndim == 3:  # a coefficient matrix per strength: a feature is in when its row is
-            nz = jnp.any(nz, axis=2)
-        union = jnp.cumsum(nz, axis=0) > 0  # selected at this strength or a larger one
-        ok = ok.astype(jnp.int32)
-        return path.converged, (nz.astype(jnp.int32) * ok, jnp.sum(union, axis=1, dtype=jnp.int32) * ok)
-
+    one_run = partial(_stability_run, randomized=randomized, **static)
     args = (X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset)
     return _over_runs(one_run, (subsamples, factors, valid), args, devices, summed=True)
 
@@ -288,9 +293,18 @@ def stability_selection(
     padded = -(-B // n_dev) * n_dev
     take = np.minimum(np.arange(padded), B - 1)  # the padding repeats the last subsample, and is not counted
     valid = np.arange(padded) < B
-    conv, (counts, sizes) = _stability_jit(
-        jnp.asarray(rows[take], jnp.int32), jnp.asarray(factors[take]), jnp.asarray(valid), *spec.arrays,
-        devices=devices if len(devices) > 1 else (), randomized=randomized, **spec.options)
+    threads = _run_threads(spec.arrays, devices)
+    if threads > 1:  # concrete inputs on one CPU device: the subsamples' paths as calls from a thread per core
+        args = jax.device_put(spec.arrays)  # on the device once
+        run = lambda i: _stability_run_jit((rows[i].astype(np.int32), factors[i], np.asarray(True)), *args,
+                                           randomized=randomized, **spec.options)
+        outs = _in_threads(run, B, threads)
+        conv = jax.device_put(np.stack([np.asarray(o[0]) for o in outs]))
+        counts, sizes = (jax.device_put(sum(np.asarray(o[1][i]) for o in outs)) for i in (0, 1))
+    else:
+        conv, (counts, sizes) = _stability_jit(
+            jnp.asarray(rows[take], jnp.int32), jnp.asarray(factors[take]), jnp.asarray(valid), *spec.arrays,
+            devices=devices if len(devices) > 1 else (), randomized=randomized, **spec.options)
     conv = conv[:B]
     warn_if_stopped("jaxl1.stability_selection", jnp.where(conv, 0, 1), max_iter)
     return StabilityResult(spec.lambdas, counts.astype(dtype) / B, sizes.astype(dtype) / B, jnp.asarray(rows),

@@ -160,3 +160,21 @@ def test_group_and_mcp_selection_against_a_loop(kw):
         np.testing.assert_array_equal(P[:, ::2], P[:, 1::2])
     with pytest.raises(ValueError, match="weakness"):
         jaxl1.stability_selection(X, y, n_subsamples=12, weakness=0.5, groups=np.repeat(np.arange(5), 2))
+
+
+def test_subsamples_in_threads_give_the_programs_result(problem, monkeypatch):
+    """Concrete inputs on one CPU device: the subsamples' paths are calls of one compiled run from several
+    threads; the probabilities, average sizes and convergence flags are those of the single program
+    (``JAXL1_CV_THREADS=1``), randomized weights included."""
+    from jaxl1 import path as path_module
+
+    X, y = problem
+    rows = np.random.default_rng(4).permuted(np.tile(np.arange(N), (6, 1)), axis=1)[:, : N // 2]
+    kw = dict(subsamples=rows, lambdas=np.geomspace(0.5, 0.05, 6), weakness=0.5, random_state=2)
+    monkeypatch.setattr(path_module.os, "cpu_count", lambda: 2)
+    threaded = jaxl1.stability_selection(X[:, :60], y, **kw)
+    monkeypatch.setenv("JAXL1_CV_THREADS", "1")
+    one = jaxl1.stability_selection(X[:, :60], y, **kw)
+    for name in ("probabilities", "average_selected", "converged"):
+        np.testing.assert_array_equal(np.asarray(getattr(threaded, name)), np.asarray(getattr(one, name)), name)
+    assert 0 < float(np.asarray(threaded.probabilities).mean()) < 1
