@@ -1020,8 +1020,7 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
         R, mags, centre = moments
     else:
         R, mags, centre = np.zeros((k + 1, 0, 0), X.dtype), np.zeros((k + 1, 0), X.dtype), None
-    # on the device once (a numpy X would be copied in at every call)
-    args = jax.device_put((X, spec.y, s, np.asarray(fold_ids)) + spec.arrays[3:] + (centre,))
+    args = _on_device((X, spec.y, s, np.asarray(fold_ids, np.int32)) + spec.arrays[3:] + (centre,))
     outs = _in_threads(lambda i: _cv_run_jit((np.int32(i), R[i], mags[i]), *args, **spec.options), k + 1, n_threads)
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
     scores = np.stack([np.asarray(o[0]) for o in outs[:k]])
@@ -1055,12 +1054,36 @@ def _run_threads(arrays, devices) -> int:
 RUN_THREADS_MAX = 8
 
 
+def _on_device(tree):
+    """The numpy arrays of ``tree`` on the default device once (a call would copy them in every time), in the
+    dtypes JAX computes with (float32 without ``jax_enable_x64``); no program is compiled for it."""
+    def put(a):
+        if isinstance(a, np.ndarray):
+            return jax.device_put(np.asarray(a, jax.dtypes.canonicalize_dtype(a.dtype)))
+        return a
+
+    return jax.tree.map(put, tree)
+
+
 def _in_threads(call, n_runs, n_threads):
     """``[call(0), ..., call(n_runs - 1)]``, each finished: the first alone (it compiles the program once), the
-    others from ``n_threads`` threads (XLA:CPU runs one program's loops on one core, two calls on two)."""
+    others from ``n_threads`` threads (XLA:CPU runs one program's loops on one core, two calls on two).
+
+    The workers run under the calling thread's float64 setting and default device: a context manager (the
+    estimators' ``jax.enable_x64(True)``) sets them for its own thread only.
+    """
+    x64, device = bool(jax.config.jax_enable_x64), jax.config.jax_default_device
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # pragma: no cover - older jax spells it jax.experimental.enable_x64
+        from jax.experimental import enable_x64 as enable
+
+    def run(i):
+        with enable(x64), jax.default_device(device):
+            return jax.block_until_ready(call(i))
+
     first = jax.block_until_ready(call(0))
     with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
-        return [first] + list(pool.map(lambda i: jax.block_until_ready(call(i)), range(1, n_runs)))
+        return [first] + list(pool.map(run, range(1, n_runs)))
 
 
 def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset,

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _design, _validation
 from ._jit import jit
-from .path import _STATIC, _in_threads, _over_runs, _path_core, _path_spec, _path_weights, _run_threads
+from .path import _STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _path_weights, _run_threads
 from .solver import warn_if_stopped
 
 __all__ = ["StabilityResult", "stability_selection"]
@@ -295,7 +295,7 @@ def stability_selection(
     valid = np.arange(padded) < B
     threads = _run_threads(spec.arrays, devices)
     if threads > 1:  # concrete inputs on one CPU device: the subsamples' paths as calls from a thread per core
-        args = jax.device_put(spec.arrays)  # on the device once
+        args = _on_device(spec.arrays)
         run = lambda i: _stability_run_jit((rows[i].astype(np.int32), factors[i], np.asarray(True)), *args,
                                            randomized=randomized, **spec.options)
         outs = _in_threads(run, B, threads)

@@ -266,6 +266,31 @@ def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, f
     np.testing.assert_allclose(np.asarray(threaded.path.coef), np.asarray(one.path.coef), rtol=1e-7, atol=1e-10)
 
 
+def test_runs_in_threads_keep_the_callers_float64_context(monkeypatch):
+    """``jax.enable_x64(True)`` (as the estimators use) holds for the calling thread only: the runs' threads
+    must compute under it too (else they trace float64 data as float32, with a warning per run)."""
+    import warnings
+
+    from jaxl1 import path as path_module
+
+    monkeypatch.setattr(path_module.os, "cpu_count", lambda: 2)
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((50, 6))
+    y = X[:, 0] - X[:, 1] + rng.standard_normal(50)
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with jax.enable_x64(True):
+                cv = jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=5)
+                st = jaxl1.stability_selection(X, y, n_subsamples=3, n_lambdas=5)
+                assert cv.fold_scores.dtype == jnp.float64 and cv.path.coef.dtype == jnp.float64
+                assert st.probabilities.dtype == jnp.float64
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 def test_cross_validate_reports_folds_stopped_at_max_iter(diabetes):
     # the same shapes as above; a budget too small for the tight tolerance at the small strengths
     X, y = diabetes
