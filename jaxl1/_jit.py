@@ -122,3 +122,12 @@ class jit:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._get(), name)
+
+
+def enable_x64(enabled: bool = True):
+    """A context in which JAX computes in float64 (``enabled``) or not, for the current thread only, without
+    touching the global setting."""
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # pragma: no cover - older jax spells it jax.experimental.enable_x64
+        from jax.experimental import enable_x64 as enable
+    return enable(enabled)

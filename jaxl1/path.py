@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _design, _validation
-from ._jit import jit
+from ._jit import enable_x64, jit
 from ._validation import as_arg
 from .implicit import differentiable_solve, solution_tangent, zero_tangent
 from .losses import get_loss, heldout_scores, intercept_of, is_quadratic
@@ -1012,11 +1012,8 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     ``_cv_jit`` returns, or ``None`` where the runs' moments overflow (the program handles that)."""
     X, s = spec.X, spec.s
     if spec.form == "gram" and k <= MOMENT_FOLDS_MAX:
-        if moments is None:
-            moments = fold_moments(np.asarray(X), np.asarray(s), np.asarray(rows), np.asarray(mask),
-                                   spec.fit_intercept, xp=np)
-            if not np.all(np.isfinite(moments[1])):
-                return None
+        if moments is None:  # they overflowed
+            return None
         R, mags, centre = moments
     else:
         R, mags, centre = np.zeros((k + 1, 0, 0), X.dtype), np.zeros((k + 1, 0), X.dtype), None
@@ -1073,12 +1070,9 @@ def _in_threads(call, n_runs, n_threads):
     estimators' ``jax.enable_x64(True)``) sets them for its own thread only.
     """
     x64, device = bool(jax.config.jax_enable_x64), jax.config.jax_default_device
-    enable = getattr(jax, "enable_x64", None)
-    if enable is None:  # pragma: no cover - older jax spells it jax.experimental.enable_x64
-        from jax.experimental import enable_x64 as enable
 
     def run(i):
-        with enable(x64), jax.default_device(device):
+        with enable_x64(x64), jax.default_device(device):
             return jax.block_until_ready(call(i))
 
     first = jax.block_until_ready(call(0))
@@ -1210,12 +1204,12 @@ def cross_validate(
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
     devices = _validation.check_devices(devices)
     rows, mask = _fold_rows(fold_ids, k)
-    moments = None
-    if host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:  # numpy's BLAS reads X in place
-        moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), np.asarray(rows), np.asarray(mask),
-                               spec.fit_intercept, xp=np)
-        moments = moments if np.all(np.isfinite(moments[1])) else None
     threads = _run_threads(spec.arrays, devices)
+    moments = None
+    # the fold moments by numpy's BLAS on X in place: for a large X, and for the runs in threads
+    if (host_moments_apply(spec.X, spec.form) or (threads > 1 and spec.form == "gram")) and k <= MOMENT_FOLDS_MAX:
+        moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)
+        moments = moments if np.all(np.isfinite(moments[1])) else None  # overflow: the program's own way
     out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads) if threads > 1 else None
     if out is None:
         out = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices,

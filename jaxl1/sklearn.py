@@ -105,6 +105,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
         return estimator._validate_data(*args, **kwargs)
 
 
+from ._jit import enable_x64 as _enable_x64
 from ._validation import check_groups as _check_groups
 from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
@@ -145,12 +146,7 @@ _SPARSE = ("csr", "csc")  # the sparse formats scikit-learn's validation passes 
 # --------------------------------------------------------------------------- #
 def _x64():
     """A context in which JAX computes in float64, without touching the global setting."""
-    enable = getattr(jax, "enable_x64", None)
-    if enable is None:  # pragma: no cover - older jax spells it jax.experimental.enable_x64
-        from jax.experimental import enable_x64
-
-        return enable_x64(True)
-    return enable(True)
+    return _enable_x64(True)
 
 
 _MIN_ROWS, _MIN_COLS = 512, 32
