@@ -162,7 +162,9 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     mean, its largest entries, its product with ``v``) but not copied.
     """
     dtype, p = X.dtype, X.shape[1]
-    R, u, mag = moments
+    R, u, mag = moments[:3]
+    # the columns' largest magnitudes: given by a caller that solves several runs on one X (cross-validation)
+    top = moments[3] if len(moments) > 3 else jnp.max(jnp.abs(X), axis=0)
     x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
     e = x_mean - u if fit_intercept else jnp.zeros(p, dtype)
     sd2 = jnp.diagonal(R) - jnp.square(e)  # the centred columns' second moments
@@ -170,7 +172,7 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     # the differences lose eps * mag / sd^2 of a column's accuracy: a column (nearly) constant on these rows
     # but not on the others takes the Gram matrix from the rows instead (a constant column, whose centred
     # values are rounding noise, too)
-    noise = 16 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(X), axis=0)
+    noise = 16 * jnp.finfo(dtype).eps * top
     exact = jnp.all(mag <= MOMENTS_LOSS_MAX * sd2) & jnp.all(sd2 > jnp.square(noise))
     A = jax.lax.cond(exact, lambda: (R - jnp.outer(e, e)) / jnp.outer(d, d),
                      lambda: weighted_gram((X - x_mean) / d, s))
@@ -270,10 +272,11 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     solver (``pen.scaled(d)``).  Every coordinate then has unit curvature in the squared loss, so the
     step sizes, the working-set ranking and the inner tolerances do not depend on the columns' units.
 
-    ``moments`` (Gram form only) is ``(R, u, mag)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
+    ``moments`` (Gram form only) is ``(R, u, mag)`` or ``(R, u, mag, top)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
     centre ``u`` (zeros without an intercept), computed by the caller; the Gram matrix is then derived from
     them in ``O(p^2)`` instead of ``O(n p^2)`` (``mag``, per column, the size of the terms ``R`` is the
-    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product).
+    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product;
+    ``top``, optional, ``max |X|`` per column).
     Cross-validation gets every fold's this way from one pass over the rows (:func:`fold_moments`), and a
     large concrete ``X`` on a CPU gets them from numpy (:func:`host_moments`).
     """
