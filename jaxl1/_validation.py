@@ -222,6 +222,8 @@ def as_float_array(name: str, x, dtype=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.kind == "f" else jnp.result_type(float)
     dtype = jax.dtypes.canonicalize_dtype(dtype)
+    if isinstance(x, np.ndarray):  # converted by numpy and put: jnp.asarray compiles a program per shape
+        return jax.device_put(np.asarray(x, dtype))
     return jnp.asarray(x, dtype=dtype)
 
 
@@ -246,7 +248,8 @@ def check_sample_weight(sample_weight, n: int, dtype):
     every sample.
     """
     if sample_weight is None:
-        return jnp.asarray(np.full(n, 1.0 / n, dtype))  # built by numpy: an eager jnp.full compiles per n
+        # built by numpy and put: an eager jnp.full (or jnp.asarray) compiles a program per n
+        return jax.device_put(np.full(n, 1.0 / n, dtype))
     sw = as_float_array("sample_weight", sample_weight, dtype)
     if sw.ndim == 0:
         sw = jnp.full(n, sw, dtype)

@@ -471,6 +471,17 @@ def _grid_jit(lam_max, *, n_lambdas, eps, dtype, floor):
     return lam_max * jnp.logspace(0, np.log10(eps), n_lambdas, dtype=dtype)
 
 
+@partial(jit, static_argnames=("loss", "kind", "fit_intercept", "standardize", "n_lambdas", "eps", "dtype"))
+def _data_grid(X, y, s, offset, l1_ratio, weights, bounds, *, loss, kind, fit_intercept, standardize, n_lambdas, eps,
+               dtype):
+    """The path's grid from the data, without free coordinates (:func:`_lambda_max`, then :func:`_grid` with
+    ``floor``), in one compiled program: on a first call its three parts took a program each (50-70 ms)."""
+    pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
+    g = _null_gradient(X, y, s, offset, loss=loss, fit_intercept=fit_intercept)
+    lam_max = _max_strength(g, l1_ratio, weights, pscale, bounds, kind=kind)
+    return _grid_jit(lam_max, n_lambdas=n_lambdas, eps=eps, dtype=dtype, floor=True)
+
+
 # --------------------------------------------------------------------------- #
 # the path
 # --------------------------------------------------------------------------- #
@@ -794,10 +805,15 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     if lambdas is None:
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=1.0 if (kind in _FOLDED or groups is not None)
                                            else l1_ratio)
-        pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
-        lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=fit_intercept,
-                              pscale=pscale, bounds=box, offset=offset)
-        lams = _grid(lam_max, n_lambdas, eps, X.dtype, floor=True)
+        if _has_free(w):  # a fit of the free coordinates first
+            pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
+            lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w,
+                                  fit_intercept=fit_intercept, pscale=pscale, bounds=box, offset=offset)
+            lams = _grid(lam_max, n_lambdas, eps, X.dtype, floor=True)
+        else:
+            lams = _data_grid(X, y, s, offset, as_arg(l1_ratio, X.dtype), w, box, loss=loss, kind=kind,
+                              fit_intercept=fit_intercept, standardize=bool(standardize), n_lambdas=int(n_lambdas),
+                              eps=float(eps), dtype=jnp.dtype(X.dtype))
     else:
         lams = _validation.check_lambdas(lambdas, X.dtype)
     K = lams.shape[0]
@@ -986,12 +1002,19 @@ def _cv_run(run, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, boun
     held out for ``k = n_folds``) from its moments ``R`` (Gram form; ``centre`` ``None`` otherwise), and the
     held-out scores per strength, from the fold's rows ``rows`` (padded; ``mask`` marks the real ones, none
     for the full run).  ``top``: ``max |X|`` per column, shared by the runs (:func:`column_peaks`)."""
-    loss = get_loss(static["loss"])
     k, R, mag, rows, mask = run
     out = folds == k
     s_train = jnp.where(out, 0.0, s)
     path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
                       offset, None, None if centre is None else (R, centre, mag, top), **static)
+    scores = _heldout(get_loss(static["loss"]), X, y, s, offset, out, rows, mask, path.coef, path.intercept)
+    return scores, path
+
+
+def _heldout(loss, X, y, s, offset, out, rows, mask, coef, intercept):
+    """The held-out score per strength of one fold's path (``coef``, ``intercept``: ``(K, p)``, ``(K,)``, or
+    ``(K, p, T)``, ``(K, T)``): the weighted mean over the fold's rows ``rows`` (padded; ``mask`` marks the real
+    ones) of the loss's held-out score; ``out`` marks the same rows over all ``n`` (for a sparse ``X``)."""
     o = jnp.zeros_like(y) if offset is None else offset
     if _design.is_sparse(X):  # every row, the others weighted 0
         held = jnp.where(out, s, 0.0)
@@ -999,38 +1022,58 @@ def _cv_run(run, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, boun
         X, y, o, held = X[rows], y[rows], o[rows], jnp.where(mask, s[rows], 0.0)
     held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
     if y.ndim == 1:
-        z = _design.matmul(X, path.coef.T) + path.intercept + o[:, None]  # (n, K)
+        z = _design.matmul(X, coef.T) + intercept + o[:, None]  # (n, K)
         per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
-        return held @ per_sample, path
+        return held @ per_sample
     # a (p, T) coefficient matrix per strength: the predictors one strength at a time
-    per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1] + o), (path.coef, path.intercept))
-    return per_sample @ held, path
+    per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1] + o), (coef, intercept))
+    return per_sample @ held
 
 
-_cv_run_jit = jit(_cv_run, static_argnames=_STATIC)
+@partial(jit, static_argnames=("loss",))
+def _cv_scores(X, y, s, offset, folds, rows, mask, coefs, intercepts, *, loss):
+    """Every fold's held-out scores ``(k, K)`` from the fold paths' ``coefs`` and ``intercepts`` (stacked)."""
+    loss = get_loss(loss)
+    one = lambda f, r, m, W, b: _heldout(loss, X, y, s, offset, folds == f, r, m, W, b)
+    return jax.lax.map(lambda a: one(*a), (jnp.arange(rows.shape[0]), rows, mask, coefs, intercepts))
 
 
 def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
-    """Cross-validation's ``n_folds + 1`` runs as calls of one compiled run (:func:`_cv_run`) from ``n_threads``
-    threads: XLA:CPU runs one program's loops on one core, and two calls at once on two (5-fold 2000x500:
-    0.48 s in one program).  The first run compiles alone; the others follow in parallel.  Returns what
-    ``_cv_jit`` returns, or ``None`` where the runs' moments overflow (the program handles that)."""
+    """Cross-validation's ``n_folds + 1`` runs as calls of :func:`fit_path`'s compiled program from ``n_threads``
+    threads, then the held-out scores in one program (:func:`_cv_scores`).
+
+    XLA:CPU runs one program's loops on one core, and two calls at once on two (5-fold 2000x500: 0.48 s in
+    one program).  The first run compiles alone (or finds the program a ``fit_path`` on the same data
+    compiled); the others follow in parallel.  A run is the path with its fold's sample weights set to 0,
+    from its moments when the data are large enough for them (:func:`host_moments_apply`), as ``fit_path``
+    takes them.  Returns what ``_cv_jit`` returns, or ``None`` where the runs' moments overflow (the
+    program handles that)."""
     X, s = spec.X, spec.s
-    if spec.form == "gram" and k <= MOMENT_FOLDS_MAX:
-        if moments is None:  # they overflowed
-            return None
+    if moments is not None:
         R, mags, centre = moments
+        top = column_peaks(X, np)
+        runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
+    elif spec.form == "gram" and host_moments_apply(X, spec.form) and k <= MOMENT_FOLDS_MAX:
+        return None  # they overflowed
     else:
-        R, mags, centre = np.zeros((k + 1, 0, 0), X.dtype), np.zeros((k + 1, 0), X.dtype), None
-    top = None if centre is None else column_peaks(X, np)
-    args = _on_device((X, spec.y, s, np.asarray(fold_ids, np.int32)) + spec.arrays[3:] + (centre, top))
-    rows, mask = _with_full_run(rows, mask, np)
-    outs = _in_threads(lambda i: _cv_run_jit((np.int32(i), R[i], mags[i], rows[i], mask[i]), *args, **spec.options),
+        runs = [None] * (k + 1)
+    s_host = np.asarray(s)
+    ids = np.asarray(fold_ids)
+
+    def weights_of(i):  # the run's training weights, normalized as fit_path normalizes them
+        st = np.where(ids == i, 0.0, s_host).astype(s_host.dtype)
+        return _on_device(st / st.sum(dtype=st.dtype))  # an array as fit_path's: the same dispatch
+
+    X, y, rest = _on_device(X), _on_device(spec.y), spec.arrays[3:]  # the rest as fit_path passes them
+    outs = _in_threads(lambda i: _path_jit(X, y, weights_of(i), *rest, None, runs[i], devices=(), **spec.options),
                        k + 1, n_threads)
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
-    scores = np.stack([np.asarray(o[0]) for o in outs[:k]])
-    conv = np.stack([np.asarray(o[1].converged) for o in outs[:k]])
-    full = outs[k][1]
+    coefs = np.stack([np.asarray(o.coef) for o in outs[:k]])
+    intercepts = np.stack([np.asarray(o.intercept) for o in outs[:k]])
+    scores = np.asarray(_cv_scores(X, y, _on_device(s_host), spec.offset, ids.astype(np.int32), rows, mask, coefs,
+                                   intercepts, loss=spec.loss))
+    conv = np.stack([np.asarray(o.converged) for o in outs[:k]])
+    full = outs[k]
     return jax.device_put(scores), jax.device_put(conv), full, _cv_summary_np(scores, np.asarray(full.lambdas))
 
 
@@ -1121,7 +1164,7 @@ def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_rati
     args = (X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, centre, top)
     n_runs = -(-(n_folds + 1) // max(len(devices), 1)) * max(len(devices), 1)
     ks = jnp.minimum(jnp.arange(n_runs), n_folds)  # the padding repeats the full run
-    rows, mask = _with_full_run(fold_rows, fold_mask, jnp)
+    rows, mask = _with_full_run(fold_rows, fold_mask)
     runs = (ks, moments[ks], mags[ks], rows[ks], mask[ks])
     scores, paths = _over_runs(one_run, runs, args, devices)
     scores, full = scores[:n_folds], jax.tree.map(lambda a: a[n_folds], paths)
@@ -1157,9 +1200,9 @@ def _fold_rows(fold_ids, k):
     return rows.astype(np.int32), mask  # numpy: on a first call a conversion here would compile a program
 
 
-def _with_full_run(rows, mask, xp):
+def _with_full_run(rows, mask):
     """:func:`_fold_rows`'s arrays with a last row for the full run, which holds no row out."""
-    return xp.concatenate([rows, xp.zeros_like(rows[:1])]), xp.concatenate([mask, xp.zeros_like(mask[:1])])
+    return jnp.concatenate([rows, jnp.zeros_like(rows[:1])]), jnp.concatenate([mask, jnp.zeros_like(mask[:1])])
 
 
 def cross_validate(
@@ -1229,8 +1272,8 @@ def cross_validate(
     rows, mask = _fold_rows(fold_ids, k)
     threads = _run_threads(spec.arrays, devices)
     moments = None
-    # the fold moments by numpy's BLAS on X in place: for a large X, and for the runs in threads
-    if (host_moments_apply(spec.X, spec.form) or (threads > 1 and spec.form == "gram")) and k <= MOMENT_FOLDS_MAX:
+    # the fold moments by numpy's BLAS on X in place, for a large X (fit_path takes its moments the same way)
+    if host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)
         moments = moments if np.all(np.isfinite(moments[1])) else None  # overflow: the program's own way
     out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads) if threads > 1 else None

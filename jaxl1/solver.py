@@ -108,7 +108,7 @@ def status_of(converged, coef, intercept, gap):
     allfinite = lambda a: xp.all(xp.isfinite(a), axis=tuple(range(lanes, xp.ndim(a))))
     finite = xp.isfinite(gap) & allfinite(coef) & allfinite(intercept)
     status = xp.where(converged, 0, xp.where(finite, 1, 2)).astype(np.int32)
-    return jnp.asarray(status) if concrete else status
+    return jax.device_put(status) if concrete else status  # (jnp.asarray would compile a program)
 
 
 def warn_if_stopped(what, status, max_iter, *, stacklevel=3):

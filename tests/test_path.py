@@ -137,10 +137,17 @@ def test_new_lambdas_do_not_retrace(diabetes):
     assert _path_jit._cache_size() == before
 
 
-def test_a_first_call_compiles_a_few_programs():
-    """On a shape no other test uses, the first fit, fit_path and cross_validate compile their solver program
-    and a few small ones (the grid's), not one program per eager operation (each about 20 ms on a CPU:
-    the result checks and the cross-validation summary ran eagerly, 10 to 16 more per call)."""
+def test_a_first_call_compiles_a_few_programs(monkeypatch):
+    """On a shape no other test uses, the first fit compiles its solver program only, the first fit_path its
+    grid's program and its solver program, and a cross_validate on the same data then only the program of
+    its held-out scores: its runs are calls of fit_path's program.  Not one program per eager operation
+    (each about 20 ms on a CPU: the data's conversion, the result checks and the cross-validation summary
+    ran eagerly, 10 to 16 more per call)."""
+    from jaxl1.path import _path_jit
+
+    monkeypatch.setattr(jaxl1.path, "_run_threads", lambda arrays, devices: 2)  # as on CI's 2 cores
+    runs = []
+    monkeypatch.setattr(jaxl1.path, "_path_jit", lambda *a, **k: runs.append(1) or _path_jit(*a, **k))
     import jax.monitoring
 
     from jaxl1 import _jit
@@ -157,11 +164,14 @@ def test_a_first_call_compiles_a_few_programs():
         rng = np.random.default_rng(0)
         X = rng.standard_normal((37, 7))
         y = X[:, 0] + rng.standard_normal(37)
-        for call, most in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 4), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 5),
-                           (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 4)):
+        for call, count in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 1), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 2),
+                            (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 1)):
             compiles.clear()
+            paths = _path_jit._cache_size()
             jax.block_until_ready(call())
-            assert len(compiles) <= most
+            assert len(compiles) == count
+        assert _path_jit._cache_size() == paths  # cross_validate found fit_path's program
+        assert len(runs) == 1 + 4  # fit_path's call, and cross_validate's three folds and full path
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
 
