@@ -1061,6 +1061,8 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     ids = np.asarray(fold_ids)
 
     def weights_of(i):  # the run's training weights, normalized as fit_path normalizes them
+        if i == k:  # the full path: fit_path's own weights, so that it is fit_path's result
+            return _on_device(s)
         st = np.where(ids == i, 0.0, s_host).astype(s_host.dtype)
         return _on_device(st / st.sum(dtype=st.dtype))  # an array as fit_path's: the same dispatch
 
@@ -1234,8 +1236,9 @@ def cross_validate(
       devices: the devices the folds are spread over (default: all of ``jax.devices()``).  The
         ``n_folds`` fold paths and the full path are independent runs of one compiled program; with
         several devices they run in parallel, one per device at a time (``jax.shard_map``).  On one CPU
-        device, with concrete inputs, the runs are calls of one compiled run from a thread per core (up to
-        8; ``JAXL1_CV_THREADS=1`` in the environment keeps them in one program).
+        device, with concrete inputs, the runs are calls of :func:`fit_path`'s compiled program (its fold's
+        samples weighted 0) from a thread per core (up to 8; ``JAXL1_CV_THREADS=1`` in the environment keeps
+        them in one program), and a ``fit_path`` on the same data has compiled it already.
 
     Returns:
       A :class:`CVResult` (``mean_score`` is the held-out mean squared error for the

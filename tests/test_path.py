@@ -249,9 +249,10 @@ def test_cross_validate_gram_from_fold_moments():
 
 @pytest.mark.parametrize("form", ["gram", "data"])
 def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, form):
-    """With concrete inputs on a CPU the runs are calls of one compiled run from several threads
+    """With concrete inputs on a CPU the runs are calls of fit_path's compiled program from several threads
     (``_cv_threaded``): the scores, selections and full path are those of the single program
-    (``JAXL1_CV_THREADS=1``), with sample weights, unequal folds and an intercept."""
+    (``JAXL1_CV_THREADS=1``), with sample weights, unequal folds and an intercept, and the full path is
+    fit_path's own result."""
     from jaxl1 import path as path_module
 
     rng = np.random.default_rng(8)
@@ -274,6 +275,9 @@ def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, f
         np.testing.assert_allclose(np.asarray(getattr(threaded, name)), np.asarray(getattr(one, name)),
                                    rtol=1e-9, err_msg=name)
     np.testing.assert_allclose(np.asarray(threaded.path.coef), np.asarray(one.path.coef), rtol=1e-7, atol=1e-10)
+    options = {k: v for k, v in kw.items() if k not in ("folds", "n_lambdas")}
+    alone = jaxl1.fit_path(X, y, lambdas=threaded.lambdas, **options)
+    np.testing.assert_array_equal(np.asarray(threaded.path.coef), np.asarray(alone.coef))
 
 
 def test_runs_in_threads_keep_the_callers_float64_context(monkeypatch):

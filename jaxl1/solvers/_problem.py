@@ -272,11 +272,11 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     solver (``pen.scaled(d)``).  Every coordinate then has unit curvature in the squared loss, so the
     step sizes, the working-set ranking and the inner tolerances do not depend on the columns' units.
 
-    ``moments`` (Gram form only) is ``(R, u, mag)`` or ``(R, u, mag, top)``: the second moments ``(X - u)' S (X - u)`` of ``X`` about a
-    centre ``u`` (zeros without an intercept), computed by the caller; the Gram matrix is then derived from
-    them in ``O(p^2)`` instead of ``O(n p^2)`` (``mag``, per column, the size of the terms ``R`` is the
-    difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps takes the rows' product;
-    ``top``, optional, ``max |X|`` per column).
+    ``moments`` (Gram form only) is ``(R, u, mag)`` or ``(R, u, mag, top)``: the second moments
+    ``(X - u)' S (X - u)`` of ``X`` about a centre ``u`` (zeros without an intercept), computed by the caller;
+    the Gram matrix is then derived from them in ``O(p^2)`` instead of ``O(n p^2)`` (``mag``, per column, the
+    size of the terms ``R`` is the difference of; a column that would lose more than ``MOMENTS_LOSS_MAX`` eps
+    takes the rows' product; ``top``, optional, ``max |X|`` per column).
     Cross-validation gets every fold's this way from one pass over the rows (:func:`fold_moments`), and a
     large concrete ``X`` on a CPU gets them from numpy (:func:`host_moments`).
     """
