@@ -223,6 +223,8 @@ def as_float_array(name: str, x, dtype=None):
         dtype = x.dtype if x.dtype.kind == "f" else jnp.result_type(float)
     dtype = jax.dtypes.canonicalize_dtype(dtype)
     if isinstance(x, np.ndarray):  # converted by numpy and put: jnp.asarray compiles a program per shape
+        # (on a CPU a 64-byte-aligned buffer is aliased, as jnp.asarray with a dtype aliased it: the public
+        # functions wait for their results before they return, so a caller may change its arrays after)
         return jax.device_put(np.asarray(x, dtype))
     return jnp.asarray(x, dtype=dtype)
 

@@ -44,7 +44,7 @@ from .solvers import (
     standardizing_scale,
 )
 from .solvers._gap import smooth_value
-from .solvers._problem import fold_moments, host_moments, host_moments_apply
+from .solvers._problem import column_peaks, fold_moments, host_moments, host_moments_apply
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -389,10 +389,12 @@ def lambda_max(
         _validation.check_two_classes(y, s, loss)
     _validation.check_standardize(standardize)
     box = _validation.check_bounds(bounds, X.shape[1], X.dtype, positive=positive, multi_output=len(coef_shape) > 1)
-    pscale = rows_of(standardizing_scale(X, s, bool(fit_intercept)), y) if standardize else None
+    pscale = _standardizing_factors(X, y, s, bool(fit_intercept), standardize)
     offset = _validation.check_offset(offset, y)
-    return _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept),
-                       pscale=pscale, bounds=box, offset=offset)
+    lam = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w, fit_intercept=bool(fit_intercept),
+                      pscale=pscale, bounds=box, offset=offset)
+    # finished before returning, as fit and fit_path are: the data may alias the caller's arrays on a CPU
+    return lam if isinstance(lam, jax.core.Tracer) else jax.block_until_ready(lam)
 
 
 def _path_weights(weights, kind, coef_shape):
@@ -414,21 +416,37 @@ def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale
     ``X``, ``y``, ``s`` as :func:`jaxl1._validation.validate_data` returns them, ``loss`` a loss object,
     ``kind`` the path's penalty (``path_penalty_kind``), ``weights`` a ``(p,)`` array or ``None``.
     """
+    if not _has_free(weights):
+        return _null_strength(X, y, s, offset, l1_ratio, weights, pscale, bounds, loss=loss,
+                              fit_intercept=fit_intercept, kind=kind)
+    # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
     g = _null_gradient(X, y, s, offset, loss=loss, fit_intercept=fit_intercept)
-    if _has_free(weights):
-        # fit the unpenalized coordinates first; a huge strength keeps the rest at zero
-        big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(weights > 0, weights, jnp.inf)) + 1.0)
-        factors = weights
-        if _validation.is_group_kind(kind):  # a group of factor 0 is free with the group lasso (not with an L1 share)
-            factors = ((weights[jnp.asarray(kind[1])] > 0) | (kind[0] == "sgl")).astype(g.dtype)
-        pen = L1(big, factors)
-        # a tight fit: the gradient at it sets the grid's first strength, where the penalized part must be zero
-        res = _fit_checked(X, y, s, pen, loss=loss, fit_intercept=fit_intercept, offset=offset,
-                           tol=1e-12 if X.dtype == jnp.float64 else None)
-        warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
-        z = X @ res.coef + res.intercept + (0.0 if offset is None else offset)
-        g = rmul(loss.grad(y, z, s), X)
+    big = 1e6 * (jnp.max(jnp.abs(g)) / jnp.min(jnp.where(weights > 0, weights, jnp.inf)) + 1.0)
+    factors = weights
+    if _validation.is_group_kind(kind):  # a group of factor 0 is free with the group lasso (not with an L1 share)
+        factors = ((weights[jnp.asarray(kind[1])] > 0) | (kind[0] == "sgl")).astype(g.dtype)
+    pen = L1(big, factors)
+    # a tight fit: the gradient at it sets the grid's first strength, where the penalized part must be zero
+    res = _fit_checked(X, y, s, pen, loss=loss, fit_intercept=fit_intercept, offset=offset,
+                       tol=1e-12 if X.dtype == jnp.float64 else None)
+    warn_if_stopped("jaxl1.fit", res.status, DEFAULT_MAX_ITER)
+    z = X @ res.coef + res.intercept + (0.0 if offset is None else offset)
+    g = rmul(loss.grad(y, z, s), X)
     return _max_strength(g, l1_ratio, weights, pscale, bounds, kind=kind)
+
+
+@partial(jit, static_argnames=("loss", "fit_intercept", "kind"))
+def _null_strength(X, y, s, offset, l1_ratio, weights, pscale, bounds, *, loss, fit_intercept, kind):
+    """:func:`_lambda_max` without free coordinates: the null model's gradient through the penalty's
+    ``max_strength``, in one compiled program."""
+    g = _null_gradient(X, y, s, offset, loss=loss, fit_intercept=fit_intercept)
+    return _max_strength(g, l1_ratio, weights, pscale, bounds, kind=kind)
+
+
+def _standardizing_factors(X, y, s, fit_intercept, standardize):
+    """The penalty factors of ``standardize`` (:func:`standardizing_scale`, shaped like a row of ``y``), or
+    ``None``."""
+    return rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
 
 
 @partial(jit, static_argnames=("kind",))
@@ -476,9 +494,9 @@ def _data_grid(X, y, s, offset, l1_ratio, weights, bounds, *, loss, kind, fit_in
                dtype):
     """The path's grid from the data, without free coordinates (:func:`_lambda_max`, then :func:`_grid` with
     ``floor``), in one compiled program: on a first call its three parts took a program each (50-70 ms)."""
-    pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
-    g = _null_gradient(X, y, s, offset, loss=loss, fit_intercept=fit_intercept)
-    lam_max = _max_strength(g, l1_ratio, weights, pscale, bounds, kind=kind)
+    pscale = _standardizing_factors(X, y, s, fit_intercept, standardize)
+    lam_max = _null_strength(X, y, s, offset, l1_ratio, weights, pscale, bounds, loss=loss,
+                             fit_intercept=fit_intercept, kind=kind)
     return _grid_jit(lam_max, n_lambdas=n_lambdas, eps=eps, dtype=dtype, floor=True)
 
 
@@ -720,7 +738,7 @@ def _path_core(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offse
                devices=(), **static):
     # the standardizing scale is computed here, from the weights of this run (a fold's training samples in
     # cross-validation, as cv.glmnet standardizes each fold's fit), and differentiated through X and s
-    pscale = rows_of(standardizing_scale(X, s, static["fit_intercept"]), y) if static["standardize"] else None
+    pscale = _standardizing_factors(X, y, s, static["fit_intercept"], static["standardize"])
     return _path_diff(tuple(static[k] for k in _STATIC) + (devices,), X, y, s, lambdas, weights, l1_ratio, tol, max_iter,
                       bounds, pscale, offset, stops, moments)
 
@@ -806,7 +824,7 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
         n_lambdas = _validation.check_grid(n_lambdas, eps, l1_ratio=1.0 if (kind in _FOLDED or groups is not None)
                                            else l1_ratio)
         if _has_free(w):  # a fit of the free coordinates first
-            pscale = rows_of(standardizing_scale(X, s, fit_intercept), y) if standardize else None
+            pscale = _standardizing_factors(X, y, s, fit_intercept, standardize)
             lam_max = _lambda_max(X, y, s, loss=loss, kind=kind, l1_ratio=l1_ratio, weights=w,
                                   fit_intercept=fit_intercept, pscale=pscale, bounds=box, offset=offset)
             lams = _grid(lam_max, n_lambdas, eps, X.dtype, floor=True)
@@ -1046,15 +1064,14 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     one program).  The first run compiles alone (or finds the program a ``fit_path`` on the same data
     compiled); the others follow in parallel.  A run is the path with its fold's sample weights set to 0,
     from its moments when the data are large enough for them (:func:`host_moments_apply`), as ``fit_path``
-    takes them.  Returns what ``_cv_jit`` returns, or ``None`` where the runs' moments overflow (the
-    program handles that)."""
+    takes them (``moments``: what :func:`fold_moments` returns, or ``None``).  Returns what ``_cv_jit`` returns;
+    the results are the single program's to the solver's tolerance (that one computes every run's moments
+    and weights inside)."""
     X, s = spec.X, spec.s
     if moments is not None:
         R, mags, centre = moments
         top = column_peaks(X, np)
         runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
-    elif spec.form == "gram" and host_moments_apply(X, spec.form) and k <= MOMENT_FOLDS_MAX:
-        return None  # they overflowed
     else:
         runs = [None] * (k + 1)
     s_host = np.asarray(s)
@@ -1072,19 +1089,11 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
     coefs = np.stack([np.asarray(o.coef) for o in outs[:k]])
     intercepts = np.stack([np.asarray(o.intercept) for o in outs[:k]])
-    scores = np.asarray(_cv_scores(X, y, _on_device(s_host), spec.offset, ids.astype(np.int32), rows, mask, coefs,
+    scores = np.asarray(_cv_scores(X, y, _on_device(s), spec.offset, ids.astype(np.int32), rows, mask, coefs,
                                    intercepts, loss=spec.loss))
     conv = np.stack([np.asarray(o.converged) for o in outs[:k]])
     full = outs[k]
     return jax.device_put(scores), jax.device_put(conv), full, _cv_summary_np(scores, np.asarray(full.lambdas))
-
-
-def column_peaks(X, xp):
-    """``max |X|`` per column, without an ``|X|`` copy in numpy."""
-    if xp is np:
-        X = np.asarray(X)
-        return np.maximum(np.max(X, axis=0), -np.min(X, axis=0))
-    return jnp.max(jnp.abs(X), axis=0)
 
 
 def _cv_summary_np(scores, lams):
@@ -1216,7 +1225,7 @@ def cross_validate(
     gamma: float | None = None, groups=None, dfmax: int | None = None, pmax: int | None = None,
     early_stop=False,
 ) -> CVResult:
-    r"""K-fold cross-validation over a regularization path, in one compiled call.
+    r"""K-fold cross-validation over a regularization path.
 
     The strengths are computed once on all the data (as scikit-learn's
     ``LassoCV`` does); each fold's path is fitted on the other folds and scored
@@ -1274,13 +1283,15 @@ def cross_validate(
     devices = _validation.check_devices(devices)
     rows, mask = _fold_rows(fold_ids, k)
     threads = _run_threads(spec.arrays, devices)
-    moments = None
+    moments, overflow = None, False
     # the fold moments by numpy's BLAS on X in place, for a large X (fit_path takes its moments the same way)
     if host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)
-        moments = moments if np.all(np.isfinite(moments[1])) else None  # overflow: the program's own way
-    out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads) if threads > 1 else None
-    if out is None:
+        overflow = not np.all(np.isfinite(moments[1]))
+        moments = None if overflow else moments  # overflow: the single program's own way (columns scaled first)
+    if threads > 1 and not overflow:
+        out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads)
+    else:
         out = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices,
                       **spec.options)
     scores, fold_conv, full, (mean, se, lam_best, lam_1se) = out

@@ -251,8 +251,9 @@ def test_cross_validate_gram_from_fold_moments():
 def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, form):
     """With concrete inputs on a CPU the runs are calls of fit_path's compiled program from several threads
     (``_cv_threaded``): the scores, selections and full path are those of the single program
-    (``JAXL1_CV_THREADS=1``), with sample weights, unequal folds and an intercept, and the full path is
-    fit_path's own result."""
+    (``JAXL1_CV_THREADS=1``) to the solver's tolerance (that one builds every run's weights and moments
+    inside), with sample weights, unequal folds and an intercept, and the full path is fit_path's own
+    result."""
     from jaxl1 import path as path_module
 
     rng = np.random.default_rng(8)
@@ -278,6 +279,30 @@ def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, f
     options = {k: v for k, v in kw.items() if k not in ("folds", "n_lambdas")}
     alone = jaxl1.fit_path(X, y, lambdas=threaded.lambdas, **options)
     np.testing.assert_array_equal(np.asarray(threaded.path.coef), np.asarray(alone.coef))
+
+
+def test_cross_validate_with_host_moments_shares_fit_paths_program(monkeypatch):
+    """A large X takes its moments from numpy (forced here on a small one): fit_path's and the
+    cross-validation runs' moments have one structure, so the runs find fit_path's program, and the scores
+    are the single program's (which builds every run's moments itself)."""
+    from jaxl1.path import _path_jit
+    from jaxl1.solvers import _problem
+
+    monkeypatch.setattr(_problem, "GRAM_HOST_MIN", 0)
+    monkeypatch.setattr(jaxl1.path, "_run_threads", lambda arrays, devices: 2)
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((61, 8)) + np.array([50.0, 0, 0, -20.0, 0, 0, 0, 3.0])
+    y = X[:, :3] @ np.array([1.0, -0.5, 2.0]) + rng.standard_normal(61)
+    kw = dict(n_lambdas=6, tol=1e-12, max_iter=100_000)
+    path = jaxl1.fit_path(X, y, **kw)
+    before = _path_jit._cache_size()
+    cv = jaxl1.cross_validate(X, y, n_folds=3, **kw)
+    assert _path_jit._cache_size() == before
+    # (the full run's moments are the folds' parts summed: the same to rounding)
+    np.testing.assert_allclose(np.asarray(cv.path.coef), np.asarray(path.coef), rtol=1e-10, atol=1e-13)
+    monkeypatch.setattr(jaxl1.path, "_run_threads", lambda arrays, devices: 1)
+    one = jaxl1.cross_validate(X, y, n_folds=3, **kw)
+    np.testing.assert_allclose(np.asarray(cv.fold_scores), np.asarray(one.fold_scores), rtol=1e-9)
 
 
 def test_runs_in_threads_keep_the_callers_float64_context(monkeypatch):

@@ -164,7 +164,7 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     dtype, p = X.dtype, X.shape[1]
     R, u, mag = moments[:3]
     # the columns' largest magnitudes: given by a caller that solves several runs on one X (cross-validation)
-    top = moments[3] if len(moments) > 3 else jnp.max(jnp.abs(X), axis=0)
+    top = moments[3] if len(moments) > 3 else column_peaks(X, jnp)
     x_mean = s @ X if fit_intercept else jnp.zeros(p, dtype)
     e = x_mean - u if fit_intercept else jnp.zeros(p, dtype)
     sd2 = jnp.diagonal(R) - jnp.square(e)  # the centred columns' second moments
@@ -183,9 +183,18 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     return A, c / (d[:, None] if v.ndim == 2 else d), x_mean, d
 
 
+def column_peaks(X, xp):
+    """``max |X|`` per column (in numpy without an ``|X|`` copy)."""
+    if xp is np:
+        X = np.asarray(X)
+        return np.maximum(np.max(X, axis=0), -np.min(X, axis=0))
+    return jnp.max(jnp.abs(X), axis=0)
+
+
 def host_moments(X, s, fit_intercept):
-    """``(R, u, mag)`` for :func:`prepare` from a concrete ``X``, by numpy's BLAS before the compiled program:
-    the second moments about the weighted mean ``u`` (zeros without an intercept) and their diagonal.
+    """``(R, u, mag, top)`` for :func:`prepare` from a concrete ``X``, by numpy's BLAS before the compiled
+    program: the second moments about the weighted mean ``u`` (zeros without an intercept), their diagonal
+    and the columns' largest magnitudes (the structure cross-validation's runs pass: one program for both).
 
     Inside a program the product goes through a host callback, which copies ``X`` (0.11 s of 20000x1000's
     0.44 s); here numpy reads it in place.  ``None`` when the moments overflow (the program then scales the
@@ -195,7 +204,7 @@ def host_moments(X, s, fit_intercept):
     u = s @ X if fit_intercept else np.zeros(X.shape[1], X.dtype)
     R = numpy_gram(X - u if fit_intercept else X, s)
     mag = np.diagonal(R).copy()
-    return (R, u, mag) if np.all(np.isfinite(mag)) else None
+    return (R, u, mag, column_peaks(X, np)) if np.all(np.isfinite(mag)) else None
 
 
 def host_moments_apply(X, form) -> bool:
