@@ -1025,17 +1025,17 @@ def _cv_run(run, X, y, s, folds, lambdas, weights, l1_ratio, tol, max_iter, boun
     s_train = jnp.where(out, 0.0, s)
     path = _path_core(X, y, s_train / jnp.sum(s_train), lambdas, weights, l1_ratio, tol, max_iter, bounds,
                       offset, None, None if centre is None else (R, centre, mag, top), **static)
-    scores = _heldout(get_loss(static["loss"]), X, y, s, offset, out, rows, mask, path.coef, path.intercept)
+    scores = _heldout(get_loss(static["loss"]), X, y, s, offset, rows, mask, path.coef, path.intercept)
     return scores, path
 
 
-def _heldout(loss, X, y, s, offset, out, rows, mask, coef, intercept):
+def _heldout(loss, X, y, s, offset, rows, mask, coef, intercept):
     """The held-out score per strength of one fold's path (``coef``, ``intercept``: ``(K, p)``, ``(K,)``, or
     ``(K, p, T)``, ``(K, T)``): the weighted mean over the fold's rows ``rows`` (padded; ``mask`` marks the real
-    ones) of the loss's held-out score; ``out`` marks the same rows over all ``n`` (for a sparse ``X``)."""
+    ones) of the loss's held-out score."""
     o = jnp.zeros_like(y) if offset is None else offset
-    if _design.is_sparse(X):  # every row, the others weighted 0
-        held = jnp.where(out, s, 0.0)
+    if _design.is_sparse(X):  # every row, the others weighted 0 (a padding slot adds 0 to row 0)
+        held = jnp.zeros_like(s).at[rows].add(jnp.where(mask, s[rows], 0.0))
     else:  # the fold's rows only: predicting all n rows per strength cost 5x more (a 20000x1000 X: 0.07 s)
         X, y, o, held = X[rows], y[rows], o[rows], jnp.where(mask, s[rows], 0.0)
     held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
@@ -1049,11 +1049,10 @@ def _heldout(loss, X, y, s, offset, out, rows, mask, coef, intercept):
 
 
 @partial(jit, static_argnames=("loss",))
-def _cv_scores(X, y, s, offset, folds, rows, mask, coefs, intercepts, *, loss):
+def _cv_scores(X, y, s, offset, rows, mask, coefs, intercepts, *, loss):
     """Every fold's held-out scores ``(k, K)`` from the fold paths' ``coefs`` and ``intercepts`` (stacked)."""
     loss = get_loss(loss)
-    one = lambda f, r, m, W, b: _heldout(loss, X, y, s, offset, folds == f, r, m, W, b)
-    return jax.lax.map(lambda a: one(*a), (jnp.arange(rows.shape[0]), rows, mask, coefs, intercepts))
+    return jax.lax.map(lambda a: _heldout(loss, X, y, s, offset, *a), (rows, mask, coefs, intercepts))
 
 
 def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
@@ -1079,18 +1078,18 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
 
     def weights_of(i):  # the run's training weights, normalized as fit_path normalizes them
         if i == k:  # the full path: fit_path's own weights, so that it is fit_path's result
-            return _on_device(s)
+            return s
         st = np.where(ids == i, 0.0, s_host).astype(s_host.dtype)
         return _on_device(st / st.sum(dtype=st.dtype))  # an array as fit_path's: the same dispatch
 
-    X, y, rest = _on_device(X), _on_device(spec.y), spec.arrays[3:]  # the rest as fit_path passes them
+    # the other arguments as fit_path passes them (X, y and s are arrays already: validate_data put them)
+    X, y, rest = spec.X, spec.y, spec.arrays[3:]
     outs = _in_threads(lambda i: _path_jit(X, y, weights_of(i), *rest, None, runs[i], devices=(), **spec.options),
                        k + 1, n_threads)
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
     coefs = np.stack([np.asarray(o.coef) for o in outs[:k]])
     intercepts = np.stack([np.asarray(o.intercept) for o in outs[:k]])
-    scores = np.asarray(_cv_scores(X, y, _on_device(s), spec.offset, ids.astype(np.int32), rows, mask, coefs,
-                                   intercepts, loss=spec.loss))
+    scores = np.asarray(_cv_scores(X, y, s, spec.offset, rows, mask, coefs, intercepts, loss=spec.loss))
     conv = np.stack([np.asarray(o.converged) for o in outs[:k]])
     full = outs[k]
     return jax.device_put(scores), jax.device_put(conv), full, _cv_summary_np(scores, np.asarray(full.lambdas))
