@@ -501,3 +501,61 @@ def test_status_names_non_finite_values():
     assert jaxl1.STATUS[int(res.status)] == "nonfinite"
     with pytest.warns(jaxl1.ConvergenceWarning, match="non-finite"):
         jaxl1.solver.warn_if_stopped("test", res.status, 5)
+
+
+@pytest.fixture
+def fresh_programs():
+    # a module constant read when tracing: the programs compiled before (and those compiled here) are dropped
+    jax.clear_caches()
+    yield
+    jax.clear_caches()
+
+
+def _numpy_path_gaps(X, y, path):
+    """Each strength's duality gap relative to P0, by :func:`lasso_gap` (uniform weights, with an intercept)."""
+    s = np.full(len(y), 1.0 / len(y))
+    P0 = 0.5 * np.sum(s * (y - y.mean()) ** 2)
+    return np.array([lasso_gap(X, y, np.asarray(w), float(b), float(lam), s) / P0
+                     for w, b, lam in zip(path.coef, path.intercept, path.lambdas)])
+
+
+def test_gram_rounds_take_float32_products_and_keep_the_float64_certificate(large_support_data, monkeypatch,
+                                                                            fresh_programs):
+    # a float64 solve in the Gram form takes a round's inner products with a float32 copy of the Gram matrix,
+    # on the increment from the round's start (whose gradient is float64): the result is scikit-learn's, and
+    # an independent gap certifies it
+    from jaxl1.solvers import _working_set
+
+    seen = []
+    quad_solve = _working_set.quad_solve
+
+    def spy(*args, low=None, **kw):
+        seen.append(None if low is None else low[0].dtype)
+        return quad_solve(*args, low=low, **kw)
+
+    monkeypatch.setattr(_working_set, "quad_solve", spy)
+    X, y, _ = large_support_data
+    alpha, n = 0.02, len(y)
+    res = jaxl1.fit(X, y, jaxl1.L1(alpha), form="gram", tol=1e-12, max_iter=100_000)
+    assert jnp.float32 in seen
+    assert bool(res.converged) and int((np.asarray(res.coef) != 0).sum()) > 96  # conjugate gradients too
+    ref = sk_lasso(X, y, alpha)
+    np.testing.assert_allclose(res.coef, ref.coef_, rtol=1e-6, atol=1e-8)
+    s = np.full(n, 1.0 / n)
+    P0 = 0.5 * np.sum(s * (y - y.mean()) ** 2)
+    assert lasso_gap(X, y, np.asarray(res.coef), float(res.intercept), alpha, s) <= 1e-11 * P0
+
+
+def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem():
+    # pairs of columns 1e-3 apart: a float32 Gram matrix cannot resolve their difference, so a round in
+    # float32 stalls; the solve's later rounds then take float64 products and meet tol=1e-10 (without that,
+    # a strength stopped at max_iter)
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((200, 60))
+    X = np.concatenate([Z, Z + 1e-3 * rng.standard_normal(Z.shape)], axis=1)
+    w = np.zeros(120)
+    w[:10], w[60:70] = rng.standard_normal(10), rng.standard_normal(10)
+    y = X @ w + 0.1 * rng.standard_normal(200)
+    path = jaxl1.fit_path(X, y, n_lambdas=20, tol=1e-10)
+    assert bool(path.converged.all())
+    assert np.all(_numpy_path_gaps(X, y, path) <= 1e-9)

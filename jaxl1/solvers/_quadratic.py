@@ -2,7 +2,8 @@
 
 FISTA with restart until the proximal-gradient mapping is small, with an exact solve on the
 support (Cholesky) when it has at most ``POLISH_MAX`` coordinates of a dense subproblem, and
-conjugate-gradient steps on a larger support whose signs have settled.
+conjugate-gradient steps on a larger support whose signs have settled.  Given ``low`` (a float32 copy
+of ``H`` and the gradient at the start), the products act on the increment from the start in float32.
 """
 
 from __future__ import annotations
@@ -142,8 +143,12 @@ def support_solve(H, q, x, pen, fit_b):
     return jnp.where(jnp.sum(on) <= POLISH_MAX, x.at[S].set(x_S), x)
 
 
-def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False):
+def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False, low=None):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
+
+    ``low``: ``(H_low, g0, on)``, ``H`` in float32, the gradient ``H x0 - q`` at ``x0`` (float64) and whether
+    to take ``H_low`` (else ``H``, under a ``cond``) for the products, which then act on ``x - x0`` (see
+    :func:`jaxl1.solvers._problem.low_gram`); the exact solve on the support stays in float64.
 
     ``batched``: the caller runs this under ``vmap``, where every branch of a ``cond`` or ``switch`` runs
     on every pass: the loop then iterates before it tests (no ``cond``), and the solves on the support
@@ -151,6 +156,13 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     """
     dtype = x0.dtype
     hvp = H if callable(H) else (lambda v: H @ v)
+    if low is None:
+        grad = lambda v: hvp(v) - q
+    else:  # ``(H_low, g0, on)``: H in float32, the gradient at x0, and whether to use H_low (else H): the
+        H_low, g0, on = low  # products act on the increment from x0, whose gradient is known in float64
+        lo = H_low.dtype
+        product = lambda v: jax.lax.cond(on, lambda v: (H_low @ v.astype(lo)).astype(dtype), lambda v: H @ v, v)
+        grad = lambda v: g0 + product(v - x0)
     if L is None:
         L = power_iteration(hvp, start_vector(x0.shape[0], dtype), n_iter=30) * L_SAFETY
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
@@ -164,7 +176,7 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
 
     def fista_step(carry, _):
         x, y, t, F, calm = carry
-        x_new = prox_part(pen, y - step * (hvp(y) - q), step, fit_b)
+        x_new = prox_part(pen, y - step * grad(y), step, fit_b)
         y_new, t_new = momentum(x, y, x_new, t)
         # steps in a row that kept every sign (the solve on the support waits for them)
         calm = jnp.where(jnp.all(jnp.sign(x_new) == jnp.sign(x)), calm + 1, 0)
@@ -204,14 +216,20 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         op = lambda v: M * (hvp(M * v) + mu_vec * v) + (1 - M) * v
         box = box_of(pen, x, fit_b)
         off = 0.0 if box is None else (1 - M) * x  # zeros and coordinates at an active bound are held
-        rhs = M * (q - tau * sign) if box is None else M * (q - tau * sign - hvp(off))
-        z, steps = cg_steps(op, rhs, M * x, CG_ITERS, CG_TARGET * kkt_tol)
+        if low is None or box is not None:
+            rhs = M * (q - tau * sign) if box is None else M * (q - tau * sign - hvp(off))
+            z, steps = cg_steps(op, rhs, M * x, CG_ITERS, CG_TARGET * kkt_tol)
+        else:  # on the increment: float32 products, the residual at x in float64
+            op_low = lambda v: M * (product(M * v) + mu_vec * v) + (1 - M) * v
+            r0 = -M * (grad(x) + tau * sign + mu_vec * x)
+            dz, steps = cg_steps(op_low, r0, jnp.zeros_like(x), CG_ITERS, CG_TARGET * kkt_tol)
+            z = M * x + dz
         z = z * M + off
         ok = signs_kept(z, sign, on, tau) if box is None else signs_kept(z, sign, on, tau) & inside(z, on, box)
         return jnp.where(ok, z, x), steps
 
     def kkt_at(x):
-        return kkt_residual(pen, x, hvp(x) - q, L, fit_b)
+        return kkt_residual(pen, x, grad(x), L, fit_b)
 
     def certify(c, it):
         """The KKT residual at ``x``, after a solve on its support if that gives a smaller one.

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..losses import bounded_curvature, get_loss, is_quadratic
 from ._fista import iterate
-from ._gap import GapInfo, gap_info
+from ._gap import GapInfo, gap_info, nonconvex
 from ._quadratic import POLISH_MAX, kkt_residual, prox_part, quad_solve, top_indices
 from ._sparse import SparseDesign, append_ones, restrict_columns, weighted_sq_norms
 
@@ -141,6 +141,9 @@ INNER_RATIO_NEWTON = 0.3
 NEWTON_INNER_MAX = 500  # the most inner iterations of one prox-Newton round
 
 
+LOW_ROUND_MAX = 500  # the most inner iterations of one round with float32 products (see low_gram)
+
+
 SPARSE_BLOCK_MAX = 2**24  # the most entries of a dense block of a sparse X's columns (128 MiB in float64)
 
 
@@ -244,6 +247,9 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
                 # of single entries and transpose it twice (60-70 us more per round of 256)
                 H = jax.lax.optimization_barrier(prob.A[cols]).T[cols]
                 q = H @ w_W - take(info.v)
+            if low_apply and not padded:  # the inner products in float32 (see low_gram)
+                H_low = prob.A_low if W is None else jax.lax.optimization_barrier(prob.A_low[cols]).T[cols]
+                return W, pen_W, (H, H_low, take(info.v)), q, w_W, None
             return W, pen_W, H, q, w_W, None
         # a sparse view scatters W: its padding index p is dropped there (a repeated p - 1 would overwrite)
         X_W = restrict_columns(prob.A, W if isinstance(prob.A, SparseDesign) else cols, dense=not matrix_free)
@@ -295,7 +301,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     # batched lanes wait for the slowest one: there the looser ratio keeps rounds short
     inner_ratio = INNER_RATIO_QUADRATIC if (squared and not batched) else INNER_RATIO_NEWTON
 
-    def solve_round(shape, w, b, info, budget, screen=None):
+    def solve_round(shape, w, b, info, low_on, budget, screen=None):
         """One working-set round from ``(w, b)``, whose gap and gradient are ``info``, of at most ``budget`` iterations.
 
         Under ``vmap`` (lanes of a path chunk) the round also runs for lanes that have stopped, whose
@@ -310,26 +316,33 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         L_sub = prob.L if (squared or (shape.matrix_free and bounded_curvature(loss))) else None
         if not squared:  # a model is only a model: a singular one (flat pieces of the loss) must not take
             budget = jnp.minimum(budget, NEWTON_INNER_MAX)  # every iteration left; the line search follows
+        low = None
+        if isinstance(H, tuple):  # float32 products on the increment (see low_gram): a round that does not
+            H, H_low, g0 = H  # meet its tolerance in LOW_ROUND_MAX iterations hit float32's limit (an ill-
+            budget = jnp.where(low_on, jnp.minimum(budget, LOW_ROUND_MAX), budget)  # conditioned subproblem):
+            low = (H_low, g0, low_on)  # the solve's later rounds then take float64 products
         x, it = quad_solve(H, q, x0, pen_W, inner_ratio * kkt_out, budget, fit_b=fit_b and not squared,
-                           check_every=check_every, L=L_sub, batched=batched)
+                           check_every=check_every, L=L_sub, batched=batched, low=low)
         if not squared:
             x = line_search(shape, w, b, info, W, pen_W, x0, x, A)
         if fit_b and not squared:
             x, b = x[:-1], x[-1]
         w = x if W is None else w.at[W].set(x, mode="drop")  # padding slots (index p) are dropped
+        if low is not None:
+            low_on = low_on & (it < LOW_ROUND_MAX)
         # a round always costs at least one iteration, so max_iter bounds the loop
-        return w, b, jnp.maximum(it, 1)
+        return w, b, jnp.maximum(it, 1), low_on
 
     def certify(carry, n):
-        w, b, _ = carry
+        w, b, _, low_on = carry
         info = gap_info(prob, pen, w, b, **kw)
-        return (w, info.b, info), info.gap, jnp.zeros([], jnp.int32)
+        return (w, info.b, info, low_on), info.gap, jnp.zeros([], jnp.int32)
 
     def advance(carry, budget):
-        w, b, info = carry
+        w, b, info, low_on = carry
         if len(shapes) == 1:
-            w, b, it = solve_round(shapes[0], w, b, info, budget)
-            return (w, b, info), it
+            w, b, it, low_on = solve_round(shapes[0], w, b, info, low_on, budget)
+            return (w, b, info, low_on), it
         # the smallest size where what the screen ranks first (nonzero or free coordinates, or groups) fits
         # beside the reserved share of a round; the round reuses the screen
         screen = pen.group_screen(w, info.v) if grouped else pen.screen(w, info.v)
@@ -337,10 +350,15 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         need = jnp.asarray([u - max(1, u // WS_RESERVED) for u in units])
         size = jnp.sum(jnp.sum(jnp.isinf(screen)) > need)
         rounds = [lambda a, s=s: solve_round(s, *a) for s in shapes]
-        w, b, it = jax.lax.switch(size, rounds, (w, b, info, budget, screen))
-        return (w, b, info), it
+        w, b, it, low_on = jax.lax.switch(size, rounds, (w, b, info, low_on, budget, screen))
+        return (w, b, info, low_on), it
 
     z0 = jnp.zeros(0 if form == "gram" else n, dtype)
     info0 = GapInfo(jnp.full([], jnp.inf, dtype), b0, jnp.zeros_like(w0), z0, jnp.zeros([], dtype))
-    (w, b, _), gap, n_iter, done = iterate(certify, advance, (w0, b0, info0), tol_abs, max_iter, batched=batched)
+    # float32 inner products (see low_gram) while they reach each round's tolerance; not for lanes in lockstep
+    # (there the switch back to float64 would run both products)
+    low_apply = prob.A_low is not None and not batched and not nonconvex(pen)
+    low_on = jnp.asarray(low_apply)
+    carry = (w0, b0, info0, low_on)
+    (w, b, _, _), gap, n_iter, done = iterate(certify, advance, carry, tol_abs, max_iter, batched=batched)
     return w, b, gap, n_iter, done
