@@ -405,6 +405,35 @@ def test_host_moments_give_the_rows_results(monkeypatch):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-12)
 
 
+def test_one_pass_over_x_for_its_checks_and_host_moments(monkeypatch):
+    # a call's finiteness check, magnitude check and host moments read the columns' peaks of one pass over X
+    # (each call its own: a new X of the same shape, with a NaN or too large an entry, is refused)
+    from jaxl1.solvers import _problem
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 5))
+    y = X[:, 0] + 0.1 * rng.standard_normal(60)
+    passes = []
+    real = _problem._peaks_of
+    monkeypatch.setattr(_problem, "_peaks_of", lambda a: passes.append(a.shape) or real(a))
+    monkeypatch.setattr(_problem, "GRAM_HOST_MIN", 0)
+    moments = []
+    host = jaxl1.path.host_moments
+    monkeypatch.setattr(jaxl1.path, "host_moments", lambda *a: moments.append(1) or host(*a))
+    Xj = jnp.asarray(X)
+    path = jaxl1.fit_path(Xj, y, n_lambdas=4, form="gram")
+    assert passes == [(60, 5)] and moments == [1]
+    jaxl1.fit_path(Xj, y, n_lambdas=4, form="gram")  # the same array again: checked again
+    assert passes == [(60, 5)] * 2
+    np.testing.assert_allclose(host(Xj, jnp.full(60, 1 / 60), True)[3], np.abs(X).max(axis=0), rtol=0)
+    for bad, match in ((np.nan, "NaN or infinity"), (-np.inf, "NaN or infinity"), (-1e300, "magnitude")):
+        Xb = X.copy()
+        Xb[7, 3] = bad
+        with pytest.raises(ValueError, match=match):
+            jaxl1.fit_path(Xb, y, n_lambdas=4, form="gram")
+    assert bool(path.converged.all())
+
+
 @pytest.fixture(scope="module")
 def large_support_data():
     # a support of more than POLISH_MAX coordinates, where the solve on the support is conjugate gradients
