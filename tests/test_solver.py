@@ -553,8 +553,9 @@ def test_gram_rounds_take_float32_products_and_keep_the_float64_certificate(larg
     # a float64 solve in the Gram form takes a round's inner products with a float32 copy of the Gram matrix,
     # on the increment from the round's start (whose gradient is float64): the result is scikit-learn's, and
     # an independent gap certifies it
-    from jaxl1.solvers import _working_set
+    from jaxl1.solvers import _problem, _working_set
 
+    monkeypatch.setattr(_problem, "LOW_GRAM_MIN", 0)  # (150 columns: by default float64 products throughout)
     seen = []
     quad_solve = _working_set.quad_solve
 
@@ -575,10 +576,13 @@ def test_gram_rounds_take_float32_products_and_keep_the_float64_certificate(larg
     assert lasso_gap(X, y, np.asarray(res.coef), float(res.intercept), alpha, s) <= 1e-11 * P0
 
 
-def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem():
+def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem(monkeypatch, fresh_programs):
     # pairs of columns 1e-3 apart: a float32 Gram matrix cannot resolve their difference, so a round in
     # float32 stalls; the solve's later rounds then take float64 products and meet tol=1e-10 (without that,
     # a strength stopped at max_iter)
+    from jaxl1.solvers import _problem
+
+    monkeypatch.setattr(_problem, "LOW_GRAM_MIN", 0)
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((200, 60))
     X = np.concatenate([Z, Z + 1e-3 * rng.standard_normal(Z.shape)], axis=1)
