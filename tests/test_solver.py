@@ -574,6 +574,12 @@ def test_gram_rounds_take_float32_products_and_keep_the_float64_certificate(larg
     s = np.full(n, 1.0 / n)
     P0 = 0.5 * np.sum(s * (y - y.mean()) ** 2)
     assert lasso_gap(X, y, np.asarray(res.coef), float(res.intercept), alpha, s) <= 1e-11 * P0
+    # the float32 products ran (not only compiled): float64 throughout reaches the same point by other roundings
+    monkeypatch.setattr(_problem, "LOW_PRECISION", False)
+    jax.clear_caches()
+    full = jaxl1.fit(X, y, jaxl1.L1(alpha), form="gram", tol=1e-12, max_iter=100_000)
+    np.testing.assert_allclose(res.coef, full.coef, rtol=1e-8, atol=1e-10)
+    assert not np.array_equal(np.asarray(res.coef), np.asarray(full.coef))
 
 
 def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem(monkeypatch, fresh_programs):
@@ -592,3 +598,8 @@ def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem(monk
     path = jaxl1.fit_path(X, y, n_lambdas=20, tol=1e-10)
     assert bool(path.converged.all())
     assert np.all(_numpy_path_gaps(X, y, path) <= 1e-9)
+    # float32 was tried (the iterations differ from float64's throughout), and given up where it stalled
+    monkeypatch.setattr(_problem, "LOW_PRECISION", False)
+    jax.clear_caches()
+    full = jaxl1.fit_path(X, y, n_lambdas=20, tol=1e-10)
+    assert bool(full.converged.all()) and not np.array_equal(np.asarray(path.n_iter), np.asarray(full.n_iter))

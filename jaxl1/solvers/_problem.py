@@ -39,7 +39,7 @@ class Problem(NamedTuple):
     P0: jax.Array  # objective at w = 0, intercept optimal
     d: jax.Array  # (p,) column scales: A holds the columns divided by d (ones when not scaled)
     o: jax.Array  # offset added to the linear predictor, shaped like y (data form; zeros when none)
-    A_low: Any = None  # the Gram matrix in float32 for the inner products of a float64 solve (see low_gram)
+    A_low: Any = None  # (float32 Gram matrix, whether it is usable) for a float64 solve's products (low_gram)
 
 
 LOW_PRECISION = True  # float64 Gram-form solves take float32 inner products (see low_gram)
@@ -52,22 +52,32 @@ LOW_GRAM_MIN = 200  # the fewest columns: below, the products cost less than the
 # 100-strength path of p = 250: 19-20 ms against 22-24 ms in float64; p = 160: the same; p = 50: 1.25x slower)
 
 
+LOW_RANGE = 2.0**100  # the float32 copy is used when its entries lie within [1 / this, this] (or are 0)
+
+
 def low_gram(A, c):
-    """``A`` in float32 for a float64 Gram-form problem with one response on a CPU, else ``None``.
+    """``(A in float32, usable)`` for a float64 Gram-form problem with one response on a CPU, else ``None``;
+    ``usable`` (traced) when the copy is finite and its entries far from float32's overflow and underflow
+    (a group penalty's unscaled columns can hold values beyond them).
 
     The working-set rounds take their inner products (FISTA steps, conjugate gradients, the rounds' KKT
     tests) with it, on the increment from the round's start, whose gradient is known in float64: each
     round's rounding is relative to its own step, and the next round starts from a float64 gradient and
-    duality gap (iterative refinement).  A product by a float32 matrix reads half the memory (500x500:
-    14 us against 26 us).  A round that does not meet its tolerance within ``LOW_ROUND_MAX`` iterations
-    (an ill-conditioned subproblem, where float32's rounding of the matrix moves the minimizer) hands the
+    duality gap (iterative refinement); the rounds' KKT tests stay in float64.  A product by a float32
+    matrix reads half the memory (500x500: 14 us against 26 us).  A round that does not meet its tolerance
+    within ``LOW_ROUND_MAX`` iterations or ends non-finite, or after which the duality gap did not fall
+    (an ill-conditioned subproblem, where float32's rounding of the matrix moves the minimizer), hands the
     rest of the solve to float64 products.  On an accelerator the batched lanes would run both products,
     so the copy is made on a CPU only.
     """
     if (not LOW_PRECISION or A.dtype != jnp.float64 or c.ndim != 1 or A.size > LOW_GRAM_MAX
             or A.shape[0] < LOW_GRAM_MIN or jax.default_backend() != "cpu"):
         return None
-    return A.astype(jnp.float32)
+    low = A.astype(jnp.float32)
+    d = jnp.abs(jnp.diagonal(A))
+    usable = (jnp.all(jnp.isfinite(low)) & (jnp.max(jnp.abs(A)) <= LOW_RANGE)
+              & (jnp.min(jnp.where(d > 0, d, 1.0)) >= 1.0 / LOW_RANGE))
+    return low, usable
 
 
 def power_iteration(matvec, v0, n_iter=50):
@@ -225,7 +235,8 @@ def column_peaks(X, xp, fresh=False):
 
     In numpy, the peaks of the last jax array are kept: a call's data check computes them (``fresh``) and
     its magnitude check and host moments read them, one pass over ``X`` for all three (20000x1000: five
-    passes were 45 ms).  A jax array cannot change, so the kept peaks are its own.
+    passes were 45 ms).  Only the call that computed them may read them: on a CPU a jax array put from a
+    64-byte-aligned numpy array shares the caller's buffer, which the caller may change between calls.
     """
     global _PEAKS
     if xp is not np:

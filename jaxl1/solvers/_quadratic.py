@@ -147,8 +147,9 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
 
     ``low``: ``(H_low, g0, on)``, ``H`` in float32, the gradient ``H x0 - q`` at ``x0`` (float64) and whether
-    to take ``H_low`` (else ``H``, under a ``cond``) for the products, which then act on ``x - x0`` (see
-    :func:`jaxl1.solvers._problem.low_gram`); the exact solve on the support stays in float64.
+    to take ``H_low`` (else ``H``, under a ``cond``) for the FISTA and conjugate-gradient products, which then
+    act on ``x - x0`` (see :func:`jaxl1.solvers._problem.low_gram`); the KKT tests and the exact solve on the
+    support stay in float64.
 
     ``batched``: the caller runs this under ``vmap``, where every branch of a ``cond`` or ``switch`` runs
     on every pass: the loop then iterates before it tests (no ``cond``), and the solves on the support
@@ -228,8 +229,8 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         ok = signs_kept(z, sign, on, tau) if box is None else signs_kept(z, sign, on, tau) & inside(z, on, box)
         return jnp.where(ok, z, x), steps
 
-    def kkt_at(x):
-        return kkt_residual(pen, x, grad(x), L, fit_b)
+    def kkt_at(x):  # (in float64: a round ends on the problem's own optimality, not its float32 rounding)
+        return kkt_residual(pen, x, hvp(x) - q if low is None else g0 + hvp(x - x0), L, fit_b)
 
     def certify(c, it):
         """The KKT residual at ``x``, after a solve on its support if that gives a smaller one.

@@ -249,7 +249,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
                 q = H @ w_W - take(info.v)
             if low_apply and not padded:  # the inner products in float32 (see low_gram)
                 # (a round's block by a cast of its float64 block: one gather, not two, 85 us each at 256 of 500)
-                H_low = prob.A_low if W is None else H.astype(prob.A_low.dtype)
+                H_low = prob.A_low[0] if W is None else H.astype(prob.A_low[0].dtype)
                 return W, pen_W, (H, H_low, take(info.v)), q, w_W, None
             return W, pen_W, H, q, w_W, None
         # a sparse view scatters W: its padding index p is dropped there (a repeated p - 1 would overwrite)
@@ -329,14 +329,18 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         if fit_b and not squared:
             x, b = x[:-1], x[-1]
         w = x if W is None else w.at[W].set(x, mode="drop")  # padding slots (index p) are dropped
-        if low is not None:
-            low_on = low_on & (it < LOW_ROUND_MAX)
+        if low is not None:  # a round that hit the cap or ended non-finite (out of float32's range) is undone
+            bad = low_on & ~jnp.all(jnp.isfinite(x))
+            x = jnp.where(bad, x0, x)
+            low_on = low_on & (it < LOW_ROUND_MAX) & ~bad
         # a round always costs at least one iteration, so max_iter bounds the loop
         return w, b, jnp.maximum(it, 1), low_on
 
     def certify(carry, n):
-        w, b, _, low_on = carry
+        w, b, last, low_on = carry
         info = gap_info(prob, pen, w, b, **kw)
+        if low_apply:  # a round in float32 after which the gap did not fall: float64 products from here on
+            low_on = low_on & ~(info.gap >= last.gap)
         return (w, info.b, info, low_on), info.gap, jnp.zeros([], jnp.int32)
 
     def advance(carry, budget):
@@ -359,7 +363,7 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     # float32 inner products (see low_gram) while they reach each round's tolerance; not for lanes in lockstep
     # (there the switch back to float64 would run both products)
     low_apply = prob.A_low is not None and not batched and not nonconvex(pen)
-    low_on = jnp.asarray(low_apply)
+    low_on = prob.A_low[1] if low_apply else jnp.zeros([], bool)
     carry = (w0, b0, info0, low_on)
     (w, b, _, _), gap, n_iter, done = iterate(certify, advance, carry, tol_abs, max_iter, batched=batched)
     return w, b, gap, n_iter, done
