@@ -614,6 +614,19 @@ def test_float32_products_with_the_l2_part_sample_weights_and_a_box(large_suppor
     assert int(res.n_iter) <= 1.25 * int(run().n_iter) + 10
 
 
+def test_a_non_finite_float32_round_is_undone(large_support_data, monkeypatch, fresh_programs):
+    # a float32 copy that overflows (forced here: an infinite entry, marked usable) makes a round non-finite;
+    # the round is undone and float64 products finish the solve: scikit-learn's result, not NaN
+    from jaxl1.solvers import _problem
+
+    monkeypatch.setattr(_problem, "low_gram", lambda A, c: (A.astype(jnp.float32).at[0, 0].set(jnp.inf),
+                                                            jnp.asarray(True)))
+    X, y, _ = large_support_data
+    res = jaxl1.fit(X, y, jaxl1.L1(0.02), form="gram", tol=1e-12, max_iter=100_000)
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, sk_lasso(X, y, 0.02).coef_, rtol=1e-6, atol=1e-8)
+
+
 def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem(monkeypatch, fresh_programs):
     # pairs of columns 1e-3 apart: a float32 Gram matrix cannot resolve their difference, so a round in
     # float32 stalls; the solve's later rounds then take float64 products and meet tol=1e-10 (without that,

@@ -326,13 +326,13 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
                            check_every=check_every, L=L_sub, batched=batched, low=low)
         if not squared:
             x = line_search(shape, w, b, info, W, pen_W, x0, x, A)
+        if low is not None:  # a round that ended non-finite (out of float32's range) is undone; after it, or
+            bad = low_on & ~jnp.all(jnp.isfinite(x))  # after one that hit the cap, float64 products
+            x = jnp.where(bad, x0, x)
+            low_on = low_on & (it < LOW_ROUND_MAX) & ~bad
         if fit_b and not squared:
             x, b = x[:-1], x[-1]
         w = x if W is None else w.at[W].set(x, mode="drop")  # padding slots (index p) are dropped
-        if low is not None:  # a round that hit the cap or ended non-finite (out of float32's range) is undone
-            bad = low_on & ~jnp.all(jnp.isfinite(x))
-            x = jnp.where(bad, x0, x)
-            low_on = low_on & (it < LOW_ROUND_MAX) & ~bad
         # a round always costs at least one iteration, so max_iter bounds the loop
         return w, b, jnp.maximum(it, 1), low_on
 
