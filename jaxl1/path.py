@@ -406,8 +406,8 @@ def _path_weights(weights, kind, coef_shape):
 
 
 def _has_free(weights) -> bool:
-    """Some coordinates have no penalty (a zero factor)."""
-    return weights is not None and bool(jnp.any(weights == 0))
+    """Some coordinates have no penalty (a zero factor); in numpy (an eager ``jnp.any`` compiles a program)."""
+    return weights is not None and bool(np.any(np.asarray(weights) == 0))
 
 
 def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None, bounds=None, offset=None):
@@ -1066,13 +1066,13 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     takes them (``moments``: what :func:`fold_moments` returns, or ``None``).  Returns what ``_cv_jit`` returns;
     the results are the single program's to the solver's tolerance (that one computes every run's moments
     and weights inside)."""
-    X, s = spec.X, spec.s
     if moments is not None:
         R, mags, centre = moments
-        top = column_peaks(X, np)
+        top = column_peaks(spec.X, np)
         runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
     else:
         runs = [None] * (k + 1)
+    X, y, s, rest = spec.X, spec.y, spec.s, spec.arrays[3:]  # as fit_path passes them (validate_data put them)
     s_host = np.asarray(s)
     ids = np.asarray(fold_ids)
 
@@ -1082,8 +1082,6 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
         st = np.where(ids == i, 0.0, s_host).astype(s_host.dtype)
         return _on_device(st / st.sum(dtype=st.dtype))  # an array as fit_path's: the same dispatch
 
-    # the other arguments as fit_path passes them (X, y and s are arrays already: validate_data put them)
-    X, y, rest = spec.X, spec.y, spec.arrays[3:]
     outs = _in_threads(lambda i: _path_jit(X, y, weights_of(i), *rest, None, runs[i], devices=(), **spec.options),
                        k + 1, n_threads)
     # stacked and summarized in numpy: on a first call each eager operation would compile a program

@@ -60,10 +60,10 @@ def low_gram(A, c):
     ``usable`` (traced) when the copy is finite and its entries far from float32's overflow and underflow
     (a group penalty's unscaled columns can hold values beyond them).
 
-    The working-set rounds take their inner products (FISTA steps, conjugate gradients, the rounds' KKT
-    tests) with it, on the increment from the round's start, whose gradient is known in float64: each
-    round's rounding is relative to its own step, and the next round starts from a float64 gradient and
-    duality gap (iterative refinement); the rounds' KKT tests stay in float64.  A product by a float32
+    The working-set rounds take their FISTA steps' and conjugate gradients' products with it, on the
+    increment from the round's start, whose gradient is known in float64: each round's rounding is
+    relative to its own step, and the next round starts from a float64 gradient and duality gap (iterative
+    refinement); the rounds' KKT tests stay in float64.  A product by a float32
     matrix reads half the memory (500x500: 14 us against 26 us).  A round that does not meet its tolerance
     within ``LOW_ROUND_MAX`` iterations or ends non-finite, or after which the duality gap did not fall
     (an ill-conditioned subproblem, where float32's rounding of the matrix moves the minimizer), hands the

@@ -158,12 +158,13 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     dtype = x0.dtype
     hvp = H if callable(H) else (lambda v: H @ v)
     if low is None:
-        grad = lambda v: hvp(v) - q
+        exact_grad = grad = lambda v: hvp(v) - q
     else:  # ``(H_low, g0, on)``: H in float32, the gradient at x0, and whether to use H_low (else H): the
         H_low, g0, on = low  # products act on the increment from x0, whose gradient is known in float64
         lo = H_low.dtype
         product = lambda v: jax.lax.cond(on, lambda v: (H_low @ v.astype(lo)).astype(dtype), lambda v: H @ v, v)
         grad = lambda v: g0 + product(v - x0)
+        exact_grad = lambda v: g0 + hvp(v - x0)  # float64 (the KKT tests)
     if L is None:
         L = power_iteration(hvp, start_vector(x0.shape[0], dtype), n_iter=30) * L_SAFETY
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
@@ -230,7 +231,7 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return jnp.where(ok, z, x), steps
 
     def kkt_at(x):  # (in float64: a round ends on the problem's own optimality, not its float32 rounding)
-        return kkt_residual(pen, x, hvp(x) - q if low is None else g0 + hvp(x - x0), L, fit_b)
+        return kkt_residual(pen, x, exact_grad(x), L, fit_b)
 
     def certify(c, it):
         """The KKT residual at ``x``, after a solve on its support if that gives a smaller one.
