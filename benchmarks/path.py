@@ -301,9 +301,9 @@ class Jaxl1(Solver):
     tol_note = "fit_path(tol=1e-6): its own relative duality gap, not tuned"
 
     def prepare(self, prob):
-        # a sparse X is passed as the scipy matrix itself: its conversion is part of every timed call
-        X = prob.X if is_sparse(prob.X) else jnp.asarray(prob.X)
-        self.args = (X, jnp.asarray(prob.y), jnp.asarray(prob.lambdas))
+        # the numpy arrays (or the scipy sparse matrix) themselves, as a user passes them: their conversion is
+        # part of every timed call
+        self.args = (prob.X, prob.y, prob.lambdas)
         self.last = None
         self.compile_s = 0.0  # tracing + lowering + XLA compilation over all calls on this problem
 

@@ -142,11 +142,10 @@ def run_cv(prob, repeat, cap_s):
     folds = [sub_problem(prob, ids != k, f"{prob.name} fold {k}") for k in range(N_FOLDS)]
     everything = [prob] + folds
     X, y, grid = prob.X, prob.y, prob.lambdas
-    Xj, yj, gj, idj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(grid), jnp.asarray(ids)
     kf = KFold(N_FOLDS)
 
-    def jaxl1_cv():
-        return jaxl1.cross_validate(Xj, yj, folds=idj, lambdas=gj, fit_intercept=False, tol=TARGET)
+    def jaxl1_cv():  # the numpy arrays, as a user passes them
+        return jaxl1.cross_validate(X, y, folds=ids, lambdas=grid, fit_intercept=False, tol=TARGET)
 
     cv = _quiet(jaxl1_cv)  # compiles
     fold_fits = [jaxl1.fit_path(q.X, q.y, lambdas=grid, fit_intercept=False, tol=TARGET) for q in folds]

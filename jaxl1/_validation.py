@@ -225,8 +225,30 @@ def as_float_array(name: str, x, dtype=None):
     if isinstance(x, np.ndarray):  # converted by numpy and put: jnp.asarray compiles a program per shape
         # (on a CPU a 64-byte-aligned buffer is aliased, as jnp.asarray with a dtype aliased it: the public
         # functions wait for their results before they return, so a caller may change its arrays after)
-        return jax.device_put(np.asarray(x, dtype))
+        return jax.device_put(_aligned(x, dtype))
     return jnp.asarray(x, dtype=dtype)
+
+
+ALIGNED_MIN_BYTES = 1 << 20  # numpy arrays from this size are put from a 64-byte-aligned buffer on a CPU
+
+
+def _aligned(x: np.ndarray, dtype) -> np.ndarray:
+    """``x`` as a C-ordered array of ``dtype`` whose buffer a CPU device can take without copying it.
+
+    ``jax.device_put`` aliases a 64-byte-aligned C-ordered buffer and copies any other through a slow path:
+    a 20000x1000 float64 array (numpy's allocations are 16-byte aligned) took 0.072 s to put, against
+    0.015 s to copy into an aligned buffer and put that.  Small arrays, and other backends, are left as they are.
+    """
+    dtype = np.dtype(dtype)
+    if x.size * dtype.itemsize < ALIGNED_MIN_BYTES or jax.default_backend() != "cpu":
+        return np.asarray(x, dtype)
+    if x.dtype == dtype and x.flags.c_contiguous and x.ctypes.data % 64 == 0:
+        return x
+    raw = np.empty(x.size * dtype.itemsize + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    out = raw[start:start + x.size * dtype.itemsize].view(dtype).reshape(x.shape)
+    np.copyto(out, x, casting="unsafe")
+    return out
 
 
 def check_finite(name: str, x) -> None:

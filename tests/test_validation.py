@@ -430,3 +430,25 @@ def test_no_warning_from_checks_on_good_input(data):
         warnings.simplefilter("error")
         jaxl1.fit(X, y, jaxl1.L1(0.05))
         jaxl1.cross_validate(X, y, n_folds=4, n_lambdas=5, sample_weight=np.linspace(0.5, 1.5, N))
+
+
+@pytest.mark.parametrize("order,dtype,target", [("C", np.float64, None), ("F", np.float64, None),
+                                                ("C", np.float64, np.float32), ("C", np.int32, None)])
+def test_large_numpy_arrays_put_from_an_aligned_copy(order, dtype, target):
+    # from ALIGNED_MIN_BYTES a numpy X is copied into a 64-byte-aligned buffer before it is put (device_put
+    # then takes the buffer without a second copy): the values, dtype and shape are numpy's conversion's,
+    # and the caller's array is neither aliased nor changed
+    rng = np.random.default_rng(0)
+    raw = (rng.standard_normal(600 * 600 + 1) * 100).astype(dtype)
+    X = raw[1:].reshape(600, 600)  # one element in: not 64-byte aligned
+    X = np.asfortranarray(X) if order == "F" else X
+    want = X.astype(target or np.float64)  # x64 is on in the tests
+    assert want.nbytes >= _validation.ALIGNED_MIN_BYTES
+    before = X.copy()
+    out = _validation.as_float_array("X", X, target)
+    assert out.dtype == want.dtype and out.shape == X.shape
+    np.testing.assert_array_equal(np.asarray(out), want)
+    X[0, 0] = 12345
+    assert float(out[0, 0]) == float(want[0, 0])  # the result does not share the caller's buffer
+    X[0, 0] = before[0, 0]
+    np.testing.assert_array_equal(X, before)
