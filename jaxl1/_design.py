@@ -52,13 +52,19 @@ def padded_size(m: int) -> int:
     return -(-m // q) * q
 
 
+def require_finite(name: str, values) -> None:
+    """A ``ValueError`` naming ``name`` when the numpy ``values`` hold a NaN or an infinity (the one message of
+    every finiteness check)."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
 def _from_scipy(X, dtype):
     from jax.experimental import sparse as jsparse
 
     csr = X.tocsr(copy=True)  # row-major order; the copy is ours to canonicalize
     csr.sum_duplicates()
-    if not np.all(np.isfinite(csr.data)):
-        raise ValueError("X contains NaN or infinity")
+    require_finite("X", csr.data)
     n, p = csr.shape
     index = np.int32 if max(n, p) < 2**31 else np.int64
     rows = np.repeat(np.arange(n, dtype=index), np.diff(csr.indptr))
@@ -98,8 +104,8 @@ def as_bcoo(X):
     if is_bcoo(X) and (X.n_batch or X.n_dense):
         X = X.update_layout(n_batch=0, n_dense=0)
     if is_bcoo(X) and (_traced(X) or X.unique_indices):
-        if not _traced(X) and not bool(np.all(np.isfinite(np.asarray(X.data)))):
-            raise ValueError("X contains NaN or infinity")
+        if not _traced(X):
+            require_finite("X", np.asarray(X.data))
         return X if X.dtype == dtype else X.astype(dtype)
     if is_bcoo(X):  # concrete, perhaps with repeated positions: canonicalized by scipy
         import scipy.sparse

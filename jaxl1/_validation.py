@@ -23,7 +23,7 @@ import numpy as np
 
 from .losses import get_loss
 from .solvers._problem import choose_form, column_peaks, default_tol, default_ws_size
-from ._design import as_bcoo, is_sparse, stand_in, stored_values
+from ._design import as_bcoo, is_sparse, require_finite, stand_in, stored_values
 
 __all__ = ["InvalidParameterError"]
 
@@ -253,8 +253,8 @@ def _aligned(x: np.ndarray, dtype) -> np.ndarray:
 
 def check_finite(name: str, x) -> None:
     """No NaN or infinity in a concrete ``x``."""
-    if concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
-        raise ValueError(f"{name} contains NaN or infinity")
+    if concrete(x):
+        require_finite(name, np.asarray(x))
 
 
 def _data_dtype(Xdt):
@@ -323,8 +323,7 @@ def validate_data(X, y, sample_weight, loss):
     X = as_float_array("X", X, dtype)
     y = as_float_array("y", y, dtype)
     if concrete(X):  # from the columns' peaks, which the magnitude check and the host moments reuse
-        if not bool(np.all(np.isfinite(column_peaks(X, np, fresh=True)))):
-            raise ValueError("X contains NaN or infinity")
+        require_finite("X", column_peaks(X, np, fresh=True))
     check_finite("y", y)
     if hasattr(loss, "encode_y"):  # labels to the form the loss computes with (multinomial: one-hot)
         y = as_float_array("y", loss.encode_y(y), dtype)

@@ -106,6 +106,7 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 
 
 from ._jit import enable_x64 as _enable_x64
+from ._validation import check_finite as _check_finite
 from ._validation import check_groups as _check_groups
 from .path import cross_validate as _cross_validate
 from .penalties import L1 as _L1Penalty
@@ -256,8 +257,7 @@ def _sample_weight(sample_weight, n):
         sw = np.full(n, float(sw))
     if sw.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
-    if not np.all(np.isfinite(sw)):
-        raise ValueError("sample_weight contains NaN or infinity")
+    _check_finite("sample_weight", sw)
     if np.any(sw < 0):
         raise ValueError("sample_weight must be non-negative")
     if not sw.sum() > 0:
