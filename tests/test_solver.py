@@ -405,6 +405,33 @@ def test_host_moments_give_the_rows_results(monkeypatch):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-12)
 
 
+def test_programs_on_host_moments_hold_no_host_callback(monkeypatch, fresh_programs):
+    # with the moments from numpy, fit's, fit_path's and the cross-validation runs' programs read X in XLA
+    # only (the moments' fallback, the rows' product, included): a program holding a host callback is not
+    # kept in JAX's persistent compilation cache, which the jaxl1 command and users rely on
+    from jaxl1.solvers import _problem
+
+    def refused(*args):
+        raise AssertionError("a host callback in a program that has its moments")
+
+    monkeypatch.setattr(_problem, "GRAM_HOST_MIN", 0)
+    monkeypatch.setattr(_problem, "host_gram", refused)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((47, 6)) + 30.0
+    X[:, 4] = np.where(np.arange(47) < 10, 1.0, 2.0)  # constant on some folds' training rows: the fallback
+    y = X[:, :2] @ np.array([1.0, -1.0]) + rng.standard_normal(47)
+    kw = dict(form="gram", tol=1e-10, max_iter=100_000)
+    fit = jaxl1.fit(X, y, jaxl1.L1(0.05), **kw)
+    sk = sk_lasso(X, y, 0.05)
+    np.testing.assert_allclose(np.asarray(fit.coef), sk.coef_, rtol=1e-6, atol=1e-8)
+    path = jaxl1.fit_path(X, y, n_lambdas=5, **kw)
+    assert bool(np.all(path.converged))
+    for threads in (2, 1):
+        monkeypatch.setattr(jaxl1.path, "_run_threads", lambda arrays, devices, t=threads: t)
+        cv = jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=5, **kw)
+        assert np.all(np.isfinite(np.asarray(cv.fold_scores)))
+
+
 def test_one_pass_over_x_for_its_checks_and_host_moments(monkeypatch):
     # a call's finiteness check, magnitude check and host moments read the columns' peaks of one pass over X
     # (each call its own: a new X of the same shape, with a NaN or too large an entry, is refused)

@@ -182,14 +182,22 @@ def host_gram(X, s):
     return jax.pure_callback(product, out, X, s, vmap_method="sequential")
 
 
+def xla_gram(Xc, s):
+    """``Xc' diag(s) Xc`` in XLA."""
+    return gram(Xc, Xc * s[:, None])
+
+
 def weighted_gram(Xc, s):
-    """``Xc' diag(s) Xc``: in XLA, or for a large product on a CPU by the host's BLAS."""
+    """``Xc' diag(s) Xc``: in XLA, or for a large product on a CPU by the host's BLAS.
+
+    The host's product is a host callback, and JAX keeps no program that holds one in its persistent
+    compilation cache: a program that has the moments already (:func:`moments_gram`) takes :func:`xla_gram`.
+    """
     n, p = Xc.shape
-    in_xla = lambda Xc, s: gram(Xc, Xc * s[:, None])
     # chosen when tracing, for the default backend: both compute the same matrix, so a program placed on
     # another backend is still right (lowering both branches with ``platform_dependent`` cost 0.15 s)
     if n * p * p < GRAM_HOST_MIN or jax.default_backend() != "cpu":
-        return in_xla(Xc, s)
+        return xla_gram(Xc, s)
     return host_gram(Xc, s)
 
 
@@ -214,8 +222,9 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     # values are rounding noise, too)
     noise = 16 * jnp.finfo(dtype).eps * top
     exact = jnp.all(mag <= MOMENTS_LOSS_MAX * sd2) & jnp.all(sd2 > jnp.square(noise))
+    # (the rows' product in XLA, not by a host callback: the program stays cacheable; see weighted_gram)
     A = jax.lax.cond(exact, lambda: (R - jnp.outer(e, e)) / jnp.outer(d, d),
-                     lambda: weighted_gram((X - x_mean) / d, s))
+                     lambda: xla_gram((X - x_mean) / d, s))
     # (X - m)' v / d without the centred copy: v sums to about 0 with an intercept (y is centred), and
     # centring X's entries would round them by as much (eps |m|) as this does
     vs = jnp.sum(v, axis=0)
