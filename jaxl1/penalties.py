@@ -586,6 +586,20 @@ class _Folded:
         return _rebuild(self, strength=_restrict_vector(self.strength, idx),
                         weights=_restrict_vector(self.weights, idx))
 
+    def local_parts(self, w):
+        """``(tau, mu, piece)`` per coordinate of a 1-D ``w``: on the piece of ``p`` that holds ``|w_j|`` the
+        penalty is ``tau_j |w_j| + mu_j w_j^2 / 2`` plus a constant (``piece`` numbers the pieces), so that
+        stationarity on a support whose coordinates keep their signs and pieces is a linear system.
+
+        Examples:
+          >>> import jax.numpy as jnp, jaxl1
+          >>> tau, mu, piece = jaxl1.MCP(1.0, gamma=3.0).local_parts(jnp.array([0.5, -4.0]))
+          >>> tau.tolist(), [round(m, 4) for m in mu.tolist()], piece.tolist()  # lambda|w| - w^2/6, then flat
+          ([1.0, 0.0], [-0.3333, 0.0], [0, 1])
+        """
+        lam = jnp.broadcast_to(jnp.asarray(self._lams(w), w.dtype), w.shape)
+        return self._local(jnp.abs(w), lam)
+
     def derivative(self, w):
         """``p'(|w_j|)`` per coordinate (at ``w_j = 0``, the right derivative ``lambda c_j``): a stationary
         point has ``|grad_j| <= lambda c_j`` where ``w_j = 0`` and ``grad_j = -sign(w_j) p'(|w_j|)`` elsewhere."""
@@ -643,6 +657,12 @@ class MCP(_Folded):
         g = jnp.asarray(self.gamma, r.dtype)
         return jnp.where(r <= g * lam, lam * r - 0.5 * r * r / g, 0.5 * g * lam * lam)
 
+    def _local(self, r, lam):
+        g = jnp.asarray(self.gamma, r.dtype)
+        inner = r <= g * lam
+        zero = jnp.zeros_like(r)
+        return jnp.where(inner, lam, zero), jnp.where(inner, -1.0 / g, zero), jnp.where(inner, 0, 1)
+
     def _candidates(self, a, t, lam):
         g = jnp.asarray(self.gamma, a.dtype)
         knot = g * lam
@@ -687,6 +707,13 @@ class SCAD(_Folded):
         a = jnp.asarray(self.a, r.dtype)
         mid = (2 * a * lam * r - r * r - lam * lam) / (2 * (a - 1))
         return jnp.where(r <= lam, lam * r, jnp.where(r <= a * lam, mid, 0.5 * (a + 1) * lam * lam))
+
+    def _local(self, r, lam):
+        a = jnp.asarray(self.a, r.dtype)
+        low, mid = r <= lam, (r > lam) & (r <= a * lam)
+        zero = jnp.zeros_like(r)
+        tau = jnp.where(low, lam, jnp.where(mid, a * lam / (a - 1), zero))
+        return tau, jnp.where(mid, -1.0 / (a - 1), zero), jnp.where(low, 0, jnp.where(mid, 1, 2))
 
     def _candidates(self, x, t, lam):
         a = jnp.asarray(self.a, x.dtype)
@@ -1309,6 +1336,12 @@ class ColumnScaled:
         tau, mu = self.penalty.coordinate_parts(p, dtype)
         d = self.scale.astype(dtype)
         return tau / d, mu / (d * d)
+
+    def local_parts(self, u):
+        """The penalty's ``local_parts`` (:class:`MCP`, :class:`SCAD`) in the scaled coordinates."""
+        d = self.scale.astype(u.dtype)
+        tau, mu, piece = self.penalty.local_parts(u / d)
+        return tau / d, mu / (d * d), piece
 
     def screen(self, u, v):
         # |v_j| / tau_j is the same number in both coordinates

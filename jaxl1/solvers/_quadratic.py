@@ -99,15 +99,23 @@ def box_of(pen, x, fit_b):
     return tuple(jnp.append(b, v) for b, v in zip(box, (-jnp.inf, jnp.inf)))
 
 
+def has_local_parts(pen) -> bool:
+    """``pen`` (or the penalty a :class:`jaxl1.ColumnScaled` scales) gives ``local_parts`` (MCP, SCAD)."""
+    return hasattr(getattr(pen, "penalty", pen), "local_parts")
+
+
 def signs_kept(z, sign, on, tau):
     """``z`` is finite and keeps ``sign`` on the penalized coordinates of the support ``on``."""
     return jnp.all(jnp.where(on, (jnp.sign(z) == sign) | (tau == 0), True)) & jnp.all(jnp.isfinite(z))
 
 
-def support_parts(pen, x, fit_b):
-    """Per-coordinate L1 thresholds, L2 curvatures and the support of ``x`` (a trailing intercept is free and in)."""
+def support_parts(pen, x, fit_b, local=False):
+    """Per-coordinate L1 thresholds, L2 curvatures and the support of ``x`` (a trailing intercept is free and in).
+
+    ``local``: a folded concave penalty's (``pen.local_parts``) on the pieces that hold ``x``'s coordinates.
+    """
     k = x.shape[0] - 1 if fit_b else x.shape[0]
-    tau, mu_vec = pen.coordinate_parts(k, x.dtype)
+    tau, mu_vec = pen.local_parts(x[:k])[:2] if local else pen.coordinate_parts(k, x.dtype)
     on = x != 0
     if fit_b:
         tau, on, mu_vec = jnp.append(tau, 0.0), on.at[-1].set(True), jnp.append(mu_vec, 0.0)
@@ -117,15 +125,17 @@ def support_parts(pen, x, fit_b):
     return tau, mu_vec, on
 
 
-def support_solve(H, q, x, pen, fit_b):
+def support_solve(H, q, x, pen, fit_b, local=False):
     """Solve ``0.5 x'Hx - q'x + P(x)`` on the support and signs of ``x``, where it is a linear system.
 
     Returns ``x`` unchanged if the solution changes a sign (the support was not yet the right one).
+    ``local``: ``P`` a folded concave penalty, taken on the pieces that hold ``x``'s coordinates (see
+    :func:`support_parts`; the caller checks that the solution stays on them).
     Above ``POLISH_MAX`` coordinates the support (when it has at most ``POLISH_MAX`` of them) is gathered
     into a system of that size, so the cost does not grow with the problem.
     """
     m = x.shape[0]
-    tau, mu_vec, on = support_parts(pen, x, fit_b)
+    tau, mu_vec, on = support_parts(pen, x, fit_b, local)
     box = box_of(pen, x, fit_b)
     if m <= POLISH_MAX:
         return support_system(H, q, x, tau, mu_vec, on, box)
@@ -170,7 +180,7 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     L = jnp.maximum(L, jnp.finfo(dtype).tiny)
     step = 1.0 / L
 
-    monotone = nonconvex(pen)  # MCP, SCAD: no solve on the support, and no step that raises the objective
+    monotone = nonconvex(pen)  # MCP, SCAD: no step that raises the objective, no conjugate gradients
 
     def objective(x):
         Hx = hvp(x)
@@ -190,9 +200,11 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return (jnp.where(down, x_new, x), jnp.where(down, y_new, x), jnp.where(down, t_new, jnp.ones_like(t)),
                 jnp.where(down, F_new, F), calm), None
 
-    # the solves on the support need the penalty's per-coordinate parts (not the group penalties)
+    # the solves on the support need the penalty's per-coordinate parts (not the group penalties); for MCP
+    # and SCAD those of the pieces the coordinates are on (``local_parts``), with only the exact solve
     separable = hasattr(pen, "coordinate_parts")
-    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and not monotone and separable
+    local = monotone and has_local_parts(pen)
+    polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and (separable and not monotone or local)
     # a dense subproblem of at most POLISH_MAX coordinates always takes the exact solve instead
     use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX) and not monotone and separable
 
@@ -205,7 +217,17 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         return x, y, jnp.where(better, 1.0, t).astype(dtype), jnp.minimum(kkt, kkt_n)
 
     def polish_point(x):
-        return support_solve(H, q, x, pen, fit_b)
+        xn = support_solve(H, q, x, pen, fit_b, local)
+        if not local:
+            return xn
+        # the solution of the pieces' system is the stationary point there if every coordinate stays on its
+        # piece; the system is positive definite (else Cholesky gave NaN and xn is x) so the objective, a
+        # convex quadratic on those pieces, fell: checked too, within rounding, for a monotone iteration
+        k = x.shape[0] - 1 if fit_b else x.shape[0]
+        same = jnp.all(pen.local_parts(xn[:k])[2] == pen.local_parts(x[:k])[2])
+        (F_n, scale_n), (F_x, _) = objective(xn), objective(x)
+        down = F_n <= F_x + 16 * jnp.finfo(dtype).eps * (jnp.abs(F_x) + scale_n)
+        return jnp.where(same & down, xn, x)
 
     def cg_point(x):
         """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve), until
@@ -239,7 +261,8 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         The solve on the support is exact (Cholesky) for a support of at most ``POLISH_MAX`` coordinates
         of a dense subproblem, else at most ``CG_ITERS`` conjugate-gradient steps once the last
         ``CALM_STEPS`` steps changed no sign (a support still changing would make them wasted work).
-        Batched, only the exact solve is tried (both branches of a ``cond`` would run).
+        Batched, only the exact solve is tried (both branches of a ``cond`` would run).  For MCP and SCAD
+        only the exact one, on the pieces of the penalty that hold the coordinates (see ``polish_point``).
         """
         x, y, t, calm = c
         kkt = kkt_at(x)
@@ -268,8 +291,10 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
 
     def certify_carrying(c, it):
         x, y, t, F, calm = c
-        (x, y, t, calm), kkt, used = certify((x, y, t, calm), it)
-        return (x, y, t, F, calm), kkt, used
+        (xn, y, t, calm), kkt, used = certify((x, y, t, calm), it)
+        if local:  # the objective at a point the solve on the support gave
+            F = jax.lax.cond(jnp.all(xn == x), lambda: F, lambda: objective(xn)[0])
+        return (xn, y, t, F, calm), kkt, used
 
     F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
     # no steps yet: no conjugate gradients at the first check
