@@ -153,13 +153,17 @@ def support_solve(H, q, x, pen, fit_b, local=False):
     return jnp.where(jnp.sum(on) <= POLISH_MAX, x.at[S].set(x_S), x)
 
 
-def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False, low=None):
+def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False, low=None,
+               local=True):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
 
     ``low``: ``(H_low, g0, on)``, ``H`` in float32, the gradient ``H x0 - q`` at ``x0`` (float64) and whether
     to take ``H_low`` (else ``H``, under a ``cond``) for the FISTA and conjugate-gradient products, which then
     act on ``x - x0`` (see :func:`jaxl1.solvers._problem.low_gram`); the KKT tests and the exact solve on the
     support stay in float64.
+
+    ``local``: for MCP and SCAD, the exact solve on the support too (on the penalty's pieces that hold the
+    coordinates; see ``polish_point``).
 
     ``batched``: the caller runs this under ``vmap``, where every branch of a ``cond`` or ``switch`` runs
     on every pass: the loop then iterates before it tests (no ``cond``), and the solves on the support
@@ -203,7 +207,7 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
     # the solves on the support need the penalty's per-coordinate parts (not the group penalties); for MCP
     # and SCAD those of the pieces the coordinates are on (``local_parts``), with only the exact solve
     separable = hasattr(pen, "coordinate_parts")
-    local = monotone and has_local_parts(pen)
+    local = local and monotone and has_local_parts(pen)
     polish = not callable(H) and not (batched and x0.shape[0] > POLISH_MAX) and (separable and not monotone or local)
     # a dense subproblem of at most POLISH_MAX coordinates always takes the exact solve instead
     use_cg = not batched and not (polish and x0.shape[0] <= POLISH_MAX) and not monotone and separable
@@ -221,13 +225,12 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         if not local:
             return xn
         # the solution of the pieces' system is the stationary point there if every coordinate stays on its
-        # piece; the system is positive definite (else Cholesky gave NaN and xn is x) so the objective, a
-        # convex quadratic on those pieces, fell: checked too, within rounding, for a monotone iteration
+        # piece (and keeps its sign: support_solve checks); the system is positive definite (else Cholesky
+        # gave NaN and xn is x), so on the coordinates' pieces and signs, which hold x too, the objective is
+        # a convex quadratic that xn minimizes: no higher at xn than at x (the monotone iteration holds)
         k = x.shape[0] - 1 if fit_b else x.shape[0]
         same = jnp.all(pen.local_parts(xn[:k])[2] == pen.local_parts(x[:k])[2])
-        (F_n, scale_n), (F_x, _) = objective(xn), objective(x)
-        down = F_n <= F_x + 16 * jnp.finfo(dtype).eps * (jnp.abs(F_x) + scale_n)
-        return jnp.where(same & down, xn, x)
+        return jnp.where(same, xn, x)
 
     def cg_point(x):
         """Conjugate gradients on the support and signs of ``x`` (the same system as the exact solve), until
