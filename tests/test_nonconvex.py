@@ -314,7 +314,7 @@ def test_skglm_same_or_lower_objective(problem):
 
 @pytest.mark.parametrize("kind,g", KINDS)
 def test_wide_path_with_working_sets(kind, g):
-    """p > n: the working-set solver (subproblems on 64 of 300 coordinates, solved monotonically) reaches the
+    """p > n: the working-set solver (subproblems on 64 of 300 coordinates, monotone) reaches the
     stationary points of numpy's coordinate descent, and those of FISTA on every coordinate (ws_size=0)."""
     rng = np.random.default_rng(8)
     n, p = 60, 300
@@ -389,4 +389,23 @@ def test_solve_on_the_pieces_ends_the_rounds(kind, g):
     for path in (solved, iterated):
         np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
         np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)
+    # (34 against 770 iterations here when written)
     assert int(np.sum(solved.n_iter)) * 5 <= int(np.sum(iterated.n_iter))
+
+
+@pytest.mark.parametrize("kind,g", KINDS)
+def test_solve_on_the_pieces_of_a_gathered_support(kind, g):
+    """Rounds of 128 coordinates (dense, more than POLISH_MAX): the support is gathered into the exact solve's
+    system; the path still reaches numpy's coordinate-descent stationary points."""
+    rng = np.random.default_rng(21)
+    n, p = 100, 400
+    X = rng.standard_normal((n, p))
+    X = (X - X.mean(0)) / X.std(0)
+    beta = np.zeros(p)
+    beta[[7, 90, 210, 333]] = [1.5, -2.0, 1.0, -1.2]
+    y = X @ beta + 0.3 * rng.standard_normal(n)
+    lams = np.geomspace(float(jaxl1.lambda_max(X, y)), 0.1 * float(jaxl1.lambda_max(X, y)), 6)
+    path = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000, ws_size=128)
+    ref = np_cd_path(kind, X, y, lams, g)
+    np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
+    np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)

@@ -445,6 +445,9 @@ def test_large_numpy_arrays_put_from_an_aligned_copy(order, dtype, target):
     want = X.astype(target or np.float64)  # x64 is on in the tests
     assert want.nbytes >= _validation.ALIGNED_MIN_BYTES
     before = X.copy()
+    buffer = _validation._aligned(X, want.dtype)
+    assert buffer.ctypes.data % 64 == 0 and buffer.flags.c_contiguous  # what device_put takes without a copy
+    assert _validation._aligned(buffer, want.dtype) is buffer  # already aligned: not copied again
     out = _validation.as_float_array("X", X, target)
     assert out.dtype == want.dtype and out.shape == X.shape
     np.testing.assert_array_equal(np.asarray(out), want)

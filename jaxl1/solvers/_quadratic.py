@@ -154,7 +154,7 @@ def support_solve(H, q, x, pen, fit_b, local=False):
 
 
 def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, batched=False, low=None,
-               local=True):
+               local=False):
     """FISTA with restart on ``0.5 x'Hx - q'x + P(x)`` until the prox-gradient mapping is below ``kkt_tol``.
 
     ``low``: ``(H_low, g0, on)``, ``H`` in float32, the gradient ``H x0 - q`` at ``x0`` (float64) and whether
@@ -266,38 +266,47 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         ``CALM_STEPS`` steps changed no sign (a support still changing would make them wasted work).
         Batched, only the exact solve is tried (both branches of a ``cond`` would run).  For MCP and SCAD
         only the exact one, on the pieces of the penalty that hold the coordinates (see ``polish_point``).
+        Returns ``((x, y, t, kkt) after, calm, steps used, (x, y, t, kkt) before the solve)``.
         """
         x, y, t, calm = c
         kkt = kkt_at(x)
         zero = jnp.zeros([], jnp.int32)
         if batched:
             if polish:
-                x, y, t, kkt = keep_better((x, y, t, kkt), polish_point(x))
-            return (x, y, t, calm), kkt, zero
+                c = (x, y, t, kkt)
+                return keep_better(c, polish_point(x)), calm, zero, c
+            return (x, y, t, kkt), calm, zero, (x, y, t, kkt)
         small = (jnp.sum(x != 0) <= POLISH_MAX) if polish else jnp.zeros([], bool)
         settled = ((calm >= CALM_STEPS) & (it + CG_ITERS <= max_iter)) if use_cg else jnp.zeros([], bool)
         branch = jnp.where(small, 1, jnp.where(settled, 2, 0))
         # branches 1 and 2 share one keep-the-better step; only the chosen branch runs
         solves = ([lambda x: (polish_point(x), zero)] if polish else []) + ([cg_point] if use_cg else [])
+        before = (x, y, t, kkt)
         if not solves:
-            return (x, y, t, calm), kkt, zero
+            return before, calm, zero, before
 
         def improve(c):
             xn, steps = solves[0](c[0]) if len(solves) == 1 else jax.lax.switch(branch - 1, solves, c[0])
             return keep_better(c, xn), steps
 
-        (x, y, t, kkt), used = jax.lax.cond(branch > 0, improve, lambda c: (c, zero), (x, y, t, kkt))
-        return (x, y, t, calm), kkt, used
+        after, used = jax.lax.cond(branch > 0, improve, lambda c: (c, zero), before)
+        return after, calm, used, before
 
     def advance(c, budget):
         return run_pass(fista_step, c, budget, check_every)
 
     def certify_carrying(c, it):
         x, y, t, F, calm = c
-        (xn, y, t, calm), kkt, used = certify((x, y, t, calm), it)
-        if local:  # the objective at a point the solve on the support gave
-            F = jax.lax.cond(jnp.all(xn == x), lambda: F, lambda: objective(xn)[0])
-        return (xn, y, t, F, calm), kkt, used
+        (xn, yn, tn, kkt), calm, used, before = certify((x, y, t, calm), it)
+        if local:  # the objective at a point the solve on the support gave: in exact arithmetic no higher
+            # (see polish_point); the ridge and the rounding of a nearly singular solve are checked for
+            def moved():
+                F_n, scale = objective(xn)
+                up = F_n > F + 16 * jnp.finfo(dtype).eps * (jnp.abs(F) + scale)
+                return jax.tree.map(lambda a, b: jnp.where(up, a, b), (before, F), ((xn, yn, tn, kkt), F_n))
+
+            (xn, yn, tn, kkt), F = jax.lax.cond(jnp.all(xn == x), lambda: ((xn, yn, tn, kkt), F), moved)
+        return (xn, yn, tn, F, calm), kkt, used
 
     F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
     # no steps yet: no conjugate gradients at the first check

@@ -18,7 +18,7 @@ from ._sparse import SparseDesign, append_ones, restrict_columns, weighted_sq_no
 
 def ws_supported(pen) -> bool:
     """Separable penalties with exact zeros, whose subproblem on a set of coordinates is ``pen.restrict``."""
-    if not getattr(pen, "convex", True):  # MCP, SCAD: the subproblems are solved monotonically, never on the support
+    if not getattr(pen, "convex", True):  # MCP, SCAD: monotone subproblems (exact solves on the pieces' parts)
         return getattr(pen, "sparse", False) and all(hasattr(pen, name) for name in ("screen", "restrict"))
     return getattr(pen, "sparse", False) and all(
         hasattr(pen, name) for name in ("coordinate_parts", "screen", "restrict"))
