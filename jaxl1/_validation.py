@@ -276,7 +276,7 @@ def check_sample_weight(sample_weight, n: int, dtype):
         return jax.device_put(np.full(n, 1.0 / n, dtype))
     sw = as_float_array("sample_weight", sample_weight, dtype)
     if sw.ndim == 0:
-        sw = jnp.full(n, sw, dtype)
+        sw = jnp.full(n, sw, dtype) if not concrete(sw) else jax.device_put(np.full(n, np.asarray(sw), sw.dtype))
     if sw.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
     check_finite("sample_weight", sw)
@@ -286,6 +286,8 @@ def check_sample_weight(sample_weight, n: int, dtype):
             raise ValueError("sample_weight must be non-negative")
         if not swn.sum() > 0:
             raise ValueError("sample_weight must have a positive sum")
+        # normalized by numpy and put: the eager sum and division compiled two programs per n
+        return jax.device_put(swn / swn.sum(dtype=swn.dtype))
     return sw / jnp.sum(sw)
 
 
