@@ -246,39 +246,51 @@ class CVResult:
         Found as :func:`cross_validate` chose them: the first smallest ``mean_score``, and the
         first (largest) strength within one standard error of it.
         """
-        i_best = jnp.argmin(self.mean_score)
+        i = self._index(which)
+        if not isinstance(i, int):
+            return i
+        return jax.device_put(np.asarray(i, jax.dtypes.canonicalize_dtype(np.int64)))  # jnp.argmin's dtype
+
+    def _index(self, which):
+        """:meth:`index`, as a Python ``int`` for concrete scores (found by numpy: on a first call each eager
+        operation would compile a program)."""
+        if which not in ("best", "1se"):
+            raise ValueError(f"which must be 'best' or '1se', got {which!r}")
+        traced = any(isinstance(a, jax.core.Tracer) for a in (self.mean_score, self.std_score))
+        xp = jnp if traced else np
+        mean, std = (a if traced else np.asarray(a) for a in (self.mean_score, self.std_score))
+        i_best = xp.argmin(mean)
         if which == "best":
-            return i_best
-        if which == "1se":
-            within = self.mean_score <= self.mean_score[i_best] + self.std_score[i_best]
-            return jnp.argmax(within)  # the grid decreases: the first strength within is the largest
-        raise ValueError(f"which must be 'best' or '1se', got {which!r}")
+            return i_best if traced else int(i_best)
+        within = mean <= mean[i_best] + std[i_best]
+        i = xp.argmax(within)  # the grid decreases: the first strength within is the largest
+        return i if traced else int(i)
 
     def model(self, which: str = "best"):
         """The model at ``lambda_best`` or ``lambda_1se``, fitted on all the data, as a :class:`jaxl1.FitResult`."""
-        i = self.index(which)
+        i = self._index(which)
         p = self.path
-        return FitResult(p.coef[i], p.intercept[i], p.gap[i], p.n_iter[i], p.converged[i], p.certificate)
+        return FitResult(*(_row(a, i) for a in (p.coef, p.intercept, p.gap, p.n_iter, p.converged)), p.certificate)
 
     @property
     def coef_best(self) -> jax.Array:
         """``(p,)`` coefficients at ``lambda_best``."""
-        return self.path.coef[self.index("best")]
+        return _row(self.path.coef, self._index("best"))
 
     @property
     def intercept_best(self) -> jax.Array:
         """The intercept at ``lambda_best``."""
-        return self.path.intercept[self.index("best")]
+        return _row(self.path.intercept, self._index("best"))
 
     @property
     def coef_1se(self) -> jax.Array:
         """``(p,)`` coefficients at ``lambda_1se``."""
-        return self.path.coef[self.index("1se")]
+        return _row(self.path.coef, self._index("1se"))
 
     @property
     def intercept_1se(self) -> jax.Array:
         """The intercept at ``lambda_1se``."""
-        return self.path.intercept[self.index("1se")]
+        return _row(self.path.intercept, self._index("1se"))
 
     def predict(self, X, which: str = "best") -> jax.Array:
         """``(n_new,)`` linear predictor ``X @ coef + intercept`` of the model at ``lambda_best`` or ``lambda_1se``.
@@ -287,8 +299,15 @@ class CVResult:
         predictor for every loss: for ``loss="logistic"`` the log-odds of class 1, so that
         ``jax.nn.sigmoid(cv.predict(X))`` is its probability and ``cv.predict(X) > 0`` the class.
         """
-        i = self.index(which)
-        return _design.matmul(X, self.path.coef[i], self.path.coef.dtype) + self.path.intercept[i]
+        i = self._index(which)
+        return _design.matmul(X, _row(self.path.coef, i), self.path.coef.dtype) + _row(self.path.intercept, i)
+
+
+def _row(a, i):
+    """``a[i]``; by numpy and put for a concrete array and a Python ``int`` (an eager index compiles a program)."""
+    if isinstance(i, int) and not isinstance(a, jax.core.Tracer):
+        return jax.device_put(np.asarray(a)[i])
+    return a[i]
 
 
 # --------------------------------------------------------------------------- #

@@ -505,3 +505,36 @@ def test_grid_takes_eps_and_n_lambdas_of_any_numeric_kind():
     ref = np.geomspace(2.0, 2e-2, 3)
     for eps in (1e-2, np.float64(1e-2), jnp.float32(1e-2), np.array(1e-2)):
         np.testing.assert_allclose(jaxl1.lambda_grid(2.0, np.int64(3), eps), ref, rtol=1e-6)
+
+
+def test_cv_result_accessors_compile_nothing():
+    # the selected models of a concrete CVResult are found and taken by numpy: each eager argmin, comparison
+    # and index compiled a program (10 of the 14 programs of a first `jaxl1 cv`)
+    import jax.monitoring
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((41, 6))
+    y = X[:, 2] + rng.standard_normal(41)
+    cv = jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=7)
+    jax.block_until_ready(cv.path.coef)
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event.endswith("backend_compile_duration"):
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        m = cv.model("1se")
+        got = [cv.index("best"), cv.index("1se"), cv.coef_best, cv.intercept_best, cv.coef_1se, cv.intercept_1se,
+               m.coef, m.intercept, m.gap]
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    mean, std = np.asarray(cv.mean_score), np.asarray(cv.std_score)
+    i_best = int(np.argmin(mean))
+    i_1se = int(np.argmax(mean <= mean[i_best] + std[i_best]))
+    assert int(got[0]) == i_best and int(got[1]) == i_1se
+    np.testing.assert_array_equal(got[2], np.asarray(cv.path.coef)[i_best])
+    np.testing.assert_array_equal(got[4], np.asarray(cv.path.coef)[i_1se])
+    assert float(got[5]) == float(cv.path.intercept[i_1se]) and float(got[8]) == float(cv.path.gap[i_1se])
