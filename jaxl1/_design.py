@@ -12,6 +12,7 @@ sparse input is seen.
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -132,6 +133,23 @@ def stored_values(X):
 
 
 PREDICT_BATCH = 8  # columns of W per product of a sparse X (each gathers nse x PREDICT_BATCH values)
+
+
+@partial(jax.jit, static_argnames="transpose")
+def _dense_affine(X, W, b, transpose=False):
+    return X @ (W.T if transpose else W) + b
+
+
+def affine(X, W, b, dtype=None, transpose=False):
+    """``X @ W + b`` (``W.T`` with ``transpose``) for a dense or sparse ``X``; a dense one in one compiled program
+    (its operations run eagerly compiled a program each on a first call)."""
+    if is_sparse(X):
+        return matmul(X, W.T if transpose else W, dtype) + b
+    if not isinstance(X, jax.Array):
+        X = np.asarray(X, dtype if dtype is not None else None)
+    elif dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    return _dense_affine(X, W, b, transpose=transpose)
 
 
 def matmul(X, W, dtype=None):

@@ -741,7 +741,7 @@ def check_interpolation_strengths(lambdas):
             raise ValueError(f"lambdas must be positive and finite, got {lambdas!r}")
     if lam.ndim > 1:
         raise ValueError(f"lambdas must be a number or a 1-D array, got shape {lam.shape}")
-    return jnp.asarray(lam)
+    return lam  # (numpy's, for concrete strengths: the caller's program takes it)
 
 
 def check_shard(shard) -> str:

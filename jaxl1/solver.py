@@ -167,7 +167,7 @@ class FitResult:
 
     def predict(self, X):
         """Linear predictor ``X @ coef + intercept`` (``X`` dense or sparse)."""
-        return _design.matmul(X, self.coef) + self.intercept
+        return _design.affine(X, self.coef, self.intercept)
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, moments=None, *, loss, fit_intercept, form, check_every,

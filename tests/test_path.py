@@ -538,3 +538,41 @@ def test_cv_result_accessors_compile_nothing():
     np.testing.assert_array_equal(got[2], np.asarray(cv.path.coef)[i_best])
     np.testing.assert_array_equal(got[4], np.asarray(cv.path.coef)[i_1se])
     assert float(got[5]) == float(cv.path.intercept[i_1se]) and float(got[8]) == float(cv.path.gap[i_1se])
+
+
+def test_interpolate_and_predict_are_one_program_each():
+    # each was a chain of eager operations, a program apiece on a first call (interpolate: 33, 0.96 s)
+    import jax.monitoring
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((39, 5))
+    y = X[:, 0] - X[:, 3] + rng.standard_normal(39)
+    path = jaxl1.fit_path(X, y, n_lambdas=6)
+    fit = jaxl1.fit(X, y, jaxl1.L1(0.1))
+    jax.block_until_ready((path.coef, fit.coef))
+    from jaxl1 import _jit
+
+    _jit.compiler_options(), _jit.compiler_options(True)  # their one-time probes compile too: not counted
+    counts = {}
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event.endswith("backend_compile_duration"):
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        lam = 0.5 * float(np.asarray(path.lambdas)[2])
+        for name, call in (("interpolate", lambda: path.interpolate([lam, 0.3])),
+                           ("path.predict", lambda: path.predict(X)), ("fit.predict", lambda: fit.predict(X))):
+            compiles.clear()
+            out = jax.block_until_ready(call())
+            counts[name] = len(compiles)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert max(counts.values()) <= 1, counts
+    np.testing.assert_allclose(np.asarray(path.predict(X)),
+                               X @ np.asarray(path.coef).T + np.asarray(path.intercept), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(fit.predict(X)), X @ np.asarray(fit.coef) + float(fit.intercept),
+                               rtol=1e-12, atol=1e-12)
+    assert out.shape == (39,)
