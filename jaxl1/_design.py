@@ -12,12 +12,12 @@ sparse input is seen.
 from __future__ import annotations
 
 import sys
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._jit import jit
 from .solvers._sparse import is_bcoo
 
 __all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "stand_in", "stored_values", "matmul", "shard_rows"]
@@ -135,21 +135,21 @@ def stored_values(X):
 PREDICT_BATCH = 8  # columns of W per product of a sparse X (each gathers nse x PREDICT_BATCH values)
 
 
-@partial(jax.jit, static_argnames="transpose")
-def _dense_affine(X, W, b, transpose=False):
+def _dense_affine(X, W, b, *, dtype, transpose):
+    X = X if dtype is None else X.astype(dtype)
     return X @ (W.T if transpose else W) + b
 
 
+_dense_affine_jit = jit(_dense_affine, static_argnames=("dtype", "transpose"))
+
+
 def affine(X, W, b, dtype=None, transpose=False):
-    """``X @ W + b`` (``W.T`` with ``transpose``) for a dense or sparse ``X``; a dense one in one compiled program
-    (its operations run eagerly compiled a program each on a first call)."""
+    """``X @ W + b`` (``W.T`` with ``transpose``), ``X`` dense or sparse (as ``dtype`` when given); a dense ``X``
+    in one compiled program (its operations run eagerly compiled a program each on a first call)."""
     if is_sparse(X):
         return matmul(X, W.T if transpose else W, dtype) + b
-    if not isinstance(X, jax.Array):
-        X = np.asarray(X, dtype if dtype is not None else None)
-    elif dtype is not None and X.dtype != dtype:
-        X = X.astype(dtype)
-    return _dense_affine(X, W, b, transpose=transpose)
+    X = X if isinstance(X, jax.Array) else np.asarray(X)
+    return _dense_affine_jit(X, W, b, dtype=None if dtype is None else np.dtype(dtype), transpose=transpose)
 
 
 def matmul(X, W, dtype=None):

@@ -25,6 +25,28 @@ settings.register_profile("jaxl1", derandomize=True, deadline=None)
 settings.load_profile("jaxl1")
 
 
+@pytest.fixture
+def compiles():
+    """The XLA compilations of the test, one entry each (``clear()`` it to count from a point on).
+
+    jaxl1's one-time probes of its compiler options run first, so they are not counted.
+    """
+    import jax.monitoring
+
+    from jaxl1 import _jit
+
+    _jit.compiler_options(), _jit.compiler_options(True)
+    events = []
+
+    def listener(event, duration, **kw):
+        if event.endswith("backend_compile_duration"):
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    yield events
+    jax.monitoring.unregister_event_duration_listener(listener)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
     """Drop JAX's in-memory caches of compiled programs after each test module.

@@ -2,6 +2,8 @@
 against an independent coordinate-descent solver in numpy (ncvreg's algorithm) and the stationarity
 conditions computed in numpy, gradients against finite differences, and the refusals."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -62,6 +64,35 @@ def np_cd_path(kind, X, y, lambdas, g, n_sweeps=5000, tol=1e-14):
                 break
         out.append(w.copy())
     return np.array(out)
+
+
+def wide_problem(n, p, truth, seed, n_lambdas):
+    """A standardized p > n problem with the coefficients ``truth`` ({index: value}), noise sd 0.3, and a grid
+    from lambda_max down to 0.1 lambda_max."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    X = (X - X.mean(0)) / X.std(0)
+    beta = np.zeros(p)
+    beta[list(truth)] = list(truth.values())
+    y = X @ beta + 0.3 * rng.standard_normal(n)
+    lam_max = float(jaxl1.lambda_max(X, y))
+    return X, y, np.geomspace(lam_max, 0.1 * lam_max, n_lambdas)
+
+
+WIDE = dict(n=60, p=300, truth={3: 2.0, 50: -1.5, 120: 1.0, 200: 1.2}, seed=8, n_lambdas=8)
+
+
+@functools.lru_cache
+def wide_cd_path(kind, g):
+    """Coordinate descent's path of the ``WIDE`` problem (shared by the tests that solve it)."""
+    X, y, lams = wide_problem(**WIDE)
+    return np_cd_path(kind, X, y, lams, g)
+
+
+def assert_cd_path(path, ref):
+    """The same zeros as coordinate descent's path ``ref``, and the same coefficients to 1e-9."""
+    np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
+    np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)
 
 
 def objective(kind, X, y, w, b, lam, g):
@@ -316,20 +347,10 @@ def test_skglm_same_or_lower_objective(problem):
 def test_wide_path_with_working_sets(kind, g):
     """p > n: the working-set solver (subproblems on 64 of 300 coordinates, monotone) reaches the
     stationary points of numpy's coordinate descent, and those of FISTA on every coordinate (ws_size=0)."""
-    rng = np.random.default_rng(8)
-    n, p = 60, 300
-    X = rng.standard_normal((n, p))
-    X = (X - X.mean(0)) / X.std(0)
-    beta = np.zeros(p)
-    beta[[3, 50, 120, 200]] = [2.0, -1.5, 1.0, 1.2]
-    y = X @ beta + 0.3 * rng.standard_normal(n)
-    lams = np.geomspace(float(jaxl1.lambda_max(X, y)), 0.1 * float(jaxl1.lambda_max(X, y)), 8)
-    ws = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000)
-    full = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000, ws_size=0)
-    ref = np_cd_path(kind, X, y, lams, g)
-    for path in (ws, full):
-        np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
-        np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)
+    X, y, lams = wide_problem(**WIDE)
+    for ws_size in (None, 0):
+        assert_cd_path(jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000,
+                                      ws_size=ws_size), wide_cd_path(kind, g))
 
 
 @pytest.mark.parametrize("kind,g", KINDS)
@@ -366,15 +387,7 @@ def test_solve_on_the_pieces_ends_the_rounds(kind, g):
     iterations than the monotone iteration alone (``has_local_parts`` off)."""
     from jaxl1.solvers import _quadratic
 
-    rng = np.random.default_rng(8)
-    n, p = 60, 300
-    X = rng.standard_normal((n, p))
-    X = (X - X.mean(0)) / X.std(0)
-    beta = np.zeros(p)
-    beta[[3, 50, 120, 200]] = [2.0, -1.5, 1.0, 1.2]
-    y = X @ beta + 0.3 * rng.standard_normal(n)
-    lams = np.geomspace(float(jaxl1.lambda_max(X, y)), 0.1 * float(jaxl1.lambda_max(X, y)), 8)
-    ref = np_cd_path(kind, X, y, lams, g)
+    X, y, lams = wide_problem(**WIDE)
     kw = dict(penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000)
     jax.clear_caches()
     solved = jaxl1.fit_path(X, y, **kw)
@@ -387,8 +400,7 @@ def test_solve_on_the_pieces_ends_the_rounds(kind, g):
         _quadratic.has_local_parts = real
         jax.clear_caches()
     for path in (solved, iterated):
-        np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
-        np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)
+        assert_cd_path(path, wide_cd_path(kind, g))
     # (34 against 770 iterations here when written)
     assert int(np.sum(solved.n_iter)) * 5 <= int(np.sum(iterated.n_iter))
 
@@ -397,15 +409,6 @@ def test_solve_on_the_pieces_ends_the_rounds(kind, g):
 def test_solve_on_the_pieces_of_a_gathered_support(kind, g):
     """Rounds of 128 coordinates (dense, more than POLISH_MAX): the support is gathered into the exact solve's
     system; the path still reaches numpy's coordinate-descent stationary points."""
-    rng = np.random.default_rng(21)
-    n, p = 100, 400
-    X = rng.standard_normal((n, p))
-    X = (X - X.mean(0)) / X.std(0)
-    beta = np.zeros(p)
-    beta[[7, 90, 210, 333]] = [1.5, -2.0, 1.0, -1.2]
-    y = X @ beta + 0.3 * rng.standard_normal(n)
-    lams = np.geomspace(float(jaxl1.lambda_max(X, y)), 0.1 * float(jaxl1.lambda_max(X, y)), 6)
+    X, y, lams = wide_problem(100, 400, {7: 1.5, 90: -2.0, 210: 1.0, 333: -1.2}, seed=21, n_lambdas=6)
     path = jaxl1.fit_path(X, y, penalty=kind, gamma=g, lambdas=lams, tol=1e-22, max_iter=200_000, ws_size=128)
-    ref = np_cd_path(kind, X, y, lams, g)
-    np.testing.assert_array_equal(np.asarray(path.coef) != 0, ref != 0)
-    np.testing.assert_allclose(np.asarray(path.coef), ref, atol=1e-9)
+    assert_cd_path(path, np_cd_path(kind, X, y, lams, g))

@@ -137,7 +137,7 @@ def test_new_lambdas_do_not_retrace(diabetes):
     assert _path_jit._cache_size() == before
 
 
-def test_a_first_call_compiles_a_few_programs(monkeypatch):
+def test_a_first_call_compiles_a_few_programs(monkeypatch, compiles):
     """On a shape no other test uses, the first fit compiles its solver program only, the first fit_path its
     grid's program and its solver program, and a cross_validate on the same data then only the program of
     its held-out scores: its runs are calls of fit_path's program.  Not one program per eager operation
@@ -148,32 +148,17 @@ def test_a_first_call_compiles_a_few_programs(monkeypatch):
     monkeypatch.setattr(jaxl1.path, "_run_threads", lambda arrays, devices: 2)  # as on CI's 2 cores
     runs = []
     monkeypatch.setattr(jaxl1.path, "_path_jit", lambda *a, **k: runs.append(1) or _path_jit(*a, **k))
-    import jax.monitoring
-
-    from jaxl1 import _jit
-
-    _jit.compiler_options(), _jit.compiler_options(True)  # their one-time probes compile too: not counted
-    compiles = []
-
-    def listener(event, duration, **kw):
-        if event.endswith("backend_compile_duration"):
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((37, 7))
-        y = X[:, 0] + rng.standard_normal(37)
-        for call, count in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 1), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 2),
-                            (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 1)):
-            compiles.clear()
-            paths = _path_jit._cache_size()
-            jax.block_until_ready(call())
-            assert len(compiles) == count
-        assert _path_jit._cache_size() == paths  # cross_validate found fit_path's program
-        assert len(runs) == 1 + 4  # fit_path's call, and cross_validate's three folds and full path
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 7))
+    y = X[:, 0] + rng.standard_normal(37)
+    for call, count in ((lambda: jaxl1.fit(X, y, jaxl1.L1(0.1)), 1), (lambda: jaxl1.fit_path(X, y, n_lambdas=9), 2),
+                        (lambda: jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=9), 1)):
+        compiles.clear()
+        paths = _path_jit._cache_size()
+        jax.block_until_ready(call())
+        assert len(compiles) == count
+    assert _path_jit._cache_size() == paths  # cross_validate found fit_path's program
+    assert len(runs) == 1 + 4  # fit_path's call, and cross_validate's three folds and full path
 
 
 def test_float32_path(diabetes):
@@ -507,29 +492,18 @@ def test_grid_takes_eps_and_n_lambdas_of_any_numeric_kind():
         np.testing.assert_allclose(jaxl1.lambda_grid(2.0, np.int64(3), eps), ref, rtol=1e-6)
 
 
-def test_cv_result_accessors_compile_nothing():
+def test_cv_result_accessors_compile_nothing(compiles):
     # the selected models of a concrete CVResult are found and taken by numpy: each eager argmin, comparison
     # and index compiled a program (10 of the 14 programs of a first `jaxl1 cv`)
-    import jax.monitoring
-
     rng = np.random.default_rng(6)
     X = rng.standard_normal((41, 6))
     y = X[:, 2] + rng.standard_normal(41)
     cv = jaxl1.cross_validate(X, y, n_folds=3, n_lambdas=7)
     jax.block_until_ready(cv.path.coef)
-    compiles = []
-
-    def listener(event, duration, **kw):
-        if event.endswith("backend_compile_duration"):
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        m = cv.model("1se")
-        got = [cv.index("best"), cv.index("1se"), cv.coef_best, cv.intercept_best, cv.coef_1se, cv.intercept_1se,
-               m.coef, m.intercept, m.gap]
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    compiles.clear()
+    m = cv.model("1se")
+    got = [cv.index("best"), cv.index("1se"), cv.coef_best, cv.intercept_best, cv.coef_1se, cv.intercept_1se,
+           m.coef, m.intercept, m.gap]
     assert compiles == []
     mean, std = np.asarray(cv.mean_score), np.asarray(cv.std_score)
     i_best = int(np.argmin(mean))
@@ -540,36 +514,21 @@ def test_cv_result_accessors_compile_nothing():
     assert float(got[5]) == float(cv.path.intercept[i_1se]) and float(got[8]) == float(cv.path.gap[i_1se])
 
 
-def test_interpolate_and_predict_are_one_program_each():
+def test_interpolate_and_predict_are_one_program_each(compiles):
     # each was a chain of eager operations, a program apiece on a first call (interpolate: 33, 0.96 s)
-    import jax.monitoring
-
     rng = np.random.default_rng(8)
     X = rng.standard_normal((39, 5))
     y = X[:, 0] - X[:, 3] + rng.standard_normal(39)
     path = jaxl1.fit_path(X, y, n_lambdas=6)
     fit = jaxl1.fit(X, y, jaxl1.L1(0.1))
     jax.block_until_ready((path.coef, fit.coef))
-    from jaxl1 import _jit
-
-    _jit.compiler_options(), _jit.compiler_options(True)  # their one-time probes compile too: not counted
     counts = {}
-    compiles = []
-
-    def listener(event, duration, **kw):
-        if event.endswith("backend_compile_duration"):
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        lam = 0.5 * float(np.asarray(path.lambdas)[2])
-        for name, call in (("interpolate", lambda: path.interpolate([lam, 0.3])),
-                           ("path.predict", lambda: path.predict(X)), ("fit.predict", lambda: fit.predict(X))):
-            compiles.clear()
-            out = jax.block_until_ready(call())
-            counts[name] = len(compiles)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    lam = 0.5 * float(np.asarray(path.lambdas)[2])
+    for name, call in (("interpolate", lambda: path.interpolate([lam, 0.3])),
+                       ("path.predict", lambda: path.predict(X)), ("fit.predict", lambda: fit.predict(X))):
+        compiles.clear()
+        out = jax.block_until_ready(call())
+        counts[name] = len(compiles)
     assert max(counts.values()) <= 1, counts
     np.testing.assert_allclose(np.asarray(path.predict(X)),
                                X @ np.asarray(path.coef).T + np.asarray(path.intercept), rtol=1e-12, atol=1e-12)

@@ -180,29 +180,17 @@ def test_subsamples_in_threads_give_the_programs_result(problem, monkeypatch):
     assert 0 < float(np.asarray(threaded.probabilities).mean()) < 1
 
 
-def test_a_first_call_compiles_its_programs_only(monkeypatch):
+def test_a_first_call_compiles_its_programs_only(monkeypatch, compiles):
     """A first call on a new shape compiles the grid's program and the subsamples' path program (and one small
     program of the data check), not one program per eager operation on the results (there were 7 more)."""
-    import jax.monitoring
-
-    from jaxl1 import _jit
+    import jax
 
     monkeypatch.setattr(jaxl1.stability, "_run_threads", lambda arrays, devices: 2)  # as on CI's 2 cores
-    _jit.compiler_options(), _jit.compiler_options(True)  # their one-time probes compile too: not counted
-    compiles = []
-
-    def listener(event, duration, **kw):
-        if event.endswith("backend_compile_duration"):
-            compiles.append(event)
-
     rng = np.random.default_rng(4)
     X = rng.standard_normal((43, 9))
     y = X[:, 1] - X[:, 4] + rng.standard_normal(43)
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        res = jaxl1.stability_selection(X, y, n_subsamples=20, n_lambdas=7)
-        jax.block_until_ready(res.probabilities)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    compiles.clear()
+    res = jaxl1.stability_selection(X, y, n_subsamples=20, n_lambdas=7)
+    jax.block_until_ready(res.probabilities)
     assert len(compiles) <= 3
     assert res.probabilities.shape == (7, 9) and bool(np.all(np.asarray(res.converged)))

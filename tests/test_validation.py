@@ -457,23 +457,12 @@ def test_large_numpy_arrays_put_from_an_aligned_copy(order, dtype, target):
     np.testing.assert_array_equal(X, before)
 
 
-def test_concrete_sample_weights_normalized_without_compiling():
+def test_concrete_sample_weights_normalized_without_compiling(compiles):
     # normalized by numpy and put: an eager sum and division compiled two programs per n (60 ms of a first fit)
-    import jax.monitoring
-
-    compiles = []
-
-    def listener(event, duration, **kw):
-        if event.endswith("backend_compile_duration"):
-            compiles.append(event)
-
     w = np.random.default_rng(0).uniform(0.1, 2.0, 53)
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        s = _validation.check_sample_weight(w, 53, jnp.float64)
-        s_scalar = _validation.check_sample_weight(2.5, 53, jnp.float64)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    compiles.clear()
+    s = _validation.check_sample_weight(w, 53, jnp.float64)
+    s_scalar = _validation.check_sample_weight(2.5, 53, jnp.float64)
     assert compiles == []
     np.testing.assert_allclose(np.asarray(s), w / w.sum(), rtol=1e-15)
     np.testing.assert_allclose(np.asarray(s_scalar), np.full(53, 1 / 53), rtol=1e-15)
