@@ -143,13 +143,41 @@ def _dense_affine(X, W, b, *, dtype, transpose):
 _dense_affine_jit = jit(_dense_affine, static_argnames=("dtype", "transpose"))
 
 
+def _dense_scores(X, W, b, *, dtype):
+    # (L, p, T) coefficients: every strength's (n, T) scores in one product, laid out (n, L, T)
+    X = X if dtype is None else X.astype(dtype)
+    L, p, T = W.shape
+    return (X @ W.transpose(1, 0, 2).reshape(p, L * T)).reshape(-1, L, T) + b
+
+
+_dense_scores_jit = jit(_dense_scores, static_argnames=("dtype",))
+_dense_matmul_jit = jit(lambda X, W, *, dtype: (X if dtype is None else X.astype(dtype)) @ W,
+                        static_argnames=("dtype",))
+
+
 def affine(X, W, b, dtype=None, transpose=False):
     """``X @ W + b`` (``W.T`` with ``transpose``), ``X`` dense or sparse (as ``dtype`` when given); a dense ``X``
     in one compiled program (its operations run eagerly compiled a program each on a first call)."""
     if is_sparse(X):
         return matmul(X, W.T if transpose else W, dtype) + b
-    X = X if isinstance(X, jax.Array) else np.asarray(X)
-    return _dense_affine_jit(X, W, b, dtype=None if dtype is None else np.dtype(dtype), transpose=transpose)
+    return _dense_affine_jit(_dense(X), W, b, dtype=_static(dtype), transpose=transpose)
+
+
+def scores(X, W, b, dtype=None):
+    """``(n, L, T)`` linear predictors of ``L`` coefficient matrices ``W`` of shape ``(L, p, T)`` with intercepts
+    ``b`` of shape ``(L, T)`` (a path of a 2-D ``y``); a dense ``X`` in one compiled program."""
+    if is_sparse(X):
+        L, p, T = W.shape
+        return matmul(X, W.transpose(1, 0, 2).reshape(p, L * T), dtype).reshape(-1, L, T) + b
+    return _dense_scores_jit(_dense(X), W, b, dtype=_static(dtype))
+
+
+def _dense(X):
+    return X if isinstance(X, jax.Array) else np.asarray(X)
+
+
+def _static(dtype):
+    return None if dtype is None else np.dtype(dtype)
 
 
 def matmul(X, W, dtype=None):
@@ -158,8 +186,8 @@ def matmul(X, W, dtype=None):
     For a sparse ``X`` and many columns the product runs a few columns at a time, so the gathered
     values take ``PREDICT_BATCH`` times the stored entries, not ``K`` times.
     """
-    if not is_sparse(X):
-        return jnp.asarray(X, dtype) @ W
+    if not is_sparse(X):  # (in one program: eagerly, the cast and the product compiled one each on a first call)
+        return _dense_matmul_jit(_dense(X), W, dtype=_static(dtype))
     X = as_bcoo(X)
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)

@@ -84,9 +84,7 @@ class PathResult:
         """Linear predictors ``X @ coef.T + intercept`` for every strength: ``(n_new, K)`` (log-odds for logistic;
         ``(n_new, K, T)`` for a 2-D ``y``, the classes' scores for multinomial)."""
         if self.coef.ndim == 3:
-            L, p, T = self.coef.shape
-            Z = _design.matmul(X, self.coef.transpose(1, 0, 2).reshape(p, L * T), self.coef.dtype)
-            return Z.reshape(-1, L, T) + self.intercept
+            return _design.scores(X, self.coef, self.intercept, self.coef.dtype)
         return _design.affine(X, self.coef, self.intercept, self.coef.dtype, transpose=True)
 
     @property

@@ -73,13 +73,12 @@ class RelaxedPath:
     def blend(self, gamma):
         """``(coef, intercept)`` of the blend ``gamma * path + (1 - gamma) * refit`` at every strength:
         ``(K, p)`` and ``(K,)``; ``gamma`` a number in [0, 1]."""
-        g = _check_gamma(gamma)
-        return (g * self.coef + (1 - g) * self.coef_relaxed, g * self.intercept + (1 - g) * self.intercept_relaxed)
+        return _blend_jit(_check_gamma(gamma), self.coef, self.coef_relaxed, self.intercept, self.intercept_relaxed)
 
     def predict(self, X, gamma=0.0):
         """Linear predictors of the blend at every strength: ``(n_new, K)`` (log-odds for logistic)."""
         coef, intercept = self.blend(gamma)
-        return _design.matmul(X, coef.T, coef.dtype) + intercept
+        return _design.affine(X, coef, intercept, coef.dtype, transpose=True)
 
     @property
     def status(self):
@@ -123,14 +122,22 @@ class RelaxedCVResult:
 
     def model(self):
         """``(coef, intercept)`` of the chosen blend at the chosen strength, fitted on all the data."""
-        coef, intercept = self.relaxed.blend(self.gamma_best)
-        k = self.index[1]
-        return coef[k], intercept[k]
+        r = self.relaxed
+        return _blend_at_jit(self.gamma_best, self.index, r.coef, r.coef_relaxed, r.intercept, r.intercept_relaxed)
 
     def predict(self, X):
         """Linear predictors of the chosen model: ``(n_new,)``."""
         coef, intercept = self.model()
-        return _design.matmul(X, coef, coef.dtype) + intercept
+        return _design.affine(X, coef, intercept, coef.dtype)
+
+
+def _blend(g, coef, coef_relaxed, intercept, intercept_relaxed):
+    return g * coef + (1 - g) * coef_relaxed, g * intercept + (1 - g) * intercept_relaxed
+
+
+# one program each (as eager operations, each compiled one on a first call)
+_blend_jit = jit(_blend)
+_blend_at_jit = jit(lambda g, index, *parts: tuple(a[index[1]] for a in _blend(g, *parts)))
 
 
 def _check_gamma(gamma):

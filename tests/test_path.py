@@ -535,3 +535,30 @@ def test_interpolate_and_predict_are_one_program_each(compiles):
     np.testing.assert_allclose(np.asarray(fit.predict(X)), X @ np.asarray(fit.coef) + float(fit.intercept),
                                rtol=1e-12, atol=1e-12)
     assert out.shape == (39,)
+
+
+def test_predict_of_a_2d_y_path_and_a_relaxed_path_one_program_each(compiles):
+    # a 3-D coefficient array (multi-output, multinomial): a transpose, reshape, product and sum, each compiled
+    # on its own on a first call; the relaxed path's predictors: a product and a sum
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((37, 6))
+    Y = X[:, :2] @ np.array([[1.0, -2.0], [0.5, 1.0]]) + 0.3 * rng.standard_normal((37, 2))
+    path = jaxl1.fit_path(X, Y, n_lambdas=5)
+    relaxed = jaxl1.relax(jaxl1.fit_path(X, Y[:, 0], n_lambdas=5), X, Y[:, 0])
+    jax.block_until_ready((path.coef, relaxed.coef_relaxed))
+    X_new = rng.standard_normal((11, 6))
+    counts = {}
+    for name, call in (("path.predict", lambda: path.predict(X_new)),
+                       ("relaxed.predict", lambda: relaxed.predict(X_new, gamma=0.0)),
+                       ("relaxed.blend", lambda: relaxed.blend(0.25))):
+        compiles.clear()
+        jax.block_until_ready(call())
+        counts[name] = len(compiles)
+    assert counts["path.predict"] <= 1 and counts["relaxed.blend"] <= 1 and counts["relaxed.predict"] <= 2, counts
+    W, B = np.asarray(path.coef), np.asarray(path.intercept)
+    want = np.einsum("np,lpt->nlt", X_new, W) + B
+    assert path.predict(X_new).shape == (11, 5, 2)
+    np.testing.assert_allclose(np.asarray(path.predict(X_new)), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(relaxed.predict(X_new, gamma=0.0)),
+                               X_new @ np.asarray(relaxed.coef_relaxed).T + np.asarray(relaxed.intercept_relaxed),
+                               rtol=1e-12, atol=1e-12)
