@@ -675,3 +675,17 @@ def test_float32_products_give_way_to_float64_on_an_ill_conditioned_problem(monk
     jax.clear_caches()
     full = jaxl1.fit_path(X, y, n_lambdas=20, tol=1e-10)
     assert bool(full.converged.all()) and not np.array_equal(np.asarray(path.n_iter), np.asarray(full.n_iter))
+
+
+def test_a_rounds_inner_tolerance_follows_the_outer_gap():
+    # the gap falls about as the square of the KKT residual: from a gap g far above the target t a round aims
+    # 0.03 sqrt(t / g) below its starting residual (within [1e-4, the plain ratio]); a gap that is not finite
+    # or a target of 0 leaves the plain ratio
+    from jaxl1.solvers._working_set import gap_ratio
+
+    t = 1e-6
+    cases = {10 * t: 0.03 * np.sqrt(0.1), 1e3 * t: 0.03 * np.sqrt(1e-3), 1e7 * t: 1e-4, 0.5 * t: 0.01,
+             np.inf: 0.01, np.nan: 0.01}
+    for gap, want in cases.items():
+        np.testing.assert_allclose(float(gap_ratio(0.01, jnp.asarray(gap), t)), want, rtol=1e-12, err_msg=str(gap))
+    assert float(gap_ratio(0.01, jnp.asarray(1.0), 0.0)) == 0.01
