@@ -548,13 +548,23 @@ def test_predict_of_a_2d_y_path_and_a_relaxed_path_one_program_each(compiles):
     jax.block_until_ready((path.coef, relaxed.coef_relaxed))
     X_new = rng.standard_normal((11, 6))
     counts = {}
-    for name, call in (("path.predict", lambda: path.predict(X_new)),
+    cv = jaxl1.cross_validate_relaxed(X, Y[:, 0], n_lambdas=5, n_folds=3)
+    jax.block_until_ready(cv.mean_score)
+    for name, call in (("path.predict", lambda: path.predict(X_new)), ("relaxed.blend", lambda: relaxed.blend(0.25)),
                        ("relaxed.predict", lambda: relaxed.predict(X_new, gamma=0.0)),
-                       ("relaxed.blend", lambda: relaxed.blend(0.25))):
+                       ("cv.model", lambda: cv.model())):
         compiles.clear()
         jax.block_until_ready(call())
         counts[name] = len(compiles)
-    assert counts["path.predict"] <= 1 and counts["relaxed.blend"] <= 1 and counts["relaxed.predict"] <= 2, counts
+    assert counts["path.predict"] <= 1 and counts["relaxed.blend"] <= 1 and counts["relaxed.predict"] <= 1, counts
+    assert counts["cv.model"] <= 1, counts
+    coef, b = cv.model()
+    k = int(np.asarray(cv.index)[1])
+    g = float(cv.gamma_best)
+    np.testing.assert_allclose(np.asarray(coef), g * np.asarray(cv.relaxed.coef)[k]
+                               + (1 - g) * np.asarray(cv.relaxed.coef_relaxed)[k], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(float(b), g * float(cv.relaxed.intercept[k])
+                               + (1 - g) * float(cv.relaxed.intercept_relaxed[k]), rtol=1e-12, atol=1e-14)
     W, B = np.asarray(path.coef), np.asarray(path.intercept)
     want = np.einsum("np,lpt->nlt", X_new, W) + B
     assert path.predict(X_new).shape == (11, 5, 2)

@@ -152,7 +152,7 @@ def gap_ratio(ratio, gap, target):
     """The inner tolerance's ratio to the outer KKT residual for a round that starts at duality gap ``gap``
     (``target``: the gap to reach): ``ratio``, or less when the gap is far above the target (see
     ``INNER_GAP_RATIO``); ``ratio`` itself for a gap that is not finite or a target of 0."""
-    scaled = INNER_GAP_RATIO * jnp.sqrt(target / jnp.where(gap > target, gap, target))
+    scaled = INNER_GAP_RATIO * jnp.sqrt(target / jnp.where(gap > target, gap, jnp.where(target > 0, target, 1.0)))
     aimed = jnp.clip(scaled, INNER_RATIO_MIN, ratio)
     return jnp.where(jnp.isfinite(gap) & (target > 0), aimed, ratio)
 
@@ -341,11 +341,12 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
             H, H_low, g0 = H  # meet its tolerance in LOW_ROUND_MAX iterations hit float32's limit (an ill-
             budget = jnp.where(low_on, jnp.minimum(budget, LOW_ROUND_MAX), budget)  # conditioned subproblem):
             low = (H_low, g0, low_on)  # the solve's later rounds then take float64 products
+        # (the tolerance aimed at the outer gap: see INNER_GAP_RATIO)
+        plain = batched or not squared or nonconvex(pen) or not shape.partial
+        ratio = inner_ratio if plain else gap_ratio(inner_ratio, info.gap, tol_abs)
         # MCP and SCAD take the exact solve on the support in the data form (p > n, or a sparse X), where
         # the restricted problems are nearly singular and the monotone steps slow (200x2000: 16,820 -> 6,367
         # iterations); on the Gram form's problems it saved no time and cost 1.2 s of compile (2000x500)
-        plain = batched or not squared or nonconvex(pen) or not shape.partial
-        ratio = inner_ratio if plain else gap_ratio(inner_ratio, info.gap, tol_abs)
         x, it = quad_solve(H, q, x0, pen_W, ratio * kkt_out, budget, fit_b=fit_b and not squared,
                            check_every=check_every, L=L_sub, batched=batched, low=low, local=form == "data")
         if not squared:
