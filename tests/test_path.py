@@ -1,5 +1,6 @@
 """``lambda_max``, ``fit_path`` and ``cross_validate`` against scikit-learn (float64)."""
 
+import os
 import warnings
 
 import jax
@@ -156,7 +157,8 @@ def test_a_first_call_compiles_a_few_programs(monkeypatch, compiles):
         compiles.clear()
         paths = _path_jit._cache_size()
         jax.block_until_ready(call())
-        assert len(compiles) == count
+        # (with the opt-in persistent cache, JAXL1_TEST_CACHE, a program found on disk compiles nothing)
+        assert len(compiles) <= count if os.environ.get("JAXL1_TEST_CACHE") else len(compiles) == count
     assert _path_jit._cache_size() == paths  # cross_validate found fit_path's program
     assert len(runs) == 1 + 4  # fit_path's call, and cross_validate's three folds and full path
 
