@@ -689,3 +689,34 @@ def test_a_rounds_inner_tolerance_follows_the_outer_gap():
     for gap, want in cases.items():
         np.testing.assert_allclose(float(gap_ratio(0.01, jnp.asarray(gap), t)), want, rtol=1e-12, err_msg=str(gap))
     assert float(gap_ratio(0.01, jnp.asarray(1.0), 0.0)) == 0.01
+
+
+def test_a_float32_round_stops_where_its_residual_stalls():
+    # float32 200x5000 path: a round's inner tolerance (from the outer residual) can sit below the products'
+    # rounding; the round then ran its whole budget, 20,000 iterations for one strength (now: at most 420)
+    rng = np.random.default_rng(1)
+    n, p = 200, 5000
+    Z = rng.standard_normal((n, p))
+    X = np.empty((n, p))
+    X[:, 0] = Z[:, 0]
+    for j in range(1, p):  # AR(1) columns, rho 0.5
+        X[:, j] = 0.5 * X[:, j - 1] + np.sqrt(0.75) * Z[:, j]
+    X = (X - X.mean(0)) / X.std(0)
+    w = np.zeros(p)
+    w[rng.choice(p, size=10, replace=False)] = rng.choice([-1.0, 1.0], 10) * (1 + rng.random(10))
+    signal = X @ w
+    noise = rng.standard_normal(n)
+    y = signal + noise * (np.linalg.norm(signal) / (3 * np.linalg.norm(noise)))
+    y = y - y.mean()
+    path = jaxl1.fit_path(X.astype(np.float32), y.astype(np.float32), n_lambdas=100, eps=1e-2, fit_intercept=False)
+    assert bool(path.converged.all()) and int(np.max(path.n_iter)) < 2000, np.asarray(path.n_iter)
+    # the objectives within float32's reach of float64's (numpy)
+    lam = np.asarray(path.lambdas, dtype=np.float64)
+    ref = jaxl1.fit_path(X, y, lambdas=lam, fit_intercept=False, tol=1e-10)
+
+    def objective(W):
+        R = y[None, :] - np.asarray(W, dtype=np.float64) @ X.T
+        return 0.5 * np.mean(R**2, axis=1) + lam * np.abs(np.asarray(W, dtype=np.float64)).sum(axis=1)
+
+    P32, P64 = objective(path.coef), objective(ref.coef)
+    assert np.all(P32 - P64 <= 2e-4 * objective(np.zeros((1, p)))), np.max((P32 - P64) / objective(np.zeros((1, p))))

@@ -56,6 +56,10 @@ CG_TARGET = 0.03  # they stop at a residual (the optimality conditions' on the s
 CALM_STEPS = 3  # the signs have settled when this many steps in a row changed none of them
 
 
+STALL_CHECKS = 5  # below float64, a round ends after this many checks in a row without its residual falling
+STALL_DROP = 0.5  # to this fraction of the best one so far (see quad_solve)
+
+
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
 
 
@@ -292,11 +296,12 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
         after, used = jax.lax.cond(branch > 0, improve, lambda c: (c, zero), before)
         return after, calm, used, before
 
-    def advance(c, budget):
-        return run_pass(fista_step, c, budget, check_every)
+    def advance(c, budget):  # (the stall test's state passes by the steps)
+        inner, n = run_pass(fista_step, c[:5], budget, check_every)
+        return inner + c[5:], n
 
     def certify_carrying(c, it):
-        x, y, t, F, calm = c
+        x, y, t, F, calm, best, stalled = c
         (xn, yn, tn, kkt), calm, used, before = certify((x, y, t, calm), it)
         if local:  # the objective at a point the solve on the support gave: in exact arithmetic no higher
             # (see polish_point); the ridge and the rounding of a nearly singular solve are checked for
@@ -306,11 +311,22 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
                 return jax.tree.map(lambda a, b: jnp.where(up, a, b), (before, F), ((xn, yn, tn, kkt), F_n))
 
             (xn, yn, tn, kkt), F = jax.lax.cond(jnp.all(xn == x), lambda: ((xn, yn, tn, kkt), F), moved)
-        return (xn, yn, tn, F, calm), kkt, used
+        # below float64 a residual can stall at the products' rounding, above a tolerance set from the outer
+        # residual: the round then ends after STALL_CHECKS checks without a drop to STALL_DROP of the best
+        # (float32 200x2000 path: a strength's round ran its whole budget of 20,000 iterations)
+        if not stall_stop:
+            return (xn, yn, tn, F, calm, best, stalled), kkt, used
+        dropped = kkt < STALL_DROP * best
+        stalled = jnp.where(dropped, 0, stalled + 1)
+        best = jnp.where(dropped, kkt, best)
+        value = jnp.where(stalled >= STALL_CHECKS, jnp.zeros_like(kkt), kkt)
+        return (xn, yn, tn, F, calm, best, stalled), value, used
 
     F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
+    stall_stop = bool(jnp.finfo(dtype).eps > 1e-10)  # float32, bfloat16
     # no steps yet: no conjugate gradients at the first check
-    carry = (x0, x0, jnp.ones([], dtype), F0, jnp.zeros([], jnp.int32))
+    carry = (x0, x0, jnp.ones([], dtype), F0, jnp.zeros([], jnp.int32), jnp.full([], jnp.inf, dtype),
+             jnp.zeros([], jnp.int32))
     (x, *_), _, it, _ = iterate(certify_carrying, advance, carry, kkt_tol, max_iter, batched=batched)
     return x, it
 
