@@ -720,3 +720,26 @@ def test_a_float32_round_stops_where_its_residual_stalls():
 
     P32, P64 = objective(path.coef), objective(ref.coef)
     assert np.all(P32 - P64 <= 2e-4 * objective(np.zeros((1, p)))), np.max((P32 - P64) / objective(np.zeros((1, p))))
+
+
+def test_quad_solve_ends_a_stalled_float32_round_plain_and_batched():
+    # a tolerance of 0 is out of reach: float32 stops once the residual stops falling, float64 runs its budget
+    from jaxl1.solvers._quadratic import quad_solve
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((60, 40))
+    H64, Q64 = A.T @ A / 60, rng.standard_normal((3, 40))
+    pen = jaxl1.L1(0.05)
+
+    def run(dtype, batched):
+        H, Q = jnp.asarray(H64, dtype), jnp.asarray(Q64, dtype)
+        solve = lambda q: quad_solve(H, q, jnp.zeros(40, dtype), pen, jnp.zeros([], dtype), 3000, fit_b=False,
+                                     check_every=10, batched=batched)
+        x, it = jax.jit(jax.vmap(solve))(Q) if batched else jax.jit(solve)(Q[0])
+        return np.asarray(x), np.atleast_1d(np.asarray(it))
+
+    for batched in (False, True):
+        x32, it32 = run(jnp.float32, batched)
+        x64, it64 = run(jnp.float64, batched)
+        assert np.all(it32 < 500) and np.all(it64 == 3000), (batched, it32, it64)
+        np.testing.assert_allclose(x32, x64, atol=1e-4)  # float32's solution, where it stopped

@@ -57,7 +57,8 @@ CALM_STEPS = 3  # the signs have settled when this many steps in a row changed n
 
 
 STALL_CHECKS = 5  # below float64, a round ends after this many checks in a row without its residual falling
-STALL_DROP = 0.5  # to this fraction of the best one so far (see quad_solve)
+STALL_DROP = 0.5  # to this fraction of the best one so far (see quad_solve),
+STALL_STEPS = 50  # and at least this many steps (a small check_every takes more checks)
 
 
 POLISH_MAX = 96  # subproblems up to this size also try an exact solve on the support
@@ -312,18 +313,21 @@ def quad_solve(H, q, x0, pen, kkt_tol, max_iter, *, fit_b, check_every, L=None, 
 
             (xn, yn, tn, kkt), F = jax.lax.cond(jnp.all(xn == x), lambda: ((xn, yn, tn, kkt), F), moved)
         # below float64 a residual can stall at the products' rounding, above a tolerance set from the outer
-        # residual: the round then ends after STALL_CHECKS checks without a drop to STALL_DROP of the best
-        # (float32 200x2000 path: a strength's round ran its whole budget of 20,000 iterations)
+        # residual: the round then ends after stall_checks checks without a drop to STALL_DROP of the best
+        # (float32 200x5000 path: a strength's round ran its whole budget of 20,000 iterations).  The round
+        # gives its last point (that of its smallest residual can be its start, where the next round would
+        # then start again); the outer duality gap still decides when the solve is done
         if not stall_stop:
             return (xn, yn, tn, F, calm, best, stalled), kkt, used
         dropped = kkt < STALL_DROP * best
         stalled = jnp.where(dropped, 0, stalled + 1)
         best = jnp.where(dropped, kkt, best)
-        value = jnp.where(stalled >= STALL_CHECKS, jnp.zeros_like(kkt), kkt)
+        value = jnp.where(stalled >= stall_checks, jnp.zeros_like(kkt), kkt)
         return (xn, yn, tn, F, calm, best, stalled), value, used
 
     F0 = objective(x0)[0] if monotone else jnp.zeros([], dtype)
     stall_stop = bool(jnp.finfo(dtype).eps > 1e-10)  # float32, bfloat16
+    stall_checks = max(STALL_CHECKS, -(-STALL_STEPS // max(check_every, 1)))  # (at least STALL_STEPS steps)
     # no steps yet: no conjugate gradients at the first check
     carry = (x0, x0, jnp.ones([], dtype), F0, jnp.zeros([], jnp.int32), jnp.full([], jnp.inf, dtype),
              jnp.zeros([], jnp.int32))
