@@ -135,29 +135,29 @@ def stored_values(X):
 PREDICT_BATCH = 8  # columns of W per product of a sparse X (each gathers nse x PREDICT_BATCH values)
 
 
+def _cast(X, dtype):
+    return X if dtype is None else X.astype(dtype)
+
+
 def _dense_affine(X, W, b, *, dtype, transpose):
-    X = X if dtype is None else X.astype(dtype)
-    return X @ (W.T if transpose else W) + b
-
-
-_dense_affine_jit = jit(_dense_affine, static_argnames=("dtype", "transpose"))
+    out = _cast(X, dtype) @ (W.T if transpose else W)
+    return out if b is None else out + b
 
 
 def _dense_scores(X, W, b, *, dtype):
     # (L, p, T) coefficients: every strength's (n, T) scores in one product, laid out (n, L, T)
-    X = X if dtype is None else X.astype(dtype)
     L, p, T = W.shape
-    return (X @ W.transpose(1, 0, 2).reshape(p, L * T)).reshape(-1, L, T) + b
+    return (_cast(X, dtype) @ W.transpose(1, 0, 2).reshape(p, L * T)).reshape(-1, L, T) + b
 
 
+# one compiled program each (eagerly, the cast, the product and the sum compiled one each on a first call)
+_dense_affine_jit = jit(_dense_affine, static_argnames=("dtype", "transpose"))
 _dense_scores_jit = jit(_dense_scores, static_argnames=("dtype",))
-_dense_matmul_jit = jit(lambda X, W, *, dtype: (X if dtype is None else X.astype(dtype)) @ W,
-                        static_argnames=("dtype",))
 
 
 def affine(X, W, b, dtype=None, transpose=False):
     """``X @ W + b`` (``W.T`` with ``transpose``), ``X`` dense or sparse (as ``dtype`` when given); a dense ``X``
-    in one compiled program (its operations run eagerly compiled a program each on a first call)."""
+    in one compiled program."""
     if is_sparse(X):
         return matmul(X, W.T if transpose else W, dtype) + b
     return _dense_affine_jit(_dense(X), W, b, dtype=_static(dtype), transpose=transpose)
@@ -186,8 +186,8 @@ def matmul(X, W, dtype=None):
     For a sparse ``X`` and many columns the product runs a few columns at a time, so the gathered
     values take ``PREDICT_BATCH`` times the stored entries, not ``K`` times.
     """
-    if not is_sparse(X):  # (in one program: eagerly, the cast and the product compiled one each on a first call)
-        return _dense_matmul_jit(_dense(X), W, dtype=_static(dtype))
+    if not is_sparse(X):
+        return _dense_affine_jit(_dense(X), W, None, dtype=_static(dtype), transpose=False)
     X = as_bcoo(X)
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)
