@@ -531,7 +531,7 @@ def _data_grid(X, y, s, offset, l1_ratio, weights, bounds, *, loss, kind, fit_in
 # --------------------------------------------------------------------------- #
 def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscale, offset, stops=None, moments=None,
                *, loss,
-               fit_intercept, form, kind, check_every, chunk_size, ws_size, standardize, devices=()):
+               fit_intercept, form, kind, check_every, chunk_size, ws_size, standardize, devices=(), many=False):
     """The whole path for one data set (traceable; vmappable over ``s``); ``standardize`` is carried by ``pscale``.
 
     With several ``devices`` the grid is cut into one contiguous block per device (padded with copies of
@@ -543,6 +543,8 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
 
     ``moments`` (Gram form): the second moments the Gram matrix is derived from (see
     :func:`jaxl1.solvers._problem.prepare`); cross-validation passes each run's.
+
+    ``many``: this path is one of many fitted one after the other (see :func:`jaxl1.solvers.solve_ws`).
     """
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
@@ -556,7 +558,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
     w_init = jnp.zeros(coef_shape, dtype)
     b_init = init_intercept(prob, loss_c, fit_b, w_init) if form == "data" else jnp.zeros(coef_shape[1:], dtype)
     pen_args = (weights, l1_ratio, pscale, bounds, tol, max_iter)
-    opts = dict(kind=kind, loss=loss_c, form=form, fit_b=fit_b, check_every=check_every, ws_size=ws_size)
+    opts = dict(kind=kind, loss=loss_c, form=form, fit_b=fit_b, check_every=check_every, ws_size=ws_size, many=many)
     n_dev = len(devices)
     if n_dev <= 1:
         W, B, gap, n_iter, conv = _walk(prob, lambdas, w_init, b_init, pen_args, chunk_size=chunk_size, stops=stops,
@@ -588,7 +590,7 @@ def _path_impl(X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, pscal
 
 
 def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, check_every, ws_size, chunk_size,
-          stops=None):
+          stops=None, many=False):
     """Walk down the strengths ``lambdas`` from the solver state ``(w_init, b_init)``, warm-starting each
     chunk of ``chunk_size`` strengths (one vmapped solve) from the previous two solutions.
 
@@ -607,7 +609,7 @@ def _walk(prob, lambdas, w_init, b_init, pen_args, *, kind, loss, form, fit_b, c
     def solve_lane(lam, w0, b0):
         pen = _path_penalty(kind, lam, l1_ratio, weights, pscale, bounds)
         return solve(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
-                     check_every=check_every, ws_size=ws_size, batched=chunk_size > 1)
+                     check_every=check_every, ws_size=ws_size, batched=chunk_size > 1, many=many)
 
     def chunk(carry, lams):
         (w1, b1, lam1), (w2, b2, lam2), state = carry

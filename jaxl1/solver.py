@@ -171,7 +171,7 @@ class FitResult:
 
 
 def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, moments=None, *, loss, fit_intercept, form, check_every,
-              ws_size):
+              ws_size, many=False):
     loss_c = get_loss(loss)
     squared = is_quadratic(loss_c)
     fit_b = fit_intercept and not squared
@@ -180,7 +180,7 @@ def _fit_impl(X, y, s, pen, w0, tol, max_iter, offset=None, moments=None, *, los
     b0 = init_intercept(prob, loss, fit_b, w0) if form == "data" else jnp.zeros(w0.shape[1:], X.dtype)
     w, b, gap, n_iter, conv = solve(
         prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b, check_every=check_every,
-        ws_size=ws_size,
+        ws_size=ws_size, many=many,
     )
     return FitResult(w, intercept_out(prob, w, b, fit_intercept, squared), gap, n_iter, conv,
                      certificate_of(loss_c, pen))
@@ -208,33 +208,39 @@ def _mapped_on_cpu(solve, *, form, fit_intercept):
     their own responses: 0.13 s mapped against 0.38 s in lockstep; 100 paths of them: 0.25 s against 0.68 s).
     When ``X`` and the sample weights are shared by the problems (only ``y``, the strengths or the penalty
     vary) in the Gram form, the Gram matrix is computed once, before the map, and passed to every solve as
-    its ``moments`` (the last argument).  On an accelerator the batch is kept.  Only the solve is mapped:
-    the implicit derivatives stay batched.
+    its ``moments`` (the last argument).  The mapped solve is ``solve(..., many=True)``: compiled code that
+    only pays over many problems (see :func:`jaxl1.solvers.solve_ws`).  On an accelerator the batch is kept.
+    Only the solve is mapped: the implicit derivatives stay batched.
     """
     if jax.default_backend() != "cpu":
         return solve
-    f = jax.custom_batching.custom_vmap(solve)
 
-    @f.def_vmap
-    def rule(axis_size, in_batched, *args):
-        args, in_batched = list(args), list(in_batched)
-        X, s = args[0], args[2]
-        if form == "gram" and args[-1] is None and not in_batched[0] and not in_batched[2] and not is_bcoo(X):
-            u = s @ X if fit_intercept else jnp.zeros(X.shape[1], X.dtype)
-            R = weighted_gram(X - u, s)
-            args[-1], in_batched[-1] = (R, u, jnp.diag(R)), (False, False, False)
-        leaves, tree = jax.tree.flatten(args)
-        batched = tree.flatten_up_to(in_batched)
-        mapped = [a for a, b in zip(leaves, batched) if b]
+    def mapped(solve_fn):
+        f = jax.custom_batching.custom_vmap(solve_fn)
 
-        def one(row):
-            it = iter(row)
-            return f(*tree.unflatten([next(it) if b else a for a, b in zip(leaves, batched)]))
+        @f.def_vmap
+        def rule(axis_size, in_batched, *args):
+            args, in_batched = list(args), list(in_batched)
+            X, s = args[0], args[2]
+            if form == "gram" and args[-1] is None and not in_batched[0] and not in_batched[2] and not is_bcoo(X):
+                u = s @ X if fit_intercept else jnp.zeros(X.shape[1], X.dtype)
+                R = weighted_gram(X - u, s)
+                args[-1], in_batched[-1] = (R, u, jnp.diag(R)), (False, False, False)
+            leaves, tree = jax.tree.flatten(args)
+            batched = tree.flatten_up_to(in_batched)
+            each = [a for a, b in zip(leaves, batched) if b]
+            g = mapped(partial(solve, many=True))  # (a vmap inside the map comes back here)
 
-        out = jax.lax.map(one, mapped)
-        return out, jax.tree.map(lambda _: True, out)
+            def one(row):
+                it = iter(row)
+                return g(*tree.unflatten([next(it) if b else a for a, b in zip(leaves, batched)]))
 
-    return f
+            out = jax.lax.map(one, each)
+            return out, jax.tree.map(lambda _: True, out)
+
+        return f
+
+    return mapped(solve)
 
 
 def _fit_mapped(cfg, *args):

@@ -329,6 +329,32 @@ def test_support_solve_gathers_a_small_support_of_a_large_problem():
     np.testing.assert_array_equal(np.asarray(out), big)
 
 
+def test_support_solve_at_the_size_of_the_support():
+    """Under ``sizes`` the support is gathered into the smallest system that holds it (16, 32 or the whole 50)
+    and lands on scikit-learn's solution from a perturbed point with the same signs, for supports in each size;
+    a sign that the solve would flip leaves the point alone."""
+    from jaxl1 import solvers as solver
+    from jaxl1.solvers._quadratic import solve_sizes
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((200, 50))
+    y = X[:, :40] @ rng.standard_normal(40) + 0.5 * rng.standard_normal(200)
+    G, c = X.T @ X / len(y), X.T @ y / len(y)
+    assert solve_sizes(50) == [16, 32, 50] and solve_sizes(50, False) == [50] and solve_sizes(200) == [16, 32, 64, 96]
+    solve = jax.jit(lambda x, a: solver.support_solve(jnp.asarray(G), jnp.asarray(c), x, jaxl1.L1(a), False,
+                                                      sizes=[16, 32, 50]))
+    counts = []
+    for alpha in (1.5, 0.6, 0.05):
+        ref = sk_lasso(X, y, alpha, fit_intercept=False).coef_
+        x = np.where(ref != 0, ref * (1 + 0.1 * rng.uniform(-1, 1, ref.shape)), 0.0)
+        np.testing.assert_allclose(np.asarray(solve(jnp.asarray(x), alpha)), ref, rtol=1e-8, atol=1e-10)
+        counts.append(int(np.sum(ref != 0)))
+        flipped = x.copy()
+        flipped[np.flatnonzero(ref)[0]] *= -1
+        np.testing.assert_array_equal(np.asarray(solve(jnp.asarray(flipped), alpha)), flipped)
+    assert counts[0] <= 16 < counts[1] <= 32 < counts[2] <= 50, counts
+
+
 def test_gram_matrix_blocks_equal_the_full_product():
     from jaxl1 import solvers as solver
 

@@ -42,11 +42,12 @@ __all__ = [
 ]
 
 
-def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
+def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False, many=False):
     """The working-set solver for separable L1-type penalties, plain FISTA for the others.
 
     ``w0`` and the returned coefficients are on the user's scale; the solve runs in the scaled
     coordinates of ``prob`` (``u = d * w``, the penalty ``pen.scaled(d)``) when the problem was scaled.
+    ``many``: the solve is one of many run one after the other (see :func:`solve_ws`).
     """
     parts = getattr(pen, "bounds_parts", None)
     box = None if parts is None else parts(w0.shape[0], w0.dtype)
@@ -60,7 +61,7 @@ def solve(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, w
     supported = ws_supported(pen) or group_rounds_apply(pen, ws_size, batched)
     if ws_size and supported and w0.ndim == 1 and (getattr(pen, "convex", True) or is_quadratic(get_loss(loss))):
         out = solve_ws(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
-                       check_every=check_every, ws_size=ws_size, batched=batched)
+                       check_every=check_every, ws_size=ws_size, batched=batched, many=many)
     else:
         out = solve_fista(prob, pen, w0, b0, tol, max_iter, loss=loss, form=form, fit_b=fit_b,
                           check_every=check_every, batched=batched)

@@ -166,7 +166,8 @@ LOW_ROUND_MAX = 500  # the most inner iterations of one round with float32 produ
 SPARSE_BLOCK_MAX = 2**24  # the most entries of a dense block of a sparse X's columns (128 MiB in float64)
 
 
-def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False):
+def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every, ws_size, batched=False,
+             many=False):
     """Working-set solver: returns ``(w, b, gap, n_iter, converged)`` like :func:`solve_fista`.
 
     Each round chooses ``ws_size`` coordinates (:func:`working_set`: the worst
@@ -188,6 +189,9 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
     Gram form; that needs one problem at a time on a CPU (:func:`multiple_sizes`), else
     the Gram form takes every coordinate in every round (the group penalties then run
     FISTA: :func:`group_rounds_apply`).
+
+    ``many``: the solve is one of many run one after the other; a round on every coordinate of a problem of at
+    most ``POLISH_MAX`` of them then solves on the support at the support's size (see :func:`quad_solve`).
     """
     loss = get_loss(loss)
     kw = dict(loss=loss, form=form, fit_b=fit_b)
@@ -348,7 +352,8 @@ def solve_ws(prob, pen, w0, b0, tol, max_iter, *, loss, form, fit_b, check_every
         # the restricted problems are nearly singular and the monotone steps slow (200x2000: 16,820 -> 6,367
         # iterations); on the Gram form's problems it saved no time and cost 1.2 s of compile (2000x500)
         x, it = quad_solve(H, q, x0, pen_W, ratio * kkt_out, budget, fit_b=fit_b and not squared,
-                           check_every=check_every, L=L_sub, batched=batched, low=low, local=form == "data")
+                           check_every=check_every, L=L_sub, batched=batched, low=low, local=form == "data",
+                           many=many and not shape.partial and shape.k <= POLISH_MAX)
         if not squared:
             x = line_search(shape, w, b, info, W, pen_W, x0, x, A)
         if low is not None:  # a round that ended non-finite (out of float32's range) is undone; after it, or
