@@ -44,7 +44,7 @@ from .solvers import (
     standardizing_scale,
 )
 from .solvers._gap import smooth_value
-from .solvers._problem import column_peaks, fold_moments, host_moments, host_moments_apply
+from .solvers._problem import column_peaks, fold_moments, host_moments, host_moments_apply, side_by_side
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -1171,7 +1171,7 @@ def _in_threads(call, n_runs, n_threads):
             return jax.block_until_ready(call(i))
 
     first = jax.block_until_ready(call(0))
-    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
+    with side_by_side(), concurrent.futures.ThreadPoolExecutor(n_threads) as pool:  # (numpy's BLAS on one thread)
         return [first] + list(pool.map(run, range(1, n_runs)))
 
 

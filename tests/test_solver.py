@@ -355,6 +355,69 @@ def test_support_solve_at_the_size_of_the_support():
     assert counts[0] <= 16 < counts[1] <= 32 < counts[2] <= 50, counts
 
 
+def test_a_gram_matrix_beside_other_solves_takes_one_blas_thread():
+    """numpy's Gram matrix keeps the BLAS's threads on the main thread and takes one from a thread pool's
+    workers or inside ``side_by_side`` (solves running beside it), for as long as any is inside, then the
+    threads come back (also after many calls from two workers at once); the product is the same either way."""
+    import concurrent.futures
+    import contextlib
+    import threading
+    import time
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from jaxl1.solvers import _problem
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    one = [1] * len(before)
+    rng = np.random.default_rng(3)
+    x, s = rng.standard_normal((300, 40)), rng.uniform(0.5, 2.0, 300)
+    ref = (x * s[:, None]).T @ x
+    seen, inside, release = [], threading.Event(), threading.Event()
+    real = _problem.one_blas_thread
+
+    @contextlib.contextmanager
+    def spy(apply=True):
+        with real(apply):
+            main = threading.current_thread() is threading.main_thread()
+            seen.append((main, apply, blas_threads()))
+            if not main:
+                inside.set()
+                release.wait(10)  # the other worker enters while this one is inside
+            yield
+
+    _problem.one_blas_thread = spy
+    try:
+        np.testing.assert_allclose(_problem.numpy_gram(x, s), ref, rtol=1e-12)
+        with _problem.side_by_side():
+            np.testing.assert_allclose(_problem.numpy_gram(x, s), ref, rtol=1e-12)
+        assert blas_threads() == before
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(_problem.numpy_gram, x, s)
+            inside.wait(10)
+            second = pool.submit(_problem.numpy_gram, x, s)
+            deadline = time.monotonic() + 30
+            while len(seen) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert blas_threads() == one  # while the workers are inside, for every thread
+            release.set()
+            outs = [first.result(), second.result()]
+    finally:
+        _problem.one_blas_thread = real
+        release.set()
+    for out in outs:
+        np.testing.assert_allclose(out, ref, rtol=1e-12)
+    assert seen[0] == (True, False, before) and seen[1] == (True, True, one)
+    assert all(not main and apply and threads == one for main, apply, threads in seen[2:])
+    assert blas_threads() == before  # back after the last one left
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for out in pool.map(lambda _: _problem.numpy_gram(x, s), range(20)):
+            np.testing.assert_allclose(out, ref, rtol=1e-12)
+    assert blas_threads() == before
+
+
 def test_gram_matrix_blocks_equal_the_full_product():
     from jaxl1 import solvers as solver
 
