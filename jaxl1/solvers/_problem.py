@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import threading
 import weakref
 from typing import Any, NamedTuple
@@ -178,7 +179,13 @@ def numpy_gram(x, s):
         return z.T @ z
 
 
-_STATE = {"lock": threading.Lock(), "runs": 0, "users": 0, "limiter": None, "helper": None}
+def _fresh_state():
+    return {"lock": threading.Lock(), "runs": 0, "users": 0, "limiter": None, "helper": None, "controller": None}
+
+
+_STATE = _fresh_state()
+if hasattr(os, "register_at_fork"):  # a forked child has the lock and the helper's executor but not its thread
+    os.register_at_fork(after_in_child=lambda: _STATE.update(_fresh_state()))
 
 
 @contextlib.contextmanager
@@ -210,9 +217,10 @@ def one_blas_thread(apply=True):
     ran at 0.086-0.092 s each against 0.065-0.070 s with one BLAS thread (0.054 s alone, either way); 30
     bootstrap paths from two threads took 1.85 s against 1.37 s, stability selection's 40 subsamples 1.12 s
     against 0.91 s.  Alone, the product keeps every thread (a 20000x1000 Gram matrix takes about 0.1 s
-    longer on one).  The limit is set and lifted by one helper thread (through threadpoolctl): OpenBLAS
-    0.3.31 ignored a restore made from a thread that had run products under the limit.  Without
-    threadpoolctl, or with a BLAS it cannot limit, nothing changes.
+    longer on one).  The limit is process-wide while it lasts (the product's time).  It is set and lifted
+    by one helper thread (through threadpoolctl): OpenBLAS 0.3.31 ignored a restore made from a thread that
+    had run products under the limit.  Without threadpoolctl, or with a BLAS it cannot limit, nothing
+    changes.
     """
     if not apply:
         yield
@@ -226,24 +234,44 @@ def one_blas_thread(apply=True):
     finally:
         with _STATE["lock"]:
             _STATE["users"] -= 1
-            if _STATE["users"] == 0 and _STATE["limiter"] is not None:
-                _on_helper(_STATE["limiter"].restore_original_limits)
+            limiter = _STATE["limiter"] if _STATE["users"] == 0 else None
+            if limiter is not None:
                 _STATE["limiter"] = None
+                _on_helper(lambda: _restore(limiter))
 
 
 def _limit_blas():
+    """numpy's BLAS limited to one thread: the threadpoolctl limiter to restore, or ``None``."""
     try:
-        from threadpoolctl import ThreadpoolController
-        return ThreadpoolController().limit(limits=1, user_api="blas")
+        if _STATE["controller"] is None:  # (finds the loaded libraries: 1 ms)
+            from threadpoolctl import ThreadpoolController
+            _STATE["controller"] = ThreadpoolController()
+        return _STATE["controller"].limit(limits=1, user_api="blas")
     except Exception:  # no threadpoolctl, or nothing it can limit  # noqa: BLE001
         return None
 
 
+def _restore(limiter):
+    try:
+        limiter.restore_original_limits()
+    except Exception:  # noqa: BLE001  (a library it can no longer set: nothing to undo)
+        pass
+
+
 def _on_helper(fn):
-    """``fn()`` on the one helper thread of :func:`one_blas_thread` (started on first use)."""
+    """``fn()`` on the one helper thread of :func:`one_blas_thread` (started on first use); inline once the
+    interpreter is shutting down.  Interrupted while waiting, a limit that ``fn`` then sets is lifted."""
     if _STATE["helper"] is None:
         _STATE["helper"] = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxl1-blas")
-    return _STATE["helper"].submit(fn).result()
+    try:
+        future = _STATE["helper"].submit(fn)
+    except RuntimeError:  # cannot schedule new futures after interpreter shutdown
+        return fn()
+    try:
+        return future.result()
+    except BaseException:
+        future.add_done_callback(lambda f: f.exception() is None and f.result() is not None and _restore(f.result()))
+        raise
 
 
 def host_gram(X, s):
