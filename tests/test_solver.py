@@ -416,6 +416,20 @@ def test_a_gram_matrix_beside_other_solves_takes_one_blas_thread():
     assert blas_threads() == before
 
 
+def test_a_large_gram_matrix_in_blocks_of_rows_equals_the_product(monkeypatch):
+    """Above ``GRAM_SPLIT_MIN`` numpy's Gram matrix is summed from blocks of rows computed on threads of their own
+    (one per core): the same matrix, weighted or not, for any number of rows (fewer than the cores too)."""
+    from jaxl1.solvers import _problem
+
+    monkeypatch.setattr(_problem, "GRAM_SPLIT_MIN", 0)
+    monkeypatch.setattr(_problem.os, "cpu_count", lambda: 3)
+    rng = np.random.default_rng(4)
+    for n in (301, 2, 1):
+        x = rng.standard_normal((n, 7))
+        for s in (np.full(n, 1.0 / n), rng.uniform(0.0, 2.0, n)):
+            np.testing.assert_allclose(_problem.numpy_gram(x, s), (x * s[:, None]).T @ x, rtol=1e-12, atol=1e-14)
+
+
 def test_gram_matrix_blocks_equal_the_full_product():
     from jaxl1 import solvers as solver
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import threading
 import weakref
@@ -171,12 +172,40 @@ def fold_moments(X, s, fold_rows, fold_mask, fit_intercept, xp=jnp):
 
 
 def numpy_gram(x, s):
-    """``x' diag(s) x`` by numpy (``s >= 0``), on one BLAS thread beside other solves (see :func:`one_blas_thread`)."""
-    with one_blas_thread(side_by_side_now()):
-        if np.all(s == s[0]):  # no sample weights: no weighted copy of X
-            return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
-        z = x * np.sqrt(s)[:, None]
-        return z.T @ z
+    """``x' diag(s) x`` by numpy (``s >= 0``): on one BLAS thread beside other solves (see
+    :func:`one_blas_thread`); for a product of at least ``GRAM_SPLIT_MIN`` (``n p^2``) in blocks of rows, one per
+    core, each on a thread of its own with one BLAS thread; else on the BLAS's threads.
+
+    A product on the BLAS's own threads leaves OpenBLAS's workers spinning for a while on the other cores,
+    where the solve that follows runs some of its work: a 20000x1000 path took 0.37-0.39 s after it against
+    0.33 s with OpenBLAS's spin cut short (``OPENBLAS_THREAD_TIMEOUT=4``) and 0.31 s after the blocks (the
+    product itself: 0.206 s against 0.232 s); threads of our own end with the product.  A smaller product
+    keeps the BLAS's threads: split, a 2000x500 one took 0.011 s against 0.008 s, and 30 bootstrap paths in
+    one program 2.9-3.2 s against 2.3 s.
+    """
+    beside = side_by_side_now()
+    cores = os.cpu_count() or 1
+    if beside or cores == 1 or x.size * x.shape[1] < GRAM_SPLIT_MIN:
+        with one_blas_thread(beside):
+            return _gram_rows(x, s)
+    n = x.shape[0]
+    edges = [round(i * n / cores) for i in range(cores + 1)]
+    with one_blas_thread(), concurrent.futures.ThreadPoolExecutor(cores) as pool:
+        parts = list(pool.map(lambda i: _gram_rows(x[edges[i]:edges[i + 1]], s[edges[i]:edges[i + 1]]),
+                              range(cores)))
+    return functools.reduce(np.add, parts)
+
+
+GRAM_SPLIT_MIN = 5e9  # from this size of product (n p^2) the Gram matrix is computed in blocks of rows, in parallel
+
+
+def _gram_rows(x, s):
+    if x.shape[0] == 0:
+        return np.zeros((x.shape[1], x.shape[1]), x.dtype)
+    if np.all(s == s[0]):  # no sample weights: no weighted copy of X
+        return (x.T @ x) * s[0]  # numpy sees the transposed operand and calls the BLAS's syrk
+    z = x * np.sqrt(s)[:, None]
+    return z.T @ z
 
 
 def _fresh_state():
