@@ -245,8 +245,8 @@ def one_blas_thread(apply=True):
     solves running side by side use: two 2000x500 paths from two threads, each after its numpy Gram matrix,
     ran at 0.086-0.092 s each against 0.065-0.070 s with one BLAS thread (0.054 s alone, either way); 30
     bootstrap paths from two threads took 1.85 s against 1.37 s, stability selection's 40 subsamples 1.12 s
-    against 0.91 s.  Alone, the product keeps every thread (a 20000x1000 Gram matrix takes about 0.1 s
-    longer on one).  The limit is process-wide while it lasts (the product's time).  It is set and lifted
+    against 0.91 s.  Alone, a product keeps every thread, or for a large one (:func:`numpy_gram`) takes one
+    per block of rows on threads of its own.  The limit is process-wide while it lasts (the product's time).  It is set and lifted
     by one helper thread (through threadpoolctl): OpenBLAS 0.3.31 ignored a restore made from a thread that
     had run products under the limit.  Without threadpoolctl, or with a BLAS it cannot limit, nothing
     changes.
