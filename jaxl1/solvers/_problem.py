@@ -246,10 +246,10 @@ def one_blas_thread(apply=True):
     ran at 0.086-0.092 s each against 0.065-0.070 s with one BLAS thread (0.054 s alone, either way); 30
     bootstrap paths from two threads took 1.85 s against 1.37 s, stability selection's 40 subsamples 1.12 s
     against 0.91 s.  Alone, a product keeps every thread, or for a large one (:func:`numpy_gram`) takes one
-    per block of rows on threads of its own.  The limit is process-wide while it lasts (the product's time).  It is set and lifted
-    by one helper thread (through threadpoolctl): OpenBLAS 0.3.31 ignored a restore made from a thread that
-    had run products under the limit.  Without threadpoolctl, or with a BLAS it cannot limit, nothing
-    changes.
+    per block of rows on threads of its own.  The limit is process-wide while it lasts (the product's time).
+    It is set and lifted by one helper thread (through threadpoolctl): OpenBLAS 0.3.31 ignored a restore made
+    from a thread that had run products under the limit.  Without threadpoolctl, or with a BLAS it cannot
+    limit, nothing changes.
     """
     if not apply:
         yield
@@ -314,7 +314,6 @@ def host_gram(X, s):
 def xla_gram(Xc, s):
     """``Xc' diag(s) Xc`` in XLA."""
     return gram(Xc, Xc * s[:, None])
-
 
 
 def weighted_gram(Xc, s):

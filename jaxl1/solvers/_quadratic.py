@@ -162,16 +162,17 @@ def support_solve(H, q, x, pen, fit_b, local=False, sizes=None):
     box = box_of(pen, x, fit_b)
     sizes = solve_sizes(m, False) if sizes is None else list(sizes)
     count = jnp.sum(on)
-    # the coordinates held at a bound enter a gathered system through q
-    q_held = q if (box is None or sizes[0] == m) else q - H @ jnp.where(on, 0.0, x)
 
     def whole():
         return support_system(H, q, x, tau, mu_vec, on, box)
 
     def gathered(k):
+        # the coordinates held at a bound enter a gathered system through q
+        q_held = q if box is None else q - H @ jnp.where(on, 0.0, x)
         # top_k of a 0/1 indicator: every support index when there are at most k of them
         S = top_indices(on, k)
-        q_S, x_S, tau_S, mu_S, on_S = jnp.stack([q_held, x, tau, mu_vec, on.astype(x.dtype)], axis=1)[S].T  # one gather
+        parts = jnp.stack([q_held, x, tau, mu_vec, on.astype(x.dtype)], axis=1)
+        q_S, x_S, tau_S, mu_S, on_S = parts[S].T  # one gather
         H_S = H[S[:, None], S[None, :]]
         if box is None:
             x_S = support_system(H_S, q_S, x_S, tau_S, mu_S, on_S != 0)
