@@ -640,9 +640,10 @@ def path_penalty_kind(l1_ratio: float, positive, weights, grouped=False, penalty
     return kind
 
 
-def check_form(loss, n: int, p: int, form, sparse: bool = False) -> str:
-    """``form`` resolved to ``"gram"`` or ``"data"`` (the choice and its check are the solver's own)."""
-    return choose_form(loss, n, p, form, sparse=sparse)
+def check_form(loss, n: int, p: int, form, sparse: bool = False, gram=None) -> str:
+    """``form`` resolved to ``"gram"`` or ``"data"`` (the choice and its check are the solver's own; ``gram``: see
+    :func:`jaxl1.solvers.choose_form`)."""
+    return choose_form(loss, n, p, form, sparse=sparse, gram=gram)
 
 
 def check_ws_size(ws_size, loss, n: int, p: int, form: str) -> int:

@@ -44,7 +44,8 @@ from .solvers import (
     standardizing_scale,
 )
 from .solvers._gap import smooth_value
-from .solvers._problem import column_peaks, fold_moments, host_moments, host_moments_apply, side_by_side
+from .solvers._problem import (column_peaks, fold_moments, host_moments, host_moments_apply, side_by_side,
+                               sparse_gram_choice, sparse_moments)
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -816,8 +817,11 @@ class PathSpec(NamedTuple):
 
 def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                weights, positive, form, chunk_size, check_every, ws_size, standardize=False, bounds=None,
-               grouped=False, offset=None, penalty="l1", gamma=None, groups=None) -> PathSpec:
-    """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too)."""
+               grouped=False, offset=None, penalty="l1", gamma=None, groups=None, sparse_gram=False) -> PathSpec:
+    """Check the arguments ``fit_path`` and ``cross_validate`` share, once, and resolve them (the grid too).
+
+    ``sparse_gram``: the caller computes a sparse ``X``'s moments before the program (:func:`sparse_moments`),
+    so that it may take the Gram form (:func:`jaxl1.solvers._problem.sparse_gram_choice`)."""
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     n, p = X.shape
     loss = get_loss(loss)
@@ -865,11 +869,19 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
     K = lams.shape[0]
     chunk_size = _validation.check_integer("chunk_size", _default_chunk(K) if chunk_size is None else chunk_size)
     check_every = _validation.check_integer("check_every", check_every)
-    form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
+    sparse = _design.is_sparse(X)
+    form = _validation.check_form(loss, n, p, form, sparse=sparse,
+                                  gram=sparse_gram_choice(X, s) if (sparse and sparse_gram) else None)
     ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
     return PathSpec(X, y, s, lams, w, as_arg(l1_ratio, X.dtype), as_arg(tol, X.dtype), as_arg(max_iter, np.int32), box,
                     offset, loss=loss, fit_intercept=fit_intercept, form=form, kind=kind, check_every=check_every,
                     chunk_size=min(chunk_size, K), ws_size=ws_size, standardize=bool(standardize))
+
+
+def _data_form(spec, ws_size):
+    """``spec`` in the data form (a sparse ``X`` whose moments could not be used), ``ws_size`` as the caller gave it."""
+    n, p = spec.X.shape
+    return spec._replace(form="data", ws_size=_validation.check_ws_size(ws_size, spec.loss, n, p, "data"))
 
 
 def fit_path(
@@ -979,18 +991,21 @@ def fit_path(
       >>> short.coef.shape[0] < 20, int((short.coef[-1] != 0).sum()) > 5
       (True, True)
     """
+    devices = _validation.check_devices(devices)
+    by_rows = _validation.check_shard(shard) == "rows"
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
-                      penalty, gamma, groups)
-    devices = _validation.check_devices(devices)
+                      penalty, gamma, groups, sparse_gram=not (by_rows and len(devices) > 1))
     stops = _stop_rules(*_validation.check_path_stops(dfmax, pmax, early_stop), spec.X.dtype)
-    if _validation.check_shard(shard) == "rows":
+    if by_rows:
         if len(devices) > 1:
             X, y, s, offset = _design.shard_rows(devices, spec.X, spec.y, spec.s, spec.offset)
             spec = spec._replace(X=X, y=y, s=s, offset=offset)
         devices = ()
     devices = devices[:spec.lambdas.shape[0]] if stops is None else ()  # no device without a strength
     moments = host_moments(spec.X, spec.s, spec.fit_intercept) if host_moments_apply(spec.X, spec.form) else None
+    if moments is None and spec.form == "gram" and _design.is_sparse(spec.X):  # its moments overflowed
+        spec = _data_form(spec, ws_size)
     path = _path_jit(*spec.arrays, stops, moments, devices=devices if len(devices) > 1 else (), **spec.options)
     if stops is not None:
         path = _trim_stopped(path)
@@ -1083,7 +1098,24 @@ def _cv_scores(X, y, s, offset, rows, mask, coefs, intercepts, *, loss):
     return jax.lax.map(lambda a: _heldout(loss, X, y, s, offset, *a), (rows, mask, coefs, intercepts))
 
 
-def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
+def _run_weights(fold_ids, s, k, i):
+    """Run ``i``'s training weights as :func:`_cv_threaded` passes them: its fold's rows weighted 0 and the rest
+    normalized in numpy (a numpy array); the full run (``i = k``) takes ``s`` itself, as ``fit_path`` does."""
+    if i == k:
+        return s
+    s_host = np.asarray(s)
+    st = np.where(np.asarray(fold_ids) == i, 0.0, s_host).astype(s_host.dtype)
+    return st / st.sum(dtype=st.dtype)
+
+
+def _sparse_runs(fold_ids, spec, k):
+    """Every run's moments for a sparse ``X`` in the Gram form (:func:`sparse_moments` on its training weights),
+    or ``None`` where one overflows (the runs then take the data form)."""
+    runs = [sparse_moments(spec.X, _run_weights(fold_ids, spec.s, k, i), spec.fit_intercept) for i in range(k + 1)]
+    return None if any(r is None for r in runs) else runs
+
+
+def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads, runs=None):
     """Cross-validation's ``n_folds + 1`` runs as calls of :func:`fit_path`'s compiled program from ``n_threads``
     threads, then the held-out scores in one program (:func:`_cv_scores`).
 
@@ -1091,24 +1123,19 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads):
     one program).  The first run compiles alone (or finds the program a ``fit_path`` on the same data
     compiled); the others follow in parallel.  A run is the path with its fold's sample weights set to 0,
     from its moments when the data are large enough for them (:func:`host_moments_apply`), as ``fit_path``
-    takes them (``moments``: what :func:`fold_moments` returns, or ``None``).  Returns what ``_cv_jit`` returns;
-    the results are the single program's to the solver's tolerance (that one computes every run's moments
-    and weights inside)."""
-    if moments is not None:
+    takes them (``moments``: what :func:`fold_moments` returns, or ``None``; ``runs``: every run's own moments,
+    for a sparse ``X``: :func:`_sparse_runs`).  Returns what ``_cv_jit`` returns; the results are the single
+    program's to the solver's tolerance (that one computes every run's moments and weights inside)."""
+    if runs is None and moments is not None:
         R, mags, centre = moments
         top = column_peaks(spec.X, np)
         runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
-    else:
+    elif runs is None:
         runs = [None] * (k + 1)
     X, y, s, rest = spec.X, spec.y, spec.s, spec.arrays[3:]  # as fit_path passes them (validate_data put them)
-    s_host = np.asarray(s)
-    ids = np.asarray(fold_ids)
 
-    def weights_of(i):  # the run's training weights, normalized as fit_path normalizes them
-        if i == k:  # the full path: fit_path's own weights, so that it is fit_path's result
-            return s
-        st = np.where(ids == i, 0.0, s_host).astype(s_host.dtype)
-        return _on_device(st / st.sum(dtype=st.dtype))  # an array as fit_path's: the same dispatch
+    def weights_of(i):  # the run's training weights (the full path's: fit_path's own, so that it is its result),
+        return _on_device(_run_weights(fold_ids, s, k, i))  # an array as fit_path's: the same dispatch
 
     outs = _in_threads(lambda i: _path_jit(X, y, weights_of(i), *rest, None, runs[i], devices=(), **spec.options),
                        k + 1, n_threads)
@@ -1299,23 +1326,26 @@ def cross_validate(
                            check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,
                            grouped=grouped, offset=offset, devices=devices, penalty=penalty, gamma=gamma,
                            groups=groups, dfmax=dfmax, pmax=pmax, early_stop=early_stop).lambdas
+    devices = _validation.check_devices(devices)
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
-                      penalty, gamma, groups)
+                      penalty, gamma, groups, sparse_gram=len(devices) == 1)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
-    devices = _validation.check_devices(devices)
     rows, mask = _fold_rows(fold_ids, k)
     threads = _run_threads(spec.arrays, devices)
-    moments, overflow = None, False
+    moments, overflow, runs = None, False, None
+    if _design.is_sparse(spec.X) and spec.form == "gram":  # every run's moments by scipy, for the threaded runs
+        runs = _sparse_runs(fold_ids, spec, k) if threads > 1 else None
+        spec = spec if runs is not None else _data_form(spec, ws_size)
     # the fold moments by numpy's BLAS on X in place, for a large X (fit_path takes its moments the same way)
-    if host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
+    elif host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)
         overflow = not np.all(np.isfinite(moments[1]))
         moments = None if overflow else moments  # overflow: the single program's own way (columns scaled first)
     if threads > 1 and not overflow:
-        out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads)
+        out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads, runs)
     else:
         out = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices,
                       **spec.options)

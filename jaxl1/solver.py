@@ -74,7 +74,7 @@ from .solvers import (
     solve,
     standardizing_scale,
 )
-from .solvers._problem import host_moments, host_moments_apply, weighted_gram
+from .solvers._problem import host_moments, host_moments_apply, sparse_gram_choice, weighted_gram
 from .solvers._sparse import is_bcoo
 
 __all__ = ["FitResult", "fit", "default_tol", "ConvergenceWarning", "STATUS", "status_of", "warn_if_stopped"]
@@ -277,12 +277,15 @@ def _fit_checked(X, y, s, penalty, *, loss, fit_intercept, tol=None, max_iter=DE
     """
     n, p = X.shape
     tol = default_tol(X.dtype) if tol is None else tol
-    form = choose_form(loss, n, p, form, sparse=_design.is_sparse(X))
+    sparse = _design.is_sparse(X)
+    form = choose_form(loss, n, p, form, sparse=sparse, gram=sparse_gram_choice(X, s) if sparse else None)
+    # a large Gram matrix by numpy's BLAS on X in place, before the program (see host_moments); a sparse X's
+    # by scipy, or the data form where its moments overflow
+    moments = host_moments(X, s, fit_intercept) if host_moments_apply(X, form) else None
+    form = "data" if (sparse and moments is None) else form
     ws_size = default_ws_size(loss, n, p, form) if ws_size is None else ws_size
     w0 = np.zeros((p,) + y.shape[1:], X.dtype) if w0 is None else w0
     penalty = jax.tree.map(lambda a: as_arg(a, X.dtype), penalty)
-    # a large Gram matrix by numpy's BLAS on X in place, before the program (see host_moments)
-    moments = host_moments(X, s, fit_intercept) if host_moments_apply(X, form) else None
     return _fit_jit(
         X, y, s, penalty, w0, as_arg(tol, X.dtype), as_arg(max_iter, np.int32), bounds, offset, moments,
         loss=loss, fit_intercept=bool(fit_intercept), form=form, check_every=check_every, ws_size=ws_size,
@@ -404,11 +407,16 @@ def fit(
     check_every = _validation.check_integer("check_every", check_every)
     _validation.check_magnitude(X, y, scaled=scalable(penalty))
     _validation.check_two_classes(y, s, loss)
-    form = _validation.check_form(loss, n, p, form, sparse=_design.is_sparse(X))
-    ws_size = _validation.check_ws_size(ws_size, loss, n, p, form)
+    devices = None if devices is None else _validation.check_devices(devices)
+    sharded = devices is not None and len(devices) > 1
+    sparse = _design.is_sparse(X)
+    # (a sparse X's Gram form: its moments by scipy in _fit_checked, which keeps the data form where they overflow)
+    form = _validation.check_form(loss, n, p, form, sparse=sparse,
+                                  gram=sparse_gram_choice(X, s) if (sparse and not sharded) else None)
+    ws_size = None if ws_size is None else _validation.check_ws_size(ws_size, loss, n, p, form)
     w0 = _validation.init_coef(init, coef_shape, X.dtype)
     offset = _validation.check_offset(offset, y)
-    if devices is not None and len(devices := _validation.check_devices(devices)) > 1:
+    if sharded:
         X, y, s, offset = _design.shard_rows(devices, X, y, s, offset)
     res = _fit_checked(X, y, s, penalty, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, w0=w0,
                        form=form, check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,

@@ -17,6 +17,8 @@ from sklearn import linear_model as sk
 
 import jaxl1
 from jaxl1 import _design
+from jaxl1.solvers import _problem
+from jaxl1.solvers._problem import sparse_gram_choice, sparse_moments
 from jaxl1.solvers._sparse import Columns, SparseDesign, sparse_design
 
 TIGHT = 1e-12
@@ -143,8 +145,9 @@ def test_bad_sparse_input(tall):
         jaxl1.fit(bad, y, jaxl1.L1(0.1))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         jaxl1.fit(X, y[:-1], jaxl1.L1(0.1))
-    with pytest.raises(ValueError, match="form='gram' needs a dense X"):
-        jaxl1.fit(X, y, jaxl1.L1(0.1), form="gram")
+    B = jsparse.BCOO.from_scipy_sparse(X)  # traced, its Gram matrix cannot be computed before the program
+    with pytest.raises(ValueError, match="form='gram' needs a dense X, or a sparse X given by value"):
+        jax.jit(lambda d: jaxl1.fit(jsparse.BCOO((d, B.indices), shape=B.shape), y, jaxl1.L1(0.1), form="gram").coef)(B.data)
     big = X.copy()
     big.data[0] = 1e200
     with pytest.raises(ValueError, match="X has values of magnitude"):
@@ -293,6 +296,131 @@ def test_tune_matches_dense(tall):
     dense = jaxl1.tune(X[:200].toarray(), y[:200], X[200:].toarray(), y[200:], **kw)
     np.testing.assert_allclose(ours.lambdas, dense.lambdas, rtol=1e-8)
     np.testing.assert_allclose(ours.scores, dense.scores, rtol=1e-8)
+
+
+# --------------------------------------------------------------------------- #
+# the Gram form of a sparse X: its moments by scipy before the program
+# --------------------------------------------------------------------------- #
+def _awkward_columns(X):
+    """``X`` with a zero column (5), a column stored as the constant 2 (7) and a column stored on every row near
+    1e4 with a spread of 0.1 (9), whose centred moments cancel 1e8-fold in ``X'SX - u u'``."""
+    rng = np.random.default_rng(11)
+    X = X.tolil()
+    X[:, 5] = 0.0
+    X[:, 7] = 2.0
+    X[:, 9] = 1e4 + 0.1 * rng.standard_normal((X.shape[0], 1))
+    return X.tocsr()
+
+
+def test_sparse_moments_match_the_centred_gram(tall):
+    X = _awkward_columns(tall[0])
+    Xd = X.toarray()
+    n, p = X.shape
+    rng = np.random.default_rng(4)
+    s = rng.random(n)
+    s[:9] = 0.0
+    s /= s.sum()
+    B = _design.as_bcoo(X)
+    for fit_intercept in (True, False):
+        R, u, mag, top = sparse_moments(B, jnp.asarray(s), fit_intercept)
+        m = s @ Xd if fit_intercept else np.zeros(p)
+        Xc = Xd - m  # (numpy centres the dense copy first: no cancellation)
+        ref = Xc.T @ (Xc * s[:, None])
+        if fit_intercept:  # the constant column's centred values are rounding noise: it reads as a zero column
+            ref[7, :] = ref[:, 7] = 0.0
+        scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref))) + 1e-300
+        assert np.max(np.abs(R - ref) / scale) < 1e-10, fit_intercept
+        np.testing.assert_allclose(u, m, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(mag, np.einsum("ij,ij,i->j", Xd, Xd, s), rtol=1e-12)
+        np.testing.assert_allclose(top, np.max(np.abs(Xd), axis=0), rtol=0)
+        assert not np.any(R[5]) and not np.any(R[:, 5])
+    # a column near 1e6 with a spread of 0.1: X'SX - u u' would lose about 1e14 eps of its products, 3e-9 of
+    # their scale beside a column near zero; recomputed from its centred values they keep 1e-12 or better
+    X2 = X.tolil()
+    X2[:, 9] = 1e6 + 0.1 * rng.standard_normal((n, 1))
+    Xd2 = X2.toarray()
+    R = sparse_moments(_design.as_bcoo(X2.tocsr()), jnp.asarray(s), True)[0]
+    Xc = Xd2 - s @ Xd2
+    ref = Xc.T @ (Xc * s[:, None])
+    ref[7, :] = ref[:, 7] = 0.0
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref))) + 1e-300
+    assert np.max(np.abs(R - ref) / scale) < 1e-11
+    with jax.enable_x64(False):  # float32 stored values: float32 moments
+        R32 = sparse_moments(_design.as_bcoo(tall[0].astype(np.float32)), jnp.full(n, 1 / n, jnp.float32), True)[0]
+    assert R32.dtype == np.float32
+
+
+def test_sparse_gram_choice(tall, wide):
+    n = tall[0].shape[0]
+    s = jnp.full(n, 1.0 / n)
+    assert sparse_gram_choice(_design.as_bcoo(tall[0]), s) is True  # 300x60 with 1800 entries
+    assert sparse_gram_choice(_design.as_bcoo(wide[0]), jnp.full(wide[0].shape[0], 0.01)) is False  # n < p
+    assert sparse_gram_choice(_design.as_bcoo(sp.random(1000, 200, density=0.001, random_state=0)), s) is False
+    assert sparse_gram_choice(tall[0].toarray(), s) is None
+    seen = []
+    jax.jit(lambda d: seen.append(sparse_gram_choice(jsparse.BCOO((d, _design.as_bcoo(tall[0]).indices),
+                                                                 shape=tall[0].shape), s)) or d)(
+        _design.as_bcoo(tall[0]).data)
+    assert seen == [None]
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sparse_gram_form_matches_dense_and_the_data_form(tall, fit_intercept, monkeypatch):
+    X, y = tall
+    X = _awkward_columns(X)
+    rng = np.random.default_rng(6)
+    sw = rng.random(X.shape[0]) + 0.5
+    sw[:5] = 0.0
+    calls = []
+    moments = _problem.sparse_moments
+    monkeypatch.setattr(_problem, "sparse_moments", lambda *a: calls.append(1) or moments(*a))
+    kw = dict(n_lambdas=12, eps=1e-2, tol=TIGHT, max_iter=100_000, fit_intercept=fit_intercept, sample_weight=sw)
+    for extra in (dict(), dict(l1_ratio=0.7), dict(positive=True), dict(weights=np.linspace(0.5, 2.0, X.shape[1]))):
+        calls.clear()
+        gram = jaxl1.fit_path(X, y, **kw, **extra)
+        assert calls, "the sparse X took the data form"
+        data = jaxl1.fit_path(X, y, form="data", **kw, **extra)
+        dense = jaxl1.fit_path(X.toarray(), y, **kw, **extra)
+        assert bool(gram.converged.all()) and bool(data.converged.all())
+        for other in (data, dense):
+            np.testing.assert_allclose(gram.coef, other.coef, rtol=0, atol=1e-7, err_msg=str(extra))
+            np.testing.assert_allclose(gram.intercept, other.intercept, rtol=0, atol=1e-4, err_msg=str(extra))
+        np.testing.assert_allclose(gram.predict(X), dense.predict(X.toarray()), rtol=0, atol=1e-6)
+    lam = float(gram.lambdas[-1])
+    one = jaxl1.fit(X, y, jaxl1.L1(lam), fit_intercept=fit_intercept, sample_weight=sw, tol=TIGHT)
+    np.testing.assert_allclose(one.coef, jaxl1.fit(X.toarray(), y, jaxl1.L1(lam), fit_intercept=fit_intercept,
+                                                   sample_weight=sw, tol=TIGHT).coef, rtol=0, atol=1e-7)
+    # the optimality conditions, in numpy, on the centred weighted data (the awkward columns' coefficients are 0
+    # or tiny: their products carry the cancelling column's rounding)
+    Xd, w = X.toarray(), np.asarray(one.coef)
+    sn = sw / sw.sum()
+    m = sn @ Xd if fit_intercept else np.zeros(X.shape[1])
+    r = (y - (sn @ y if fit_intercept else 0.0)) - (Xd - m) @ w
+    g = (Xd - m).T @ (sn * r)
+    on = w != 0
+    assert np.all(np.abs(g[~on]) <= lam * (1 + 1e-6))
+    np.testing.assert_allclose(g[on], lam * np.sign(w[on]), rtol=1e-5)
+
+
+def test_sparse_gram_form_in_cross_validation(tall, monkeypatch):
+    X, y = tall
+    kw = dict(n_folds=4, n_lambdas=8, eps=1e-2, tol=TIGHT)
+    cv = jaxl1.cross_validate(X, y, **kw)  # the runs in threads, each from its own moments
+    dense = jaxl1.cross_validate(X.toarray(), y, **kw)
+    monkeypatch.setenv("JAXL1_CV_THREADS", "1")  # one program: the data form
+    single = jaxl1.cross_validate(X, y, **kw)
+    for other in (dense, single):
+        np.testing.assert_allclose(cv.fold_scores, other.fold_scores, rtol=1e-8)
+        np.testing.assert_allclose(cv.path.coef, other.path.coef, rtol=0, atol=1e-8)
+
+
+def test_explicit_gram_form_of_a_wide_sparse_x(wide):
+    X, y = wide  # n < p: form="auto" keeps the data form, form="gram" is taken on request
+    lam = 0.2 * float(jaxl1.lambda_max(X, y))
+    res = jaxl1.fit(X, y, jaxl1.L1(lam), form="gram", tol=TIGHT)
+    dense = jaxl1.fit(X.toarray(), y, jaxl1.L1(lam), tol=TIGHT)
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.coef, dense.coef, rtol=0, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- #
