@@ -211,6 +211,8 @@ PROBLEMS = {
     "cancer": breast_cancer,
     "logreg2000x500": lambda: toeplitz_logistic("logreg2000x500", *_size(2000, 500), 0.5, 1e-3, seed=3),
     "text20000x50000": lambda: text_like("text20000x50000", *_size(20000, 50000), 1e-3, 300, 1e-2, seed=4),
+    # more documents than words (n > p): a sparse X that jaxl1 solves in the Gram form
+    "texttall50000x1000": lambda: text_like("texttall50000x1000", *_size(50000, 1000), 1e-2, 50, 1e-3, seed=5),
 }
 REAL_DATA = ("diabetes", "cancer")
 

@@ -336,8 +336,9 @@ def fit(
         ``1e-4`` in float32.
       max_iter: the most iterations (proximal-gradient and conjugate-gradient steps).
       init: optional starting coefficients (``(p,)`` array or a ``FitResult``).
-      form: ``"auto"`` (the Gram matrix for the squared loss when ``n >= p``),
-        ``"gram"`` or ``"data"``.
+      form: ``"auto"`` (the Gram matrix for the squared loss when ``n >= p``; for a sparse ``X`` given by value
+        on a CPU, also at most 4096 columns and ``p^2`` at most 64 times its stored entries, its moments by
+        scipy), ``"gram"`` or ``"data"``.
       check_every: iterations between duality-gap evaluations.
       ws_size: working-set size for L1-type penalties (``L1``, ``ElasticNet``,
         ``NonNegativeL1``): each round solves a dense subproblem on this many

@@ -428,7 +428,10 @@ def host_moments_apply(X, form) -> bool:
 SPARSE_GRAM_MAX = 4096  # the most columns of a sparse X that form="auto" solves in the Gram form (128 MiB)
 
 
-SPARSE_GRAM_FILL = 16  # ... and only while its Gram matrix holds at most this many times X's stored entries
+SPARSE_GRAM_FILL = 64  # ... and only while its Gram matrix holds at most this many times X's stored entries
+# (100-strength tf-idf-like paths, Gram form against data form: 20000x2000 with 156,152 stored entries, 25.6 times
+# fewer than p^2, 0.84 s against 4.09 s; with 39,743 (100.6), 0.60 s against 0.59 s; 20000x4000 with 79,250 (202),
+# 3.55 s against 1.45 s)
 
 
 SPARSE_EXACT_MAX = 64  # the most columns whose centred products sparse_moments recomputes from the rows
@@ -438,11 +441,12 @@ def sparse_gram_choice(X, s):
     """Whether a sparse ``X`` (a BCOO; ``s`` its weights) can take the Gram form here, and whether ``form="auto"``
     takes it: ``None`` where its moments cannot be computed before the program (``X`` or ``s`` traced, not on a
     CPU, or on several devices), else ``True`` for ``n >= p``, at most ``SPARSE_GRAM_MAX`` columns and a Gram
-    matrix of at most ``SPARSE_GRAM_FILL`` times the stored entries, ``False`` otherwise.
+    matrix of at most ``SPARSE_GRAM_FILL`` times the stored entries, ``False`` otherwise (``form="gram"`` only).
 
     The moments are scipy's sparse product (:func:`sparse_moments`); a solve in the Gram form then costs
     ``O(p^2)`` per pass, where the data form's products scatter every stored entry (XLA:CPU's scatter-add:
-    about 3 ns an entry).  A 50000x500 X with 1% of its entries stored: 1.66 s in the data form.
+    about 3 ns an entry).  A tf-idf-like 50000x1000 X with 479,181 stored entries: a 100-strength path took
+    0.165 s in the Gram form against 9.15 s in the data form.
     """
     if not is_bcoo(X) or jax.default_backend() != "cpu":
         return None
