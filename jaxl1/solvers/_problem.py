@@ -362,6 +362,9 @@ def moments_gram(X, s, v, moments, *, fit_intercept, scale):
     # centring X's entries would round them by as much (eps |m|) as this does
     vs = jnp.sum(v, axis=0)
     c = rmul(v, X) - (jnp.outer(x_mean, vs) if v.ndim == 2 else vs * x_mean)
+    if is_bcoo(X):  # a column zeroed as constant (sparse_moments): no curvature, so no slope either
+        flat = jnp.diagonal(R) == 0
+        c = jnp.where(flat[:, None] if v.ndim == 2 else flat, 0.0, c)
     return A, c / (d[:, None] if v.ndim == 2 else d), x_mean, d
 
 
@@ -455,7 +458,8 @@ def sparse_gram_choice(X, s):
     if isinstance(X.data, jax.Array) and len(X.data.devices()) != 1:
         return None
     n, p = X.shape
-    return bool(n >= p and p <= SPARSE_GRAM_MAX and p * p <= SPARSE_GRAM_FILL * max(X.nse, 1))
+    stored = int(np.count_nonzero(np.asarray(X.indices)[:, 0] < n))  # (not BCOO's padding, at out-of-range rows)
+    return bool(n >= p and p <= SPARSE_GRAM_MAX and p * p <= SPARSE_GRAM_FILL * max(stored, 1))
 
 
 def sparse_moments(X, s, fit_intercept):
@@ -465,12 +469,13 @@ def sparse_moments(X, s, fit_intercept):
 
     ``R = X' S X - u u'`` (``s`` sums to 1): the centred matrix would be dense.  Its diagonal is set to the
     centred second moments summed as non-negative terms (the stored entries' ``s_i (x_ij - u_j)^2`` and ``u_j^2``
-    times the weight of the rows without an entry), and a column whose difference would lose more than
-    ``MOMENTS_LOSS_MAX`` eps (a column nearly constant on nearly every row) has its products recomputed from its
-    centred values, ``X' (s * (x_j - u_j)) - u sum(s * (x_j - u_j))``; a column constant on the rows weighted
-    (its centred values rounding noise) has its row and column set to zero, as a zero column has, so that its
-    coefficient stays 0.  ``mag`` holds the uncentred diagonal, ``top`` the columns' largest magnitudes; the
-    Gram form's program takes ``R`` as it is (:func:`moments_gram`).
+    times the weight of the rows without an entry, none when the column is stored on every weighted row), and a
+    column whose difference would lose more than ``MOMENTS_LOSS_MAX`` eps (a column nearly constant on nearly
+    every row) has its products recomputed from its centred values, ``X' (s * (x_j - u_j)) - u sum(s * (x_j -
+    u_j))``; a column constant on the weighted rows (its centred second moment within rounding of its largest
+    value there) has its row and column set to zero, as a zero column has (:func:`moments_gram` then zeroes its
+    right-hand side: its coefficient stays 0).  ``mag`` holds the uncentred diagonal, ``top`` the columns' largest
+    magnitudes on the weighted rows; the Gram form's program takes ``R`` as it is.
     """
     import scipy.sparse as sp
 
@@ -487,13 +492,17 @@ def sparse_moments(X, s, fit_intercept):
         R = np.asarray((Z.T @ Z).toarray(), dtype)
         mag = np.diagonal(R).copy()
         top = np.zeros(p, dtype)
-        np.maximum.at(top, cols, np.abs(data))
+        np.maximum.at(top, cols, np.where(sw > 0, np.abs(data), 0.0))  # (the rows weighted 0 do not count)
         u = np.zeros(p, dtype)
         if fit_intercept:
             u = np.bincount(cols, weights=data * sw, minlength=p).astype(dtype)
             seen = np.bincount(cols, weights=sw, minlength=p)
+            # the weight of the rows without an entry: none when every weighted row has one (1 - seen would
+            # leave rounding there, and a column stored as one value would not read as constant)
+            everywhere = np.bincount(cols, weights=sw > 0, minlength=p) == np.count_nonzero(s > 0)
+            missing = np.where(everywhere, 0.0, np.maximum(1.0 - seen, 0.0))
             sd2 = (np.bincount(cols, weights=sw * np.square(data - u[cols]), minlength=p)
-                   + np.square(u) * np.maximum(1.0 - seen, 0.0)).astype(dtype)
+                   + np.square(u) * missing).astype(dtype)
             R -= np.outer(u, u)
             const = sd2 <= np.square(16 * np.finfo(dtype).eps * top)
             inexact = np.flatnonzero(~const & (mag > MOMENTS_LOSS_MAX * sd2))
@@ -650,9 +659,9 @@ def choose_form(loss, n, p, form, sparse=False, gram=None):
     if form == "gram" and not squared:
         raise ValueError("form='gram' needs a quadratic loss (loss='squared')")
     if form == "gram" and sparse and gram is None:
-        raise ValueError("form='gram' needs a dense X, or a sparse X given by value on a CPU to fit or fit_path (its "
-                         "Gram matrix is computed before the solve); here a sparse X is solved in the data form "
-                         "(form='auto' or 'data')")
+        raise ValueError("form='gram' needs a dense X, or a sparse X given by value on a CPU to fit, fit_path or "
+                         "cross_validate (its Gram matrix is computed before the solve); here a sparse X is solved in "
+                         "the data form (form='auto' or 'data')")
     if form == "auto":
         return "gram" if (squared and n >= p and (not sparse or bool(gram))) else "data"
     return form
