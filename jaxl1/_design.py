@@ -20,7 +20,7 @@ import numpy as np
 from ._jit import jit
 from .solvers._sparse import is_bcoo
 
-__all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "stand_in", "stored_values", "matmul", "shard_rows"]
+__all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "host_csr", "stand_in", "stored_values", "matmul", "shard_rows"]
 
 
 def is_scipy_sparse(X) -> bool:
@@ -180,14 +180,45 @@ def _static(dtype):
     return None if dtype is None else np.dtype(dtype)
 
 
+def host_csr(X, dtype=None):
+    """A concrete sparse ``X`` as a ``scipy.sparse`` CSR matrix of its float dtype (``dtype`` when given): a
+    scipy matrix as it is (converted to CSR), a BCOO from its stored entries (its padding dropped); repeated
+    positions are summed, as the boundary sums them."""
+    import scipy.sparse
+
+    dtype = _float_dtype(X.dtype if dtype is None else dtype)
+    if is_bcoo(X):
+        n, p = X.shape
+        rows, cols = np.asarray(X.indices).reshape(-1, 2).T
+        keep = (rows < n) & (cols < p)
+        X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
+    X = X.tocsr()
+    return X if X.dtype == dtype else X.astype(dtype)
+
+
+def _on_host(X, W) -> bool:
+    """``X @ W`` by scipy: a concrete sparse ``X`` (and ``W``) on a CPU, where XLA's products scatter every stored
+    entry once per column of ``W`` (a 50000x1000 ``X`` with 479,181 stored entries times 100 columns: 0.13 s,
+    against 0.02 s for scipy's)."""
+    if jax.default_backend() != "cpu" or isinstance(W, jax.core.Tracer):
+        return False
+    return is_scipy_sparse(X) or (is_bcoo(X) and not _traced(X) and X.n_batch == 0 and X.n_dense == 0)
+
+
 def matmul(X, W, dtype=None):
     """``X @ W`` for a dense or sparse ``X`` (converted as at the boundary), ``W`` of shape ``(p,)`` or ``(p, K)``.
 
-    For a sparse ``X`` and many columns the product runs a few columns at a time, so the gathered
-    values take ``PREDICT_BATCH`` times the stored entries, not ``K`` times.
+    A concrete sparse ``X`` on a CPU is multiplied by scipy (:func:`_on_host`).  Otherwise, for a sparse ``X`` and
+    many columns the product runs a few columns at a time, so the gathered values take ``PREDICT_BATCH`` times
+    the stored entries, not ``K`` times.
     """
     if not is_sparse(X):
         return _dense_affine_jit(_dense(X), W, None, dtype=_static(dtype), transpose=False)
+    if _on_host(X, W):
+        Xh = host_csr(X, dtype)
+        if is_scipy_sparse(X):  # (a BCOO's values were checked where it was made)
+            require_finite("X", Xh.data)
+        return jax.device_put(np.asarray(Xh @ np.asarray(W, Xh.dtype)))
     X = as_bcoo(X)
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)

@@ -1081,14 +1081,37 @@ def _heldout(loss, X, y, s, offset, rows, mask, coef, intercept):
         held = jnp.zeros_like(s).at[rows].add(jnp.where(mask, s[rows], 0.0))
     else:  # the fold's rows only: predicting all n rows per strength cost 5x more (a 20000x1000 X: 0.07 s)
         X, y, o, held = X[rows], y[rows], o[rows], jnp.where(mask, s[rows], 0.0)
-    held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
     if y.ndim == 1:
-        z = _design.matmul(X, coef.T) + intercept + o[:, None]  # (n, K)
-        per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z)
-        return held @ per_sample
+        return _heldout_of(loss, y, o, held, _design.matmul(X, coef.T) + intercept)
+    held = held / jnp.maximum(jnp.sum(held), jnp.finfo(X.dtype).tiny)  # the full run holds nothing out
     # a (p, T) coefficient matrix per strength: the predictors one strength at a time
     per_sample = jax.lax.map(lambda wb: heldout_scores(loss, y, X @ wb[0] + wb[1] + o), (coef, intercept))
     return per_sample @ held
+
+
+def _heldout_of(loss, y, o, held, z):
+    """The held-out score per strength from the predictors ``z`` ``(m, K)`` (offset left out) of rows whose
+    targets, offsets and weights are ``y``, ``o`` and ``held`` (normalized here; all zero: the full run)."""
+    held = held / jnp.maximum(jnp.sum(held), jnp.finfo(z.dtype).tiny)
+    per_sample = jax.vmap(lambda zk: heldout_scores(loss, y, zk), in_axes=1, out_axes=1)(z + o[:, None])
+    return held @ per_sample
+
+
+@partial(jit, static_argnames=("loss",))
+def _cv_scores_of(y, s, offset, rows, mask, Z, *, loss):
+    """Every fold's held-out scores ``(k, K)`` from its rows' predictors ``Z`` ``(k, m, K)``, computed before (a
+    sparse ``X`` by scipy: :func:`_sparse_predictors`), for a 1-D ``y``."""
+    loss = get_loss(loss)
+    o = jnp.zeros_like(y) if offset is None else offset
+    return jax.lax.map(lambda a: _heldout_of(loss, y[a[0]], o[a[0]], jnp.where(a[1], s[a[0]], 0.0), a[2]),
+                       (rows, mask, Z))
+
+
+def _sparse_predictors(X, rows, coefs, intercepts):
+    """``(k, m, K)``: fold ``f``'s rows ``rows[f]`` (padded) times its path's coefficients, by scipy (the held-out
+    rows only: XLA's product of a sparse X scatters all its entries once per strength)."""
+    Xh, rows = _design.host_csr(X), np.asarray(rows)
+    return np.stack([Xh[r] @ c.T + b for r, c, b in zip(rows, coefs, intercepts)])
 
 
 @partial(jit, static_argnames=("loss",))
@@ -1142,7 +1165,11 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads, runs=None):
     # stacked and summarized in numpy: on a first call each eager operation would compile a program
     coefs = np.stack([np.asarray(o.coef) for o in outs[:k]])
     intercepts = np.stack([np.asarray(o.intercept) for o in outs[:k]])
-    scores = np.asarray(_cv_scores(X, y, s, spec.offset, rows, mask, coefs, intercepts, loss=spec.loss))
+    if _design.is_sparse(X) and y.ndim == 1 and jax.default_backend() == "cpu":
+        Z = _sparse_predictors(X, rows, coefs, intercepts)
+        scores = np.asarray(_cv_scores_of(y, s, spec.offset, rows, mask, Z, loss=spec.loss))
+    else:
+        scores = np.asarray(_cv_scores(X, y, s, spec.offset, rows, mask, coefs, intercepts, loss=spec.loss))
     conv = np.stack([np.asarray(o.converged) for o in outs[:k]])
     full = outs[k]
     return jax.device_put(scores), jax.device_put(conv), full, _cv_summary_np(scores, np.asarray(full.lambdas))
