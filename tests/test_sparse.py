@@ -137,6 +137,26 @@ def test_boundary_conversion():
     assert sizes[:2] == [1024, 1024] and all(m <= s <= 1.25 * m for m, s in zip((1025, 5000, 10**6), sizes[2:]))
 
 
+def test_products_by_scipy_and_by_xla_agree():
+    D = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0], [4.0, 5.0, 0.0], [0.0, 6.0, 0.0]])
+    W = np.arange(12.0).reshape(3, 4) / 7
+    Bp = jsparse.BCOO.fromdense(jnp.asarray(D), nse=9)  # padded
+    dup = sp.coo_matrix((np.array([1.0, 1.0, 5.0]), (np.array([0, 0, 2]), np.array([0, 0, 1]))), shape=(4, 3))
+    for X, dense in ((sp.csr_matrix(D), D), (sp.csc_array(D), D), (Bp, D), (dup, dup.toarray())):
+        out = _design.matmul(X, W)  # concrete, on a CPU: scipy's product
+        assert isinstance(out, jax.Array) and out.dtype == jnp.float64
+        np.testing.assert_allclose(out, dense @ W, rtol=1e-15)
+        np.testing.assert_allclose(_design.matmul(X, W[:, 0]), dense @ W[:, 0], rtol=1e-15)
+        traced = jax.jit(lambda W: _design.matmul(_design.as_bcoo(X), W))(W)  # under jit: XLA's
+        np.testing.assert_allclose(traced, dense @ W, rtol=1e-15)
+    with jax.enable_x64(False):
+        assert _design.matmul(sp.csr_matrix(D), W).dtype == jnp.float32
+    bad = sp.csr_matrix(D)
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        _design.matmul(bad, W)
+
+
 def test_bad_sparse_input(tall):
     X, y = tall
     bad = X.copy()
