@@ -45,7 +45,7 @@ from .solvers import (
 )
 from .solvers._gap import smooth_value
 from .solvers._problem import (column_peaks, fold_moments, host_moments, host_moments_apply, side_by_side,
-                               sparse_gram_choice, sparse_moments)
+                               sparse_fold_moments, sparse_gram_choice)
 
 __all__ = ["PathResult", "CVResult", "lambda_max", "lambda_grid", "fit_path", "cross_validate"]
 
@@ -1132,10 +1132,10 @@ def _run_weights(fold_ids, s, k, i):
 
 
 def _sparse_runs(fold_ids, spec, k):
-    """Every run's moments for a sparse ``X`` in the Gram form (:func:`sparse_moments` on its training weights),
-    or ``None`` where one overflows (the runs then take the data form)."""
-    runs = [sparse_moments(spec.X, _run_weights(fold_ids, spec.s, k, i), spec.fit_intercept) for i in range(k + 1)]
-    return None if any(r is None for r in runs) else runs
+    """Every run's moments for a sparse ``X`` in the Gram form (:func:`sparse_fold_moments` on the runs' training
+    weights), or ``None`` where one overflows (the runs then take the data form)."""
+    weights = [np.asarray(_run_weights(fold_ids, spec.s, k, i)) for i in range(k + 1)]
+    return sparse_fold_moments(spec.X, fold_ids, weights, spec.fit_intercept)
 
 
 def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads, runs=None):

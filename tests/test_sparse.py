@@ -370,6 +370,27 @@ def test_sparse_moments_match_the_centred_gram(tall):
     assert R32.dtype == np.float32
 
 
+def test_fold_moments_equal_each_runs_own(tall):
+    X = _awkward_columns(tall[0])
+    n = X.shape[0]
+    rng = np.random.default_rng(8)
+    s = rng.random(n)
+    s[:4] = 0.0
+    s /= s.sum()
+    folds = rng.integers(0, 4, n)
+    weights = [np.where(folds == i, 0.0, s) / np.where(folds == i, 0.0, s).sum() for i in range(4)] + [s]
+    B = _design.as_bcoo(X)
+    for fit_intercept in (True, False):
+        runs = _problem.sparse_fold_moments(B, folds, weights, fit_intercept)
+        assert len(runs) == 5
+        for w, run in zip(weights, runs):
+            own = sparse_moments(B, jnp.asarray(w), fit_intercept)
+            scale = np.sqrt(np.outer(np.diag(own[0]), np.diag(own[0]))) + 1e-300
+            assert np.max(np.abs(run[0] - own[0]) / scale) < 1e-12
+            for a, b in zip(run[1:], own[1:]):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+
+
 def test_a_large_value_on_a_row_weighted_zero_leaves_a_column_varying():
     # column 0 spreads 1e-3 about 1 on the weighted rows and holds 1e4 on row 0, weighted 0: in float32 its centred
     # second moment (1e-6) is below the rounding of 1e4, but that row does not count, so it is no constant column

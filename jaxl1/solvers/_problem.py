@@ -477,47 +477,93 @@ def sparse_moments(X, s, fit_intercept):
     right-hand side: its coefficient stays 0).  ``mag`` holds the uncentred diagonal, ``top`` the columns' largest
     magnitudes on the weighted rows; the Gram form's program takes ``R`` as it is.
     """
+    entries = _stored_entries(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _centred_moments(_uncentred_moments(entries, X.shape, np.asarray(s)), entries, X.shape,
+                                np.asarray(s), fit_intercept)
+
+
+def sparse_fold_moments(X, fold_ids, weights, fit_intercept):
+    """:func:`sparse_moments` for every cross-validation run from one sparse product per fold.
+
+    ``weights[i]`` are run ``i``'s normalized training weights: the last run's ``s`` on every row, run ``i < k``'s
+    ``s`` with fold ``i``'s rows (``fold_ids == i``) set to 0, divided by the rest's sum.  The folds' products
+    ``P_f = X_f' S X_f`` (``S`` the last run's weights) cost one Gram matrix in all; run ``i`` takes
+    ``(sum P - P_i) / keep_i`` (``keep_i`` the weight its training rows hold) and is then centred and checked as
+    :func:`sparse_moments` does, on its own weights.  A list of ``(R, u, mag, top)``, or ``None`` when one overflows.
+    """
+    entries = _stored_entries(X)
+    rows = entries[0]
+    s = np.asarray(weights[-1])
+    k = len(weights) - 1
+    fold_of = np.asarray(fold_ids)[rows]
+    with np.errstate(over="ignore", invalid="ignore"):
+        parts = [_uncentred_moments(tuple(a[fold_of == f] for a in entries), X.shape, s) for f in range(k)]
+        total = functools.reduce(np.add, parts)
+        out = []
+        for i, w in enumerate(weights):
+            keep = 1.0 if i == k else float(np.sum(np.where(np.asarray(fold_ids) == i, 0.0, s)))
+            M = total if i == k else (total - parts[i]) / max(keep, np.finfo(s.dtype).tiny)
+            out.append(_centred_moments(M, entries, X.shape, np.asarray(w), fit_intercept))
+    return None if any(r is None for r in out) else out
+
+
+def _stored_entries(X):
+    """``(rows, cols, data)`` of a BCOO's stored entries, its padding (out-of-range positions) dropped."""
+    n, p = X.shape
+    idx, data = np.asarray(X.indices), np.asarray(X.data)
+    rows, cols = idx[:, 0], idx[:, 1]
+    real = (rows < n) & (cols < p)
+    return (rows, cols, data) if np.all(real) else (rows[real], cols[real], data[real])
+
+
+def _uncentred_moments(entries, shape, s):
+    """``X' S X`` (dense) of the entries ``(rows, cols, data)`` by scipy's sparse product."""
     import scipy.sparse as sp
 
-    n, p = X.shape
-    idx, data, s = np.asarray(X.indices), np.asarray(X.data), np.asarray(s)
-    rows, cols = idx[:, 0], idx[:, 1]
-    real = (rows < n) & (cols < p)  # a BCOO pads with out-of-range positions
-    if not np.all(real):
-        rows, cols, data = rows[real], cols[real], data[real]
+    rows, cols, data = entries
+    Z = sp.csr_matrix((data * np.sqrt(s)[rows], (rows, cols)), shape=shape)
+    return np.asarray((Z.T @ Z).toarray(), data.dtype)
+
+
+def _centred_moments(M, entries, shape, s, fit_intercept):
+    """``(R, u, mag, top)`` from the uncentred moments ``M = X' S X`` for the weights ``s`` (see
+    :func:`sparse_moments`); ``M`` is not changed."""
+    import scipy.sparse as sp
+
+    rows, cols, data = entries
+    n, p = shape
     dtype = data.dtype
     sw = s[rows]
-    with np.errstate(over="ignore", invalid="ignore"):
-        Z = sp.csr_matrix((data * np.sqrt(s)[rows], (rows, cols)), shape=(n, p))
-        R = np.asarray((Z.T @ Z).toarray(), dtype)
-        mag = np.diagonal(R).copy()
-        top = np.zeros(p, dtype)
-        np.maximum.at(top, cols, np.where(sw > 0, np.abs(data), 0.0))  # (the rows weighted 0 do not count)
-        u = np.zeros(p, dtype)
-        if fit_intercept:
-            u = np.bincount(cols, weights=data * sw, minlength=p).astype(dtype)
-            seen = np.bincount(cols, weights=sw, minlength=p)
-            # the weight of the rows without an entry: none when every weighted row has one (1 - seen would
-            # leave rounding there, and a column stored as one value would not read as constant)
-            everywhere = np.bincount(cols, weights=sw > 0, minlength=p) == np.count_nonzero(s > 0)
-            missing = np.where(everywhere, 0.0, np.maximum(1.0 - seen, 0.0))
-            sd2 = (np.bincount(cols, weights=sw * np.square(data - u[cols]), minlength=p)
-                   + np.square(u) * missing).astype(dtype)
-            R -= np.outer(u, u)
-            const = sd2 <= np.square(16 * np.finfo(dtype).eps * top)
-            inexact = np.flatnonzero(~const & (mag > MOMENTS_LOSS_MAX * sd2))
-            if inexact.size > SPARSE_EXACT_MAX:
-                return None
-            if inexact.size:
-                Xt = sp.csr_matrix((data, (cols, rows)), shape=(p, n))  # X' as rows, for X' z
-                Xc = Xt[inexact].toarray()  # the inexact columns, dense (k, n)
-                zs = s * (Xc - u[inexact, None])
-                fixed = (Xt @ zs.T) - np.outer(u, zs.sum(axis=1))  # (p, k)
-                R[:, inexact] = fixed
-                R[inexact, :] = fixed.T
-            R[const, :] = 0.0
-            R[:, const] = 0.0
-            R[np.diag_indices(p)] = np.where(const, 0.0, sd2)
+    R = M.copy()
+    mag = np.diagonal(M).copy()
+    top = np.zeros(p, dtype)
+    np.maximum.at(top, cols, np.where(sw > 0, np.abs(data), 0.0))  # (the rows weighted 0 do not count)
+    u = np.zeros(p, dtype)
+    if fit_intercept:
+        u = np.bincount(cols, weights=data * sw, minlength=p).astype(dtype)
+        seen = np.bincount(cols, weights=sw, minlength=p)
+        # the weight of the rows without an entry: none when every weighted row has one (1 - seen would
+        # leave rounding there, and a column stored as one value would not read as constant)
+        everywhere = np.bincount(cols, weights=sw > 0, minlength=p) == np.count_nonzero(s > 0)
+        missing = np.where(everywhere, 0.0, np.maximum(1.0 - seen, 0.0))
+        sd2 = (np.bincount(cols, weights=sw * np.square(data - u[cols]), minlength=p)
+               + np.square(u) * missing).astype(dtype)
+        R -= np.outer(u, u)
+        const = sd2 <= np.square(16 * np.finfo(dtype).eps * top)
+        inexact = np.flatnonzero(~const & (mag > MOMENTS_LOSS_MAX * sd2))
+        if inexact.size > SPARSE_EXACT_MAX:
+            return None
+        if inexact.size:
+            Xt = sp.csr_matrix((data, (cols, rows)), shape=(p, n))  # X' as rows, for X' z
+            Xc = Xt[inexact].toarray()  # the inexact columns, dense (k, n)
+            zs = s * (Xc - u[inexact, None])
+            fixed = (Xt @ zs.T) - np.outer(u, zs.sum(axis=1))  # (p, k)
+            R[:, inexact] = fixed
+            R[inexact, :] = fixed.T
+        R[const, :] = 0.0
+        R[:, const] = 0.0
+        R[np.diag_indices(p)] = np.where(const, 0.0, sd2)
     if not (np.all(np.isfinite(R)) and np.all(np.isfinite(u))):
         return None
     return R, u, mag, top
