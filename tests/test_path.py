@@ -252,7 +252,7 @@ def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, f
     kw = dict(folds=folds, sample_weight=sw, n_lambdas=7, tol=1e-12, max_iter=100_000, form=form)
     calls = []
     real = path_module._cv_threaded
-    monkeypatch.setattr(path_module, "_cv_threaded", lambda *a: calls.append(a[-1]) or real(*a))
+    monkeypatch.setattr(path_module, "_cv_threaded", lambda *a: calls.append(a[6]) or real(*a))  # (n_threads)
     monkeypatch.setattr(path_module.os, "cpu_count", lambda: 2)
     threaded = jaxl1.cross_validate(X, y, **kw)
     assert calls == [2]
