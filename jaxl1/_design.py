@@ -216,8 +216,9 @@ def matmul(X, W, dtype=None):
         return _dense_affine_jit(_dense(X), W, None, dtype=_static(dtype), transpose=False)
     if _on_host(X, W):
         Xh = host_csr(X, dtype)
-        if is_scipy_sparse(X):  # (a BCOO's values were checked where it was made)
-            require_finite("X", Xh.data)
+        require_finite("X", Xh.data)
+        if np.shape(W)[0] != Xh.shape[1]:
+            raise ValueError(f"X has {Xh.shape[1]} features, the coefficients {np.shape(W)[0]}")
         return jax.device_put(np.asarray(Xh @ np.asarray(W, Xh.dtype)))
     X = as_bcoo(X)
     if dtype is not None and X.dtype != dtype:

@@ -153,8 +153,11 @@ def test_products_by_scipy_and_by_xla_agree():
         assert _design.matmul(sp.csr_matrix(D), W).dtype == jnp.float32
     bad = sp.csr_matrix(D)
     bad.data[0] = np.nan
-    with pytest.raises(ValueError, match="X contains NaN"):
-        _design.matmul(bad, W)
+    for X in (bad, jsparse.BCOO.from_scipy_sparse(bad)):  # a BCOO made by the user is checked here too
+        with pytest.raises(ValueError, match="X contains NaN"):
+            _design.matmul(X, W)
+    with pytest.raises(ValueError, match="X has 3 features, the coefficients 2"):
+        _design.matmul(sp.csr_matrix(D), W[:2])
 
 
 def test_bad_sparse_input(tall):
@@ -389,6 +392,14 @@ def test_fold_moments_equal_each_runs_own(tall):
             assert np.max(np.abs(run[0] - own[0]) / scale) < 1e-12
             for a, b in zip(run[1:], own[1:]):
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+    # a column near 1e8 on fold 0's rows only: (sum P - P_0) would keep eps * 1e16 of run 0's entries of order 1
+    Xb = X.tolil()
+    Xb[np.flatnonzero(folds == 0), 0] = 1e8
+    Bb = _design.as_bcoo(Xb.tocsr())
+    for fit_intercept in (True, False):
+        run0 = _problem.sparse_fold_moments(Bb, folds, weights, fit_intercept)[0]
+        own = sparse_moments(Bb, jnp.asarray(weights[0]), fit_intercept)
+        np.testing.assert_allclose(run0[0], own[0], rtol=1e-12, atol=1e-12 * np.max(np.abs(own[0])))
 
 
 def test_a_large_value_on_a_row_weighted_zero_leaves_a_column_varying():

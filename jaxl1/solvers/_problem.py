@@ -489,8 +489,10 @@ def sparse_fold_moments(X, fold_ids, weights, fit_intercept):
     ``weights[i]`` are run ``i``'s normalized training weights: the last run's ``s`` on every row, run ``i < k``'s
     ``s`` with fold ``i``'s rows (``fold_ids == i``) set to 0, divided by the rest's sum.  The folds' products
     ``P_f = X_f' S X_f`` (``S`` the last run's weights) cost one Gram matrix in all; run ``i`` takes
-    ``(sum P - P_i) / keep_i`` (``keep_i`` the weight its training rows hold) and is then centred and checked as
-    :func:`sparse_moments` does, on its own weights.  A list of ``(R, u, mag, top)``, or ``None`` when one overflows.
+    ``(sum P - P_i) / keep_i`` (``keep_i`` the weight its training rows hold), or its own product where that
+    difference would lose more than ``MOMENTS_LOSS_MAX`` eps of a diagonal entry, and is then centred and checked
+    as :func:`sparse_moments` does, on its own weights.  A list of ``(R, u, mag, top)``, or ``None`` when one
+    overflows.
     """
     entries = _stored_entries(X)
     rows = entries[0]
@@ -502,9 +504,16 @@ def sparse_fold_moments(X, fold_ids, weights, fit_intercept):
         total = functools.reduce(np.add, parts)
         out = []
         for i, w in enumerate(weights):
-            keep = 1.0 if i == k else float(np.sum(np.where(np.asarray(fold_ids) == i, 0.0, s)))
-            M = total if i == k else (total - parts[i]) / max(keep, np.finfo(s.dtype).tiny)
-            out.append(_centred_moments(M, entries, X.shape, np.asarray(w), fit_intercept))
+            w = np.asarray(w)
+            M = total
+            if i < k:
+                keep = float(np.sum(np.where(np.asarray(fold_ids) == i, 0.0, s)))
+                M = (total - parts[i]) / max(keep, np.finfo(s.dtype).tiny)
+                # the difference loses eps times what was subtracted: where the fold held nearly all of a column's
+                # weight (a column large on its rows only) the run takes its own product
+                if np.any(np.diagonal(total) > MOMENTS_LOSS_MAX * keep * np.diagonal(M)):
+                    M = _uncentred_moments(entries, X.shape, w)
+            out.append(_centred_moments(M, entries, X.shape, w, fit_intercept))
     return None if any(r is None for r in out) else out
 
 
