@@ -33,6 +33,7 @@ from . import _design, _validation
 from ._jit import jit
 from .path import _STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _path_weights, _run_threads
 from .solver import warn_if_stopped
+from .solvers._problem import sparse_gram_choice, sparse_moments
 
 __all__ = ["StabilityResult", "stability_selection"]
 
@@ -112,9 +113,11 @@ class StabilityResult:
         return q**2 / ((2 * self.threshold - 1) * self.probabilities.shape[1])
 
 
-def _stability_run(run, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, *, randomized, **static):
+def _stability_run(run, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset, moments=None, *,
+                   randomized, **static):
     """One subsample's path: its convergence flags, and (selected per strength, size of the cumulative selected
-    set per strength), zero for a padding run (``run = (rows, factors, valid)``)."""
+    set per strength), zero for a padding run (``run = (rows, factors, valid)``); ``moments``: a sparse ``X``'s in
+    the Gram form, on the subsample's weights (:func:`_subsample_weights`)."""
     rows, f, ok = run
     if _design.is_sparse(X):  # the rows left out get no weight
         keep = jnp.zeros(s.shape, bool).at[rows].set(True)
@@ -125,7 +128,8 @@ def _stability_run(run, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, boun
     w = weights
     if randomized:
         w = weights * f.reshape(f.shape + (1,) * (weights.ndim - 1))
-    path = _path_core(Xr, yr, sr / jnp.sum(sr), lambdas, w, l1_ratio, tol, max_iter, bounds, orr, **static)
+    path = _path_core(Xr, yr, sr / jnp.sum(sr), lambdas, w, l1_ratio, tol, max_iter, bounds, orr, None, moments,
+                      **static)
     nz = path.coef != 0
     if nz.ndim == 3:  # a coefficient matrix per strength: a feature is in when its row is
         nz = jnp.any(nz, axis=2)
@@ -146,6 +150,14 @@ def _stability_impl(subsamples, factors, valid, X, y, s, lambdas, weights, l1_ra
 
 
 _stability_jit = jit(_stability_impl, static_argnames=("devices", "randomized") + _STATIC)
+
+
+def _subsample_weights(s, rows):
+    """The normalized weights of a sparse ``X``'s subsample run, as :func:`_stability_run` forms them: ``s`` on
+    ``rows``, 0 elsewhere (numpy)."""
+    sb = np.zeros_like(s)
+    sb[rows] = s[rows]
+    return sb / sb.sum(dtype=sb.dtype)
 
 
 def _check_threshold(threshold, n_subsamples):
@@ -284,20 +296,32 @@ def stability_selection(
     w = spec.weights
     if randomized and w is None:
         w = _path_weights(jnp.ones(p, dtype), spec.kind, (p,) + spec.y.shape[1:])
-    spec = spec._replace(weights=w,
-                         form=_validation.check_form(spec.loss, m, p, form, sparse=_design.is_sparse(spec.X)))
+    devices = _validation.check_devices(devices)[:B]
+    threads = _run_threads(spec.arrays, devices)
+    sparse = _design.is_sparse(spec.X)
+    # a sparse X takes the Gram form in the threaded runs only, each from its subsample's moments
+    gram = sparse_gram_choice(spec.X, spec.s) if (sparse and threads > 1) else None
+    spec = spec._replace(weights=w, form=_validation.check_form(spec.loss, m, p, form, sparse=sparse, gram=gram))
     spec = spec._replace(ws_size=_validation.check_ws_size(ws_size, spec.loss, m, p, spec.form))
 
-    devices = _validation.check_devices(devices)[:B]
     n_dev = max(len(devices), 1)
     padded = -(-B // n_dev) * n_dev
     take = np.minimum(np.arange(padded), B - 1)  # the padding repeats the last subsample, and is not counted
     valid = np.arange(padded) < B
-    threads = _run_threads(spec.arrays, devices)
     if threads > 1:  # concrete inputs on one CPU device: the subsamples' paths as calls from a thread per core
         args = _on_device(spec.arrays)
-        run = lambda i: _stability_run_jit((rows[i].astype(np.int32), factors[i], np.asarray(True)), *args,
-                                           randomized=randomized, **spec.options)
+        sparse_gram = sparse and spec.form == "gram"
+        data_options = dict(spec.options, form="data", ws_size=_validation.check_ws_size(ws_size, spec.loss, m, p,
+                                                                                           "data"))
+
+        def run(i):  # (a sparse X in the Gram form: the subsample's moments, or where they overflow the data form)
+            moments = None
+            if sparse_gram:
+                moments = sparse_moments(spec.X, _subsample_weights(s_host, rows[i]), spec.fit_intercept)
+            options = data_options if (sparse_gram and moments is None) else spec.options
+            return _stability_run_jit((rows[i].astype(np.int32), factors[i], np.asarray(True)), *args, moments,
+                                      randomized=randomized, **options)
+
         outs = _in_threads(run, B, threads)
         conv = np.stack([np.asarray(o[0]) for o in outs])
         counts, sizes = (sum(np.asarray(o[1][i]) for o in outs) for i in (0, 1))

@@ -490,6 +490,26 @@ def test_sparse_gram_form_in_cross_validation(tall, monkeypatch):
         np.testing.assert_allclose(cv.path.coef, other.path.coef, rtol=0, atol=1e-8)
 
 
+def test_sparse_gram_form_in_stability_selection(tall, monkeypatch):
+    import jaxl1.stability as stability
+
+    X, y = tall
+    rng = np.random.default_rng(9)
+    sw = rng.random(X.shape[0]) + 0.5
+    calls = []
+    moments = stability.sparse_moments
+    monkeypatch.setattr(stability, "sparse_moments", lambda *a: calls.append(1) or moments(*a))
+    monkeypatch.setattr(jaxl1.path.os, "cpu_count", lambda: 2)  # (the runs in threads even on one core)
+    kw = dict(n_subsamples=12, n_lambdas=10, eps=1e-2, random_state=0, tol=TIGHT, sample_weight=sw)
+    for extra in (dict(), dict(weakness=0.5, fit_intercept=False)):
+        calls.clear()
+        ours = jaxl1.stability_selection(X, y, **kw, **extra)
+        assert len(calls) == 12  # one subsample's moments per run, in the Gram form
+        dense = jaxl1.stability_selection(X.toarray(), y, **kw, **extra)
+        np.testing.assert_array_equal(ours.probabilities, dense.probabilities)
+        np.testing.assert_array_equal(ours.average_selected, dense.average_selected)
+
+
 def test_explicit_gram_form_of_a_wide_sparse_x(wide):
     X, y = wide  # n < p: form="auto" keeps the data form, form="gram" is taken on request
     lam = 0.2 * float(jaxl1.lambda_max(X, y))
