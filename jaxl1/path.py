@@ -1188,12 +1188,14 @@ def _cv_summary_np(scores, lams):
 
 def _run_threads(arrays, devices) -> int:
     """Threads for independent runs (cross-validation's, stability selection's subsamples): the cores, for
-    concrete inputs on one CPU device; 1 (one compiled program for every run) otherwise, or with
-    ``JAXL1_CV_THREADS=1`` in the environment."""
+    concrete inputs on one CPU device; 0 (one compiled program for every run) otherwise, or with
+    ``JAXL1_CV_THREADS=1`` in the environment.  The callers run one program for every run from fewer than 2
+    threads too, but for a sparse ``X`` in the Gram form, whose runs take their moments from the host: one
+    thread then makes the runs calls one after the other."""
     if len(devices) > 1 or jax.default_backend() != "cpu" or os.environ.get("JAXL1_CV_THREADS") == "1":
-        return 1
+        return 0
     if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(arrays)):
-        return 1
+        return 0
     return max(1, min(os.cpu_count() or 1, RUN_THREADS_MAX))
 
 
@@ -1363,15 +1365,16 @@ def cross_validate(
     rows, mask = _fold_rows(fold_ids, k)
     threads = _run_threads(spec.arrays, devices)
     moments, overflow, runs = None, False, None
-    if _design.is_sparse(spec.X) and spec.form == "gram":  # every run's moments by scipy, for the threaded runs
-        runs = _sparse_runs(fold_ids, spec, k) if threads > 1 else None
+    if _design.is_sparse(spec.X) and spec.form == "gram":  # every run's moments by scipy, for the runs as calls
+        runs = _sparse_runs(fold_ids, spec, k) if threads >= 1 else None
         spec = spec if runs is not None else _data_form(spec, ws_size)
+        threads = threads if runs is not None else 0
     # the fold moments by numpy's BLAS on X in place, for a large X (fit_path takes its moments the same way)
     elif host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)
         overflow = not np.all(np.isfinite(moments[1]))
         moments = None if overflow else moments  # overflow: the single program's own way (columns scaled first)
-    if threads > 1 and not overflow:
+    if (threads > 1 or runs is not None) and not overflow:
         out = _cv_threaded(fold_ids, rows, mask, spec, moments, k, threads, runs)
     else:
         out = _cv_jit(jnp.asarray(fold_ids), rows, mask, *spec.arrays, moments, n_folds=k, devices=devices,

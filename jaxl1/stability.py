@@ -300,7 +300,7 @@ def stability_selection(
     threads = _run_threads(spec.arrays, devices)
     sparse = _design.is_sparse(spec.X)
     # a sparse X takes the Gram form in the threaded runs only, each from its subsample's moments
-    gram = sparse_gram_choice(spec.X, spec.s) if (sparse and threads > 1) else None
+    gram = sparse_gram_choice(spec.X, spec.s) if (sparse and threads >= 1) else None
     spec = spec._replace(weights=w, form=_validation.check_form(spec.loss, m, p, form, sparse=sparse, gram=gram))
     spec = spec._replace(ws_size=_validation.check_ws_size(ws_size, spec.loss, m, p, spec.form))
 
@@ -308,9 +308,9 @@ def stability_selection(
     padded = -(-B // n_dev) * n_dev
     take = np.minimum(np.arange(padded), B - 1)  # the padding repeats the last subsample, and is not counted
     valid = np.arange(padded) < B
-    if threads > 1:  # concrete inputs on one CPU device: the subsamples' paths as calls from a thread per core
+    sparse_gram = sparse and spec.form == "gram"
+    if threads > 1 or sparse_gram:  # concrete inputs on one CPU device: the paths as calls from a thread per core
         args = _on_device(spec.arrays)
-        sparse_gram = sparse and spec.form == "gram"
         data_options = dict(spec.options, form="data", ws_size=_validation.check_ws_size(ws_size, spec.loss, m, p,
                                                                                            "data"))
 

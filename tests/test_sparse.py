@@ -483,9 +483,16 @@ def test_sparse_gram_form_in_cross_validation(tall, monkeypatch):
     kw = dict(n_folds=4, n_lambdas=8, eps=1e-2, tol=TIGHT)
     cv = jaxl1.cross_validate(X, y, **kw)  # the runs in threads, each from its own moments
     dense = jaxl1.cross_validate(X.toarray(), y, **kw)
+    calls = []
+    fold_moments = jaxl1.path.sparse_fold_moments
+    monkeypatch.setattr(jaxl1.path, "sparse_fold_moments", lambda *a: calls.append(1) or fold_moments(*a))
+    monkeypatch.setattr(jaxl1.path.os, "cpu_count", lambda: 1)  # one core: the runs as calls, one after the other
+    one_core = jaxl1.cross_validate(X, y, **kw)
+    assert calls == [1]
     monkeypatch.setenv("JAXL1_CV_THREADS", "1")  # one program: the data form
     single = jaxl1.cross_validate(X, y, **kw)
-    for other in (dense, single):
+    assert calls == [1]
+    for other in (dense, one_core, single):
         np.testing.assert_allclose(cv.fold_scores, other.fold_scores, rtol=1e-8)
         np.testing.assert_allclose(cv.path.coef, other.path.coef, rtol=0, atol=1e-8)
 
