@@ -9,6 +9,9 @@ for every subsample and strength by one independent numpy computation.  Runs are
 and their ratio are printed with the probabilities' agreement.
 
     python benchmarks/stability.py [--n 2000 --p 500 --subsamples 100 --lambdas 100 --repeat 3]
+
+``--text`` takes instead the sparse tf-idf-like ``texttall50000x1000`` problem of ``path.py`` (a ``scipy.sparse``
+X for both libraries, no intercept: centring would make X dense), with ``--eps 1e-3`` as there.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from sklearn.linear_model import lasso_path  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from path import _jaxl1_revision, sparse_truth, toeplitz_design  # noqa: E402
+from path import PROBLEMS, _jaxl1_revision, sparse_truth, toeplitz_design  # noqa: E402
 
 import jaxl1  # noqa: E402
 
@@ -45,25 +48,29 @@ def problem(n, p, rho, seed):
     return X, y, np.flatnonzero(truth)
 
 
-def max_relative_gap(X, y, rows, W):
-    """The largest duality gap / P(0) over the strengths, for the lasso with an intercept on ``rows``."""
-    Xs, ys = X[rows] - X[rows].mean(0), y[rows] - y[rows].mean()
-    return _gaps(Xs, ys, W)
+def _rows(X, y, rows, intercept):
+    """The subsample's rows, centred for an intercept (a sparse X has none)."""
+    Xs, ys = X[rows], y[rows]
+    return (Xs - Xs.mean(0), ys - ys.mean()) if intercept else (Xs, ys)
+
+
+def max_relative_gap(X, y, rows, W, intercept=True):
+    """The largest duality gap / P(0) over the strengths, for the lasso (with an intercept) on ``rows``."""
+    return _gaps(*_rows(X, y, rows, intercept), W)
 
 
 def _gaps(Xs, ys, W, lams=None):
     lams = _gaps.lams if lams is None else lams
     m = Xs.shape[0]
-    R = ys[:, None] - Xs @ W.T
+    R = ys[:, None] - np.asarray(Xs @ W.T)
     primal = 0.5 * np.mean(R**2, axis=0) + lams * np.abs(W).sum(1)
-    theta = R / np.maximum(m, np.abs(Xs.T @ R).max(0) / lams)
+    theta = R / np.maximum(m, np.abs(np.asarray(Xs.T @ R)).max(0) / lams)
     dual = theta.T @ ys - 0.5 * m * (theta**2).sum(0)
     return np.max((primal - dual) / (0.5 * np.mean(ys**2)))
 
 
-def sklearn_one(X, y, rows, lams, tol):
-    Xs, ys = X[rows] - X[rows].mean(0), y[rows] - y[rows].mean()
-    _, coefs, _ = lasso_path(Xs, ys, alphas=lams, tol=tol, max_iter=100_000)
+def sklearn_one(X, y, rows, lams, tol, intercept=True):
+    _, coefs, _ = lasso_path(*_rows(X, y, rows, intercept), alphas=lams, tol=tol, max_iter=100_000)
     return coefs.T
 
 
@@ -78,13 +85,21 @@ def main(argv=None):
     ap.add_argument("--gap", type=float, default=1e-6)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--max-selected", type=float, default=20.0)
+    ap.add_argument("--text", action="store_true", help="the sparse texttall50000x1000 problem of path.py")
     a = ap.parse_args(argv)
-    X, y, truth = problem(a.n, a.p, a.rho, 0)
+    intercept = not a.text
+    if a.text:
+        prob = PROBLEMS["texttall50000x1000"]()
+        X, y, truth = prob.X.tocsr(), prob.y, np.array([], int)
+        title = prob.title
+    else:
+        X, y, truth = problem(a.n, a.p, a.rho, 0)
+        title = f"Toeplitz rho={a.rho}, {a.n}x{a.p}, 10 true features"
     kw = dict(n_subsamples=a.subsamples, n_lambdas=a.lambdas, eps=a.eps, tol=a.gap, random_state=0,
-              max_selected=a.max_selected)
+              max_selected=a.max_selected, fit_intercept=intercept)
     print(f"# {datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, jax {jax.__version__} ({jax.default_backend()}), jaxl1 {_jaxl1_revision()}")
-    print(f"# Toeplitz rho={a.rho}, {a.n}x{a.p}, 10 true features, {a.subsamples} subsamples of {a.n // 2} rows, "
+    print(f"# {title}, {a.subsamples} subsamples of {X.shape[0] // 2} rows, "
           f"{a.lambdas} strengths down to {a.eps:g} lambda_max, relative gap {a.gap:g}")
     t0 = time.perf_counter()
     res = jaxl1.stability_selection(X, y, **kw)
@@ -98,14 +113,15 @@ def main(argv=None):
         np.asarray(res.probabilities)
         times["jaxl1"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        coefs = Parallel(n_jobs=-1)(delayed(sklearn_one)(X, y, r, lams, a.gap / 2) for r in rows)
+        coefs = Parallel(n_jobs=-1)(delayed(sklearn_one)(X, y, r, lams, a.gap / 2, intercept) for r in rows)
         times["sklearn loop (joblib n_jobs=-1)"].append(time.perf_counter() - t0)
     ref = sum((c != 0).astype(float) for c in coefs) / len(rows)
     # jaxl1's own coefficients are not returned by stability_selection: its gap is checked on fit_path's,
     # the same solve on a few of the subsamples
-    gj = max(max_relative_gap(X, y, r, np.asarray(jaxl1.fit_path(X[r], y[r], lambdas=lams, tol=a.gap).coef))
+    gj = max(max_relative_gap(X, y, r, np.asarray(jaxl1.fit_path(X[r], y[r], lambdas=lams, tol=a.gap,
+                                                                  fit_intercept=intercept).coef), intercept)
              for r in rows[:5])
-    gs = max(max_relative_gap(X, y, r, c) for r, c in zip(rows, coefs))
+    gs = max(max_relative_gap(X, y, r, c, intercept) for r, c in zip(rows, coefs))
     mj, ms = statistics.median(times["jaxl1"]), statistics.median(times["sklearn loop (joblib n_jobs=-1)"])
     print("| solver | median s | max relative gap |")
     print("| --- | --- | --- |")
@@ -113,7 +129,7 @@ def main(argv=None):
     print(f"| sklearn lasso_path loop, joblib n_jobs=-1 | {ms:.3f} | {gs:.1e} |")
     probs = np.asarray(res.probabilities)
     print(f"jaxl1 / sklearn loop = {mj / ms:.3f}; probabilities differ by at most {np.abs(probs - ref).max():.3f} "
-          f"(true features {np.abs(probs - ref)[:, truth].max():.3f}); "
+          f"(true features {np.abs(probs - ref)[:, truth].max(initial=0.0):.3f}); "
           f"stable set at 0.9 with q <= {a.max_selected:g}: {res.stable_set.tolist()} (truth {truth.tolist()}), "
           f"bound on expected false selections {float(res.expected_false_selections):.2f}")
 
