@@ -36,6 +36,7 @@ from .path import _STATIC, _over_runs, _path_core, _path_spec
 from .penalties import L1, Bounded
 from .solver import DEFAULT_MAX_ITER, status_of, warn_if_stopped
 from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve
+from .solvers._problem import sparse_gram_choice, sparse_moments
 
 __all__ = ["RelaxedPath", "RelaxedCVResult", "relax", "cross_validate_relaxed"]
 
@@ -163,8 +164,10 @@ def _check_gammas(gammas):
     return g
 
 
-def _relax_core(X, y, s, coef, tol, max_iter, offset=None, *, loss, fit_intercept, form, check_every, ws_size):
-    """The unpenalized refit on the support of each row of ``coef`` (traceable): ``(W, b, gap, n_iter, conv)``."""
+def _relax_core(X, y, s, coef, tol, max_iter, offset=None, moments=None, *, loss, fit_intercept, form, check_every,
+                ws_size):
+    """The unpenalized refit on the support of each row of ``coef`` (traceable): ``(W, b, gap, n_iter, conv)``;
+    ``moments``: a sparse ``X``'s in the Gram form (:func:`jaxl1.solvers._problem.sparse_moments`)."""
     loss = get_loss(loss)
     squared = is_quadratic(loss)
     fit_b = fit_intercept and not squared
@@ -172,7 +175,8 @@ def _relax_core(X, y, s, coef, tol, max_iter, offset=None, *, loss, fit_intercep
     p = X.shape[1]
     zero = jnp.zeros([], dtype)
     prob = prepare(X, y, s, loss=loss, fit_intercept=fit_intercept, form=form,
-                   scale=scalable(Bounded(L1(zero), jnp.zeros(p, dtype), jnp.zeros(p, dtype))), offset=offset)
+                   scale=scalable(Bounded(L1(zero), jnp.zeros(p, dtype), jnp.zeros(p, dtype))), offset=offset,
+                   moments=moments)
 
     def one(w):
         on = w != 0
@@ -241,10 +245,14 @@ def relax(path, X, y, loss: str = "squared", *, fit_intercept: bool = True, samp
     _validation.reject_bools(tol=tol, max_iter=max_iter, check_every=check_every, ws_size=ws_size)
     tol = _validation.check_tol_iter(tol, max_iter, X.dtype)
     check_every = _validation.check_integer("check_every", check_every)
-    form = _validation.check_form(lossobj, n, p, form, sparse=_design.is_sparse(X))
+    sparse = _design.is_sparse(X)
+    form = _validation.check_form(lossobj, n, p, form, sparse=sparse, gram=sparse_gram_choice(X, s) if sparse else None)
+    # a sparse X in the Gram form: its moments by scipy (the data form where they overflow)
+    moments = sparse_moments(X, s, bool(fit_intercept)) if (sparse and form == "gram") else None
+    form = "data" if (sparse and moments is None) else form
     ws_size = _validation.check_ws_size(ws_size, lossobj, n, p, form)
     W, b, gap, n_iter, conv = _relax_jit(X, y, s, jnp.asarray(coef, X.dtype), _validation.as_arg(tol, X.dtype),
-                                         _validation.as_arg(max_iter, np.int32), offset, loss=lossobj,
+                                         _validation.as_arg(max_iter, np.int32), offset, moments, loss=lossobj,
                                          fit_intercept=bool(fit_intercept), form=form, check_every=check_every,
                                          ws_size=ws_size)
     rel = RelaxedPath(path.lambdas, coef, path.intercept, W, b, gap, n_iter, conv, _certificate(lossobj))

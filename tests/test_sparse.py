@@ -517,6 +517,23 @@ def test_sparse_gram_form_in_stability_selection(tall, monkeypatch):
         np.testing.assert_array_equal(ours.average_selected, dense.average_selected)
 
 
+def test_sparse_gram_form_in_the_relaxed_refits(tall, monkeypatch):
+    import jaxl1.relaxed as relaxed
+
+    X, y = tall
+    calls = []
+    moments = relaxed.sparse_moments
+    monkeypatch.setattr(relaxed, "sparse_moments", lambda *a: calls.append(1) or moments(*a))
+    for fit_intercept in (True, False):
+        path = jaxl1.fit_path(X, y, n_lambdas=8, eps=1e-2, fit_intercept=fit_intercept, tol=TIGHT)
+        calls.clear()
+        ours = jaxl1.relax(path, X, y, fit_intercept=fit_intercept, tol=TIGHT)
+        assert calls == [1]
+        dense = jaxl1.relax(path, X.toarray(), y, fit_intercept=fit_intercept, tol=TIGHT)
+        np.testing.assert_allclose(ours.coef_relaxed, dense.coef_relaxed, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(ours.intercept_relaxed, dense.intercept_relaxed, rtol=0, atol=1e-8)
+
+
 def test_explicit_gram_form_of_a_wide_sparse_x(wide):
     X, y = wide  # n < p: form="auto" keeps the data form, form="gram" is taken on request
     lam = 0.2 * float(jaxl1.lambda_max(X, y))
