@@ -1328,7 +1328,9 @@ def cross_validate(
         several devices they run in parallel, one per device at a time (``jax.shard_map``).  On one CPU
         device, with concrete inputs, the runs are calls of :func:`fit_path`'s compiled program (its fold's
         samples weighted 0) from a thread per core (up to 8; ``JAXL1_CV_THREADS=1`` in the environment keeps
-        them in one program), and a ``fit_path`` on the same data has compiled it already.
+        them in one program), and a ``fit_path`` on the same data has compiled it already.  A sparse ``X`` that
+        takes the Gram form (see :func:`jaxl1.fit`'s ``form``) runs so even on one core, each run from its own
+        moments (one sparse product per fold); in one program it takes the data form.
 
     Returns:
       A :class:`CVResult` (``mean_score`` is the held-out mean squared error for the
