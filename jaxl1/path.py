@@ -1370,7 +1370,6 @@ def cross_validate(
     if _design.is_sparse(spec.X) and spec.form == "gram":  # every run's moments by scipy, for the runs as calls
         runs = _sparse_runs(fold_ids, spec, k) if threads >= 1 else None
         spec = spec if runs is not None else _data_form(spec, ws_size)
-        threads = threads if runs is not None else 0
     # the fold moments by numpy's BLAS on X in place, for a large X (fit_path takes its moments the same way)
     elif host_moments_apply(spec.X, spec.form) and k <= MOMENT_FOLDS_MAX:
         moments = fold_moments(np.asarray(spec.X), np.asarray(spec.s), rows, mask, spec.fit_intercept, xp=np)

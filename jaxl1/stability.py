@@ -258,7 +258,7 @@ def stability_selection(
     """
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
-                      penalty, gamma, groups)
+                      penalty, gamma, groups, sparse_gram=True)
     n, p = spec.X.shape
     _validation.reject_bools(n_subsamples=n_subsamples, weakness=weakness)
     if subsamples is None:
@@ -301,6 +301,8 @@ def stability_selection(
     sparse = _design.is_sparse(spec.X)
     # a sparse X takes the Gram form in the threaded runs only, each from its subsample's moments
     gram = sparse_gram_choice(spec.X, spec.s) if (sparse and threads >= 1) else None
+    # (form="gram" with the runs in one program, concrete on a CPU: the data form, as cross_validate takes it)
+    form = "data" if (sparse and gram is None and form == "gram") else form
     spec = spec._replace(weights=w, form=_validation.check_form(spec.loss, m, p, form, sparse=sparse, gram=gram))
     spec = spec._replace(ws_size=_validation.check_ws_size(ws_size, spec.loss, m, p, spec.form))
 

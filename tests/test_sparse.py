@@ -515,6 +515,13 @@ def test_sparse_gram_form_in_stability_selection(tall, monkeypatch):
         dense = jaxl1.stability_selection(X.toarray(), y, **kw, **extra)
         np.testing.assert_array_equal(ours.probabilities, dense.probabilities)
         np.testing.assert_array_equal(ours.average_selected, dense.average_selected)
+    calls.clear()
+    asked = jaxl1.stability_selection(X, y, form="gram", **kw)  # on request too
+    assert len(calls) == 12
+    monkeypatch.setenv("JAXL1_CV_THREADS", "1")  # the runs in one program: the data form
+    single = jaxl1.stability_selection(X, y, form="gram", **kw)
+    assert len(calls) == 12
+    np.testing.assert_allclose(single.probabilities, asked.probabilities, rtol=0, atol=1e-12)
 
 
 def test_sparse_gram_form_in_the_relaxed_refits(tall, monkeypatch):
