@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._jit import jit
-from .solvers._sparse import is_bcoo
+from .solvers._sparse import is_bcoo, stored_entries
 
 __all__ = ["is_sparse", "is_scipy_sparse", "as_bcoo", "host_csr", "stand_in", "stored_values", "matmul", "shard_rows"]
 
@@ -109,13 +109,16 @@ def as_bcoo(X):
             require_finite("X", np.asarray(X.data))
         return X if X.dtype == dtype else X.astype(dtype)
     if is_bcoo(X):  # concrete, perhaps with repeated positions: canonicalized by scipy
-        import scipy.sparse
-
-        n, p = X.shape
-        rows, cols = np.asarray(X.indices).T
-        keep = (rows < n) & (cols < p)  # a BCOO pads with out-of-range positions
-        X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
+        X = _bcoo_to_coo(X)
     return _from_scipy(X, dtype)
+
+
+def _bcoo_to_coo(X):
+    """A concrete 2-D BCOO as a ``scipy.sparse`` COO matrix of its stored entries (its padding dropped)."""
+    import scipy.sparse
+
+    rows, cols, data = stored_entries(X)
+    return scipy.sparse.coo_matrix((data, (rows, cols)), shape=X.shape)
 
 
 def stand_in(X):
@@ -184,15 +187,8 @@ def host_csr(X, dtype=None):
     """A concrete sparse ``X`` as a ``scipy.sparse`` CSR matrix of its float dtype (``dtype`` when given): a
     scipy matrix as it is (converted to CSR), a BCOO from its stored entries (its padding dropped); repeated
     positions are summed, as the boundary sums them."""
-    import scipy.sparse
-
     dtype = _float_dtype(X.dtype if dtype is None else dtype)
-    if is_bcoo(X):
-        n, p = X.shape
-        rows, cols = np.asarray(X.indices).reshape(-1, 2).T
-        keep = (rows < n) & (cols < p)
-        X = scipy.sparse.coo_matrix((np.asarray(X.data)[keep], (rows[keep], cols[keep])), shape=(n, p))
-    X = X.tocsr()
+    X = (_bcoo_to_coo(X) if is_bcoo(X) else X).tocsr()
     return X if X.dtype == dtype else X.astype(dtype)
 
 

@@ -1149,12 +1149,12 @@ def _cv_threaded(fold_ids, rows, mask, spec, moments, k, n_threads, runs=None):
     takes them (``moments``: what :func:`fold_moments` returns, or ``None``; ``runs``: every run's own moments,
     for a sparse ``X``: :func:`_sparse_runs`).  Returns what ``_cv_jit`` returns; the results are the single
     program's to the solver's tolerance (that one computes every run's moments and weights inside)."""
-    if runs is None and moments is not None:
-        R, mags, centre = moments
-        top = column_peaks(spec.X, np)
-        runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
-    elif runs is None:
+    if runs is None:
         runs = [None] * (k + 1)
+        if moments is not None:
+            R, mags, centre = moments
+            top = column_peaks(spec.X, np)
+            runs = [(R[i], centre, mags[i], top) for i in range(k + 1)]
     X, y, s, rest = spec.X, spec.y, spec.s, spec.arrays[3:]  # as fit_path passes them (validate_data put them)
 
     def weights_of(i):  # the run's training weights (the full path's: fit_path's own, so that it is its result),

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..losses import get_loss, intercept_of, is_quadratic, rows_of
-from ._sparse import is_bcoo, sparse_design
+from ._sparse import is_bcoo, sparse_design, stored_entries
 
 
 def default_tol(dtype) -> float:
@@ -477,7 +477,7 @@ def sparse_moments(X, s, fit_intercept):
     right-hand side: its coefficient stays 0).  ``mag`` holds the uncentred diagonal, ``top`` the columns' largest
     magnitudes on the weighted rows; the Gram form's program takes ``R`` as it is.
     """
-    entries = _stored_entries(X)
+    entries = stored_entries(X)
     with np.errstate(over="ignore", invalid="ignore"):
         return _centred_moments(_uncentred_moments(entries, X.shape, np.asarray(s)), entries, X.shape,
                                 np.asarray(s), fit_intercept)
@@ -494,7 +494,7 @@ def sparse_fold_moments(X, fold_ids, weights, fit_intercept):
     as :func:`sparse_moments` does, on its own weights.  A list of ``(R, u, mag, top)``, or ``None`` when one
     overflows.
     """
-    entries = _stored_entries(X)
+    entries = stored_entries(X)
     rows = entries[0]
     s = np.asarray(weights[-1])
     k = len(weights) - 1
@@ -515,15 +515,6 @@ def sparse_fold_moments(X, fold_ids, weights, fit_intercept):
                     M = _uncentred_moments(entries, X.shape, w)
             out.append(_centred_moments(M, entries, X.shape, w, fit_intercept))
     return None if any(r is None for r in out) else out
-
-
-def _stored_entries(X):
-    """``(rows, cols, data)`` of a BCOO's stored entries, its padding (out-of-range positions) dropped."""
-    n, p = X.shape
-    idx, data = np.asarray(X.indices), np.asarray(X.data)
-    rows, cols = idx[:, 0], idx[:, 1]
-    real = (rows < n) & (cols < p)
-    return (rows, cols, data) if np.all(real) else (rows[real], cols[real], data[real])
 
 
 def _uncentred_moments(entries, shape, s):

@@ -24,8 +24,9 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["SparseDesign", "Columns", "is_bcoo", "sparse_design", "restrict_columns", "append_ones",
+__all__ = ["SparseDesign", "Columns", "is_bcoo", "stored_entries", "sparse_design", "restrict_columns", "append_ones",
            "weighted_sq_norms"]
 
 
@@ -33,6 +34,16 @@ def is_bcoo(X) -> bool:
     """``X`` is a :class:`jax.experimental.sparse.BCOO` (checked without importing the module)."""
     module = sys.modules.get("jax.experimental.sparse")
     return module is not None and isinstance(X, module.BCOO)
+
+
+def stored_entries(X):
+    """``(rows, cols, data)`` of a concrete 2-D BCOO's stored entries as numpy arrays, its padding (entries at
+    out-of-range positions) dropped."""
+    n, p = X.shape
+    idx, data = np.asarray(X.indices), np.asarray(X.data)
+    rows, cols = idx[:, 0], idx[:, 1]
+    real = (rows < n) & (cols < p)
+    return (rows, cols, data) if np.all(real) else (rows[real], cols[real], data[real])
 
 
 def _sum_rows(values, rows, n):
