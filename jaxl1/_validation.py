@@ -752,16 +752,50 @@ def check_shard(shard) -> str:
     return shard
 
 
-def check_devices(devices) -> tuple:
-    """The devices a computation is spread over (default: all of ``jax.devices()``), distinct."""
+def committed_devices(*inputs) -> set:
+    """The devices of the concrete JAX arrays among ``inputs`` (pytrees: a BCOO's leaves too) that are committed
+    to devices (placed by ``jax.device_put`` or computed from such arrays)."""
+    found = set()
+    for a in jax.tree.leaves(inputs):
+        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) and getattr(a, "committed", False):
+            found |= set(a.devices())
+    return found
+
+
+def check_devices(devices, *inputs) -> tuple:
+    """The devices a computation is spread over, distinct.
+
+    Default: the one device that every committed JAX array among ``inputs`` is on, as JAX runs a computation
+    where its committed arguments are; else all of ``jax.devices()``.
+    """
     if devices is None:
-        return tuple(jax.devices())
+        committed = committed_devices(*inputs)
+        return tuple(committed) if len(committed) == 1 else tuple(jax.devices())
     devices = tuple(devices)
     if not devices or not all(isinstance(d, jax.Device) for d in devices):
         raise ValueError(f"devices must be a non-empty sequence of jax devices, got {devices!r}")
     if len(set(devices)) != len(devices):
         raise ValueError("devices must not repeat a device")
     return devices
+
+
+def on_devices(devices, *inputs):
+    """``inputs`` with each committed JAX array that is not on all of ``devices`` copied to every one of them
+    (replicated), so that a program spread over ``devices`` may take it; the others unchanged.  Only where every
+    device belongs to this process (across processes the caller places the data)."""
+    if len(devices) < 2 or any(d.process_index != jax.process_index() for d in devices):
+        return inputs if len(inputs) != 1 else inputs[0]
+    every = set(devices)
+    sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("all",)),
+                                          jax.sharding.PartitionSpec())
+
+    def place(a):
+        moved = (isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) and getattr(a, "committed", False)
+                 and set(a.devices()) != every)
+        return jax.device_put(a, sharding) if moved else a
+
+    out = tuple(jax.tree.map(place, x) for x in inputs)
+    return out if len(out) != 1 else out[0]
 
 
 @contextlib.contextmanager

@@ -734,6 +734,7 @@ def _extrapolate(w1, b1, lam1, w2, b2, lam2, lam):
 
 
 _STATIC = ("loss", "fit_intercept", "form", "kind", "check_every", "chunk_size", "ws_size", "standardize")
+_ARRAYS = ("X", "y", "s", "lambdas", "weights", "l1_ratio", "tol", "max_iter", "bounds", "offset")  # PathSpec.arrays
 
 
 def _path_tangent(cfg, path, primals, tangents):
@@ -807,8 +808,7 @@ class PathSpec(NamedTuple):
 
     @property
     def arrays(self) -> tuple:
-        return (self.X, self.y, self.s, self.lambdas, self.weights, self.l1_ratio, self.tol, self.max_iter,
-                self.bounds, self.offset)
+        return tuple(getattr(self, name) for name in _ARRAYS)
 
     @property
     def options(self) -> dict:
@@ -878,6 +878,15 @@ def _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sam
                     chunk_size=min(chunk_size, K), ws_size=ws_size, standardize=bool(standardize))
 
 
+def _placed(spec, devices):
+    """``spec`` with its committed arrays copied to every one of ``devices`` where the work is spread over several
+    (see :func:`jaxl1._validation.on_devices`): a program over several devices takes no argument committed to
+    one of them only."""
+    if len(devices) < 2:
+        return spec
+    return spec._replace(**dict(zip(_ARRAYS, _validation.on_devices(devices, *spec.arrays))))
+
+
 def _data_form(spec, ws_size):
     """``spec`` in the data form (a sparse ``X`` whose moments could not be used), ``ws_size`` as the caller gave it."""
     n, p = spec.X.shape
@@ -936,8 +945,9 @@ def fit_path(
         ``type.multinomial="grouped"``); needs ``l1_ratio=1``.  ``False`` penalizes every entry (``L1``).
       offset: optional ``(n,)`` array added to the linear predictor (see :func:`jaxl1.fit`); the
         default grid starts at the ``lambda_max`` with this offset; ``predict`` leaves it out.
-      devices: the devices the work is spread over (default: all of ``jax.devices()``; with one device
-        nothing is spread).  See ``shard``.
+      devices: the devices the work is spread over (default: all of ``jax.devices()``, or the one device
+        that the inputs placed by ``jax.device_put`` are on; with one device nothing is spread).  Inputs placed
+        on one device are copied to every device the work is spread over.  See ``shard``.
       shard: what is spread over ``devices``.  ``"lambdas"`` (default): each device walks a contiguous
         block of the strengths with its own warm starts, in parallel (``jax.shard_map`` over a one-axis mesh
         named ``"lambdas"``); a coarse path through the blocks' first strengths gives each block its
@@ -991,11 +1001,12 @@ def fit_path(
       >>> short.coef.shape[0] < 20, int((short.coef[-1] != 0).sum()) > 5
       (True, True)
     """
-    devices = _validation.check_devices(devices)
+    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, bounds, offset)
     by_rows = _validation.check_shard(shard) == "rows"
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
                       penalty, gamma, groups, sparse_gram=not (by_rows and len(devices) > 1))
+    spec = _placed(spec, devices)
     stops = _stop_rules(*_validation.check_path_stops(dfmax, pmax, early_stop), spec.X.dtype)
     if by_rows:
         if len(devices) > 1:
@@ -1323,7 +1334,7 @@ def cross_validate(
       n_folds: number of folds when ``folds`` is not given: contiguous blocks,
         scikit-learn's ``KFold(n_folds)`` without shuffling.
       folds: optional ``(n,)`` integer fold ids.
-      devices: the devices the folds are spread over (default: all of ``jax.devices()``).  The
+      devices: the devices the folds are spread over (default: as in :func:`fit_path`).  The
         ``n_folds`` fold paths and the full path are independent runs of one compiled program; with
         several devices they run in parallel, one per device at a time (``jax.shard_map``).  On one CPU
         device, with concrete inputs, the runs are calls of :func:`fit_path`'s compiled program (its fold's
@@ -1357,10 +1368,11 @@ def cross_validate(
                            check_every=check_every, ws_size=ws_size, standardize=standardize, bounds=bounds,
                            grouped=grouped, offset=offset, devices=devices, penalty=penalty, gamma=gamma,
                            groups=groups, dfmax=dfmax, pmax=pmax, early_stop=early_stop).lambdas
-    devices = _validation.check_devices(devices)
+    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, bounds, offset)
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, positive, form, chunk_size, check_every, ws_size, standardize, bounds, grouped, offset,
                       penalty, gamma, groups, sparse_gram=len(devices) == 1)
+    spec = _placed(spec, devices)
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)

@@ -32,7 +32,7 @@ import numpy as np
 from . import _design, _validation
 from ._jit import jit
 from .losses import get_loss, heldout_scores, is_quadratic
-from .path import _STATIC, _over_runs, _path_core, _path_spec
+from .path import _STATIC, _over_runs, _path_core, _path_spec, _placed
 from .penalties import L1, Bounded
 from .solver import DEFAULT_MAX_ITER, status_of, warn_if_stopped
 from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve
@@ -341,7 +341,8 @@ def cross_validate_relaxed(
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
-    devices = _validation.check_devices(devices)
+    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, offset)
+    spec = _placed(spec, devices)
     n, p = spec.X.shape
     form_r = _validation.check_form(spec.loss, n, p, "auto", sparse=_design.is_sparse(spec.X))
     ws_r = _validation.check_ws_size(None, spec.loss, n, p, form_r)

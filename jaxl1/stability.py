@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _design, _validation
 from ._jit import jit
-from .path import _STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _path_weights, _run_threads
+from .path import _STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _placed, _path_weights, _run_threads
 from .solver import warn_if_stopped
 from .solvers._problem import sparse_gram_choice, sparse_moments
 
@@ -232,7 +232,7 @@ def stability_selection(
       subsamples: optional ``(B, m)`` integer row indices, one subsample per row (then ``n_subsamples``,
         ``fraction`` and ``random_state`` do not draw them).
       random_state: seed (or ``numpy.random.Generator``) for the subsamples and the random factors.
-      devices: the devices the subsamples are spread over (default: all of ``jax.devices()``).
+      devices: the devices the subsamples are spread over (default: as in :func:`jaxl1.fit_path`).
 
     Returns:
       A :class:`StabilityResult`: ``probabilities`` ``(K, p)``, ``stable_set``,
@@ -293,10 +293,11 @@ def stability_selection(
         _validation.check_two_classes(y_host, s_b, spec.loss,
                                       f" in subsample {b} (use a larger fraction, or pass subsamples)")
 
+    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, bounds, offset)[:B]
+    spec = _placed(spec, devices)
     w = spec.weights
     if randomized and w is None:
         w = _path_weights(jnp.ones(p, dtype), spec.kind, (p,) + spec.y.shape[1:])
-    devices = _validation.check_devices(devices)[:B]
     threads = _run_threads(spec.arrays, devices)
     sparse = _design.is_sparse(spec.X)
     # a sparse X takes the Gram form in the threaded runs only, each from its subsample's moments

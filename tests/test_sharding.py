@@ -110,6 +110,36 @@ counts = sum((np.asarray(jaxl1.fit_path(X[r] / f, y[r], lambdas=spread.lambdas, 
 np.testing.assert_allclose(spread.probabilities, counts / 7, atol=1e-12)
 sparse = jaxl1.stability_selection(sp.csr_matrix(X), y, **kw)
 np.testing.assert_allclose(sparse.probabilities, counts / 7, atol=1e-12)
+
+# inputs committed to one device (jax.device_put): by default the work runs there, as JAX runs a computation
+# where its committed arguments are; spread over several devices, such inputs are copied to each of them
+d2 = jax.devices()[2]
+Xc, yc = jax.device_put(X, d2), jax.device_put(y, d2)
+from jax.experimental import sparse as jsparse
+Bc = jax.device_put(jsparse.BCOO.fromdense(X), d2)
+kw = dict(n_lambdas=12, tol=1e-12, max_iter=100_000)
+ref = jaxl1.fit_path(X, y, devices=one, **kw)
+for args, extra, mesh in [((Xc, y), {}, []), ((X, yc), {}, []), ((Bc, y), {}, []),
+                          ((Xc, yc), dict(devices=jax.devices()), [4]), ((Bc, yc), dict(devices=jax.devices()), [4]),
+                          ((Xc, y), dict(shard="rows", devices=jax.devices()), [])]:
+    meshes.clear()
+    got = jaxl1.fit_path(*args, **extra, **kw)
+    assert meshes == mesh, (meshes, extra)
+    if not extra:
+        assert got.coef.devices() == {d2}, got.coef.devices()
+    np.testing.assert_allclose(got.coef, ref.coef, rtol=1e-8, atol=1e-8)
+cv_ref = jaxl1.cross_validate(X, y, devices=one, n_folds=5, **kw)
+for extra in ({}, dict(devices=jax.devices())):
+    cv = jaxl1.cross_validate(Xc, yc, n_folds=5, **extra, **kw)
+    np.testing.assert_allclose(cv.fold_scores, cv_ref.fold_scores, rtol=1e-8)
+kw = dict(n_subsamples=7, n_lambdas=8, random_state=0, tol=1e-12, max_iter=100_000)
+st_ref = jaxl1.stability_selection(X, y, devices=one, **kw)
+for extra in ({}, dict(devices=jax.devices())):
+    st = jaxl1.stability_selection(Xc, y, **extra, **kw)
+    np.testing.assert_allclose(st.probabilities, st_ref.probabilities, atol=1e-12)
+rel_ref = jaxl1.cross_validate_relaxed(X, y, n_lambdas=6, devices=one)
+rel = jaxl1.cross_validate_relaxed(Xc, yc, n_lambdas=6, devices=jax.devices())
+np.testing.assert_allclose(rel.mean_score, rel_ref.mean_score, rtol=1e-7)
 print("ok")
 """
 
