@@ -32,7 +32,8 @@ import numpy as np
 from . import _design, _validation
 from ._jit import jit
 from .losses import get_loss, heldout_scores, is_quadratic
-from .path import _STATIC, _over_runs, _path_core, _path_spec, _placed
+from .path import (_STATIC, _cv_scores_of, _data_form, _fold_rows, _in_threads, _on_device, _over_runs, _path_core,
+                   _path_jit, _path_spec, _placed, _run_threads, _run_weights, _sparse_predictors, _sparse_runs)
 from .penalties import L1, Bounded
 from .solver import DEFAULT_MAX_ITER, status_of, warn_if_stopped
 from .solvers import certificate_of, init_intercept, intercept_out, prepare, scalable, solve
@@ -295,6 +296,39 @@ def _cv_relaxed_impl(folds, gammas, X, y, s, lambdas, weights, l1_ratio, tol, ma
 _cv_relaxed_jit = jit(_cv_relaxed_impl, static_argnames=("n_folds", "devices", "form_r", "ws_r") + _STATIC)
 
 
+def _cv_relaxed_runs(fold_ids, spec, k, runs, gammas):
+    """:func:`_cv_relaxed_impl`'s results for a sparse ``X`` in the Gram form: each run (a fold held out, or the full
+    run) is a call of :func:`jaxl1.fit_path`'s compiled program and one of :func:`relax`'s, both from the run's own
+    moments (``runs``: :func:`jaxl1.path._sparse_runs`), from a thread per core (one after the other on one core); the
+    folds' predictors by scipy on their own rows (:func:`jaxl1.path._sparse_predictors`)."""
+    n, p = spec.X.shape
+    X, y, s, rest = spec.X, spec.y, spec.s, spec.arrays[3:]
+    opts = spec.options
+    ws_r = _validation.check_ws_size(None, spec.loss, n, p, "gram")
+
+    def run(i):
+        st = _on_device(_run_weights(fold_ids, s, k, i))
+        path = _path_jit(X, y, st, *rest, None, runs[i], devices=(), **opts)
+        refit = _relax_jit(X, y, st, path.coef, spec.tol, spec.max_iter, spec.offset, runs[i], loss=spec.loss,
+                           fit_intercept=spec.fit_intercept, form="gram", check_every=spec.check_every, ws_size=ws_r)
+        return path, refit
+
+    outs = _in_threads(run, k + 1, _run_threads(spec.arrays, ()))
+    rows, mask = (np.asarray(a) for a in _fold_rows(fold_ids, k))
+    stacked = lambda get: np.stack([np.asarray(get(o)) for o in outs[:k]])
+    Z1 = _sparse_predictors(X, rows, stacked(lambda o: o[0].coef), stacked(lambda o: o[0].intercept))
+    Z0 = _sparse_predictors(X, rows, stacked(lambda o: o[1][0]), stacked(lambda o: o[1][1]))
+    G = gammas.size
+    Z = gammas[:, None, None, None] * Z1 + (1 - gammas[:, None, None, None]) * Z0  # (G, k, m, K): linear in gamma
+    scores = np.asarray(_cv_scores_of(y, s, spec.offset, np.tile(rows, (G, 1)), np.tile(mask, (G, 1)),
+                                      Z.reshape((G * k,) + Z.shape[2:]), loss=spec.loss))
+    scores = scores.reshape((G, k, -1)).transpose(1, 0, 2)  # (k, G, K)
+    conv = stacked(lambda o: o[0].converged) & stacked(lambda o: o[1][4])
+    path, (W, b, gap, n_iter, c) = outs[k]
+    rel = RelaxedPath(path.lambdas, path.coef, path.intercept, W, b, gap, n_iter, c)
+    return jax.device_put(scores), jax.device_put(conv), rel
+
+
 def cross_validate_relaxed(
     X, y, gammas=GAMMAS, n_folds: int = 5, folds=None, loss: str = "squared", l1_ratio: float | None = None,
     lambdas=None, n_lambdas: int = 100, eps: float = 1e-3, fit_intercept: bool = True, sample_weight=None,
@@ -308,6 +342,9 @@ def cross_validate_relaxed(
     The strengths are computed on all the data; each fold's path is fitted on the other folds, refitted
     on each strength's support (:func:`relax`), and every blend ``gamma * path + (1 - gamma) * refit`` in
     ``gammas`` is scored on the fold's own samples; the path and its refits are then fitted on all the data.
+    A sparse ``X`` with more rows than columns, concrete on a CPU, takes the Gram form as in
+    :func:`jaxl1.cross_validate`: each run (a fold held out, or all the data) is then a call of its own, from its
+    own moments.
 
     Args:
       gammas: the blends to score, numbers in [0, 1] (default cv.glmnet's ``0, 0.25, 0.5, 0.75, 1``; 1 is the
@@ -332,23 +369,31 @@ def cross_validate_relaxed(
       ((5, 20), True)
     """
     g = _check_gammas(gammas)
+    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, offset)
+    # a sparse X may take the Gram form when its runs go as calls from the host (each from its own moments)
     spec = _path_spec(X, y, loss, l1_ratio, lambdas, n_lambdas, eps, fit_intercept, sample_weight, tol, max_iter,
                       weights, False, "auto", None, check_every, None, standardize, None, False, offset, penalty,
-                      gamma, groups)
+                      gamma, groups, sparse_gram=len(devices) == 1)
     if spec.y.ndim != 1:
         raise ValueError("y: the relaxed fit is for a coefficient vector per strength (a 1-D y); a 2-D y (several "
                          "responses, or loss='multinomial') is not supported")
     _validation.reject_bools(n_folds=n_folds)
     fold_ids, k = _validation.check_folds(folds, n_folds, spec.X.shape[0])
     _validation.check_cv_folds(fold_ids, spec.s, k, spec.y, spec.loss)
-    devices = _validation.check_devices(devices, X, y, sample_weight, lambdas, weights, offset)
     spec = _placed(spec, devices)
     n, p = spec.X.shape
-    form_r = _validation.check_form(spec.loss, n, p, "auto", sparse=_design.is_sparse(spec.X))
-    ws_r = _validation.check_ws_size(None, spec.loss, n, p, form_r)
     gam = jnp.asarray(g, spec.X.dtype)
-    scores, conv, rel = _cv_relaxed_jit(jnp.asarray(fold_ids), gam, *spec.arrays, n_folds=k, devices=devices,
-                                        form_r=form_r, ws_r=ws_r, **spec.options)
+    runs = None
+    if _design.is_sparse(spec.X) and spec.form == "gram":
+        runs = _sparse_runs(fold_ids, spec, k) if _run_threads(spec.arrays, devices) >= 1 else None
+        spec = spec if runs is not None else _data_form(spec, None)
+    if runs is not None:
+        scores, conv, rel = _cv_relaxed_runs(fold_ids, spec, k, runs, g)
+    else:
+        form_r = _validation.check_form(spec.loss, n, p, "auto", sparse=_design.is_sparse(spec.X))
+        ws_r = _validation.check_ws_size(None, spec.loss, n, p, form_r)
+        scores, conv, rel = _cv_relaxed_jit(jnp.asarray(fold_ids), gam, *spec.arrays, n_folds=k, devices=devices,
+                                            form_r=form_r, ws_r=ws_r, **spec.options)
     rel = RelaxedPath(*(getattr(rel, f) for f in ("lambdas", "coef", "intercept", "coef_relaxed", "intercept_relaxed",
                                                   "gap", "n_iter", "converged")), _certificate(spec.loss))
     mean = jnp.mean(scores, axis=0)

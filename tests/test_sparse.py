@@ -541,6 +541,31 @@ def test_sparse_gram_form_in_the_relaxed_refits(tall, monkeypatch):
         np.testing.assert_allclose(ours.intercept_relaxed, dense.intercept_relaxed, rtol=0, atol=1e-8)
 
 
+def test_sparse_gram_form_in_relaxed_cross_validation(tall, monkeypatch):
+    import jaxl1.relaxed as relaxed
+
+    X, y = tall
+    sw = np.random.default_rng(3).random(X.shape[0]) + 0.5
+    calls = []
+    runs = relaxed._sparse_runs
+    monkeypatch.setattr(relaxed, "_sparse_runs", lambda *a: calls.append(1) or runs(*a))
+    kw = dict(n_folds=4, n_lambdas=8, eps=1e-2, tol=TIGHT, sample_weight=sw)
+    for fit_intercept in (True, False):
+        calls.clear()
+        ours = jaxl1.cross_validate_relaxed(X, y, fit_intercept=fit_intercept, **kw)  # every run from its moments
+        assert calls == [1]
+        dense = jaxl1.cross_validate_relaxed(X.toarray(), y, fit_intercept=fit_intercept, **kw)
+        np.testing.assert_allclose(ours.fold_scores, dense.fold_scores, rtol=1e-8)
+        np.testing.assert_allclose(ours.relaxed.coef_relaxed, dense.relaxed.coef_relaxed, rtol=0, atol=1e-8)
+        np.testing.assert_array_equal(ours.index, dense.index)
+        assert ours.fold_converged.shape == (4, 8) and bool(ours.fold_converged.all())
+    calls.clear()
+    monkeypatch.setenv("JAXL1_CV_THREADS", "1")  # the runs in one program: the data form
+    single = jaxl1.cross_validate_relaxed(X, y, fit_intercept=False, **kw)
+    assert calls == []
+    np.testing.assert_allclose(single.fold_scores, dense.fold_scores, rtol=1e-8)
+
+
 def test_explicit_gram_form_of_a_wide_sparse_x(wide):
     X, y = wide  # n < p: form="auto" keeps the data form, form="gram" is taken on request
     lam = 0.2 * float(jaxl1.lambda_max(X, y))
