@@ -1225,8 +1225,10 @@ def _on_device(tree):
 
 
 def _in_threads(call, n_runs, n_threads):
-    """``[call(0), ..., call(n_runs - 1)]``, each finished: the first alone (it compiles the program once), the
-    others from ``n_threads`` threads (XLA:CPU runs one program's loops on one core, two calls on two).
+    """``[call(0), ..., call(n_runs - 1)]``, each finished: the first from this thread, the others from ``n_threads``
+    threads once it is dispatched (XLA:CPU runs one program's loops on one core, two calls on two).  A first
+    call compiles the program once before the others start; a compiled one runs on beside them (5-fold
+    cross-validation of 2000x500: the runs took 0.17-0.18 s instead of 0.19-0.22 s when the first finished alone).
 
     The workers run under the calling thread's float64 setting and default device: a context manager (the
     estimators' ``jax.enable_x64(True)``) sets them for its own thread only.
@@ -1237,9 +1239,10 @@ def _in_threads(call, n_runs, n_threads):
         with enable_x64(x64), jax.default_device(device):
             return jax.block_until_ready(call(i))
 
-    first = jax.block_until_ready(call(0))
+    first = call(0)  # (dispatched: it runs on while the others start)
     with side_by_side(), concurrent.futures.ThreadPoolExecutor(n_threads) as pool:  # (numpy's BLAS on one thread)
-        return [first] + list(pool.map(run, range(1, n_runs)))
+        rest = list(pool.map(run, range(1, n_runs)))
+    return [jax.block_until_ready(first)] + rest
 
 
 def _cv_jit_impl(folds, fold_rows, fold_mask, X, y, s, lambdas, weights, l1_ratio, tol, max_iter, bounds, offset,
