@@ -1,5 +1,6 @@
 """``lambda_max``, ``fit_path`` and ``cross_validate`` against scikit-learn (float64)."""
 
+import inspect
 import os
 import warnings
 
@@ -252,7 +253,8 @@ def test_cross_validate_runs_in_threads_give_the_programs_results(monkeypatch, f
     kw = dict(folds=folds, sample_weight=sw, n_lambdas=7, tol=1e-12, max_iter=100_000, form=form)
     calls = []
     real = path_module._cv_threaded
-    monkeypatch.setattr(path_module, "_cv_threaded", lambda *a: calls.append(a[6]) or real(*a))  # (n_threads)
+    threads_of = lambda *a, **k: inspect.signature(real).bind(*a, **k).arguments["n_threads"]
+    monkeypatch.setattr(path_module, "_cv_threaded", lambda *a, **k: calls.append(threads_of(*a, **k)) or real(*a, **k))
     monkeypatch.setattr(path_module.os, "cpu_count", lambda: 2)
     threaded = jaxl1.cross_validate(X, y, **kw)
     assert calls == [2]
