@@ -58,7 +58,8 @@ class RelaxedPath:
       coef, intercept: ``(K, p)`` and ``(K,)``: the penalized path (``gamma = 1``).
       coef_relaxed, intercept_relaxed: the unpenalized refits on each strength's support (``gamma = 0``).
       gap, n_iter, converged: the refits' certificates (see :class:`jaxl1.FitResult`), iterations and
-        whether each reached ``tol``.
+        whether each reached ``tol``; a strength with the previous strength's support takes that refit over
+        (``n_iter`` 0), so equal supports have identical refits.
       certificate: what ``gap`` measures.
     """
 
@@ -187,7 +188,17 @@ def _relax_core(X, y, s, coef, tol, max_iter, offset=None, moments=None, *, loss
                                           check_every=check_every, ws_size=ws_size)
         return w_r, intercept_out(prob, w_r, b, fit_intercept, squared), gap, n_iter, conv
 
-    return jax.lax.map(one, coef)
+    # a strength whose support is the previous one's has the same refit: it is taken over (no iteration), so that
+    # the blends of equal supports score exactly alike (cross-validation's ties then fall to the first strength)
+    def step(prev, w):
+        on, out, started = prev
+        same = started & jnp.all((w != 0) == on)
+        kept = out[:3] + (jnp.zeros_like(out[3]),) + out[4:]
+        new = jax.lax.cond(same, lambda: kept, lambda: one(w))
+        return ((w != 0), new, jnp.ones([], bool)), new
+
+    blank = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(one, coef[0]))
+    return jax.lax.scan(step, (coef[0] != 0, blank, jnp.zeros([], bool)), coef)[1]
 
 
 _relax_jit = jit(_relax_core, static_argnames=("loss", "fit_intercept", "form", "check_every", "ws_size"))

@@ -53,6 +53,27 @@ def test_squared_refits_are_least_squares_on_the_support(diabetes, weighted):
     np.testing.assert_array_equal(rel.blend(1.0)[0], path.coef)
 
 
+def test_equal_supports_share_one_refit(diabetes):
+    """Strengths with the previous strength's support take its refit over (no iteration): equal supports give
+    identical refits, so cross-validation's ties between them are exact and fall to the first strength."""
+    X, y = diabetes
+    path = jaxl1.fit_path(X, y, n_lambdas=40, **KW)
+    rel = jaxl1.relax(path, X, y, **KW)
+    on = np.asarray(path.coef) != 0
+    repeated = np.r_[False, np.all(on[1:] == on[:-1], axis=1)]
+    assert repeated.sum() >= 5
+    n_iter = np.asarray(rel.n_iter)
+    assert np.all(n_iter[repeated] == 0) and np.all(n_iter[~repeated][1:] > 0)  # (the first: intercept only)
+    for k in np.flatnonzero(repeated):
+        np.testing.assert_array_equal(rel.coef_relaxed[k], rel.coef_relaxed[k - 1])
+        np.testing.assert_array_equal(rel.intercept_relaxed[k], rel.intercept_relaxed[k - 1])
+        coef, b = _lstsq_on_support(X, y, np.ones(X.shape[0]), np.flatnonzero(on[k]))
+        np.testing.assert_allclose(rel.coef_relaxed[k], coef, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(coef).max()))
+    cv = jaxl1.cross_validate_relaxed(X, y, gammas=(0.0,), n_lambdas=40, **KW)
+    best = np.asarray(cv.mean_score[0])
+    assert int(cv.index[1]) == int(np.flatnonzero(best == best.min())[0])
+
+
 def test_no_intercept_and_offset(diabetes):
     X, y = diabetes
     off = 0.1 * y
