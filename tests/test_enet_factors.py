@@ -123,3 +123,23 @@ def test_paths_and_cross_validation_take_elastic_net_factors():
         np.testing.assert_allclose(path.coef[k], res.coef, atol=1e-8)
     cv = jaxl1.cross_validate(X, y, n_folds=3, l1_ratio=RHO, weights=C, lambdas=path.lambdas, tol=1e-12)
     np.testing.assert_allclose(cv.path.coef, path.coef, atol=1e-8)
+
+
+def test_free_coordinates_far_from_the_solution_keep_the_gap_positive():
+    """Penalty factors of 0 on a wide problem: the gap at a point far from the solution (the dual point rescaled,
+    sigma > 1) must not read 0 (it did: the free coordinates' term took ``v w`` where the dual has ``v w / sigma``,
+    and the path stopped at wrong points with gap 0).  Against the optimality conditions in numpy."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((15, 30))
+        y = X[:, :3].sum(1) + rng.standard_normal(15)
+        pw = np.ones(30)
+        pw[:8] = 0
+        path = jaxl1.fit_path(X, y, weights=pw, n_lambdas=5, tol=1e-10)
+        assert bool(np.all(path.converged))
+        for k, lam in enumerate(np.asarray(path.lambdas)):
+            w, b = np.asarray(path.coef[k]), float(path.intercept[k])
+            g = X.T @ (X @ w + b - y) / len(y)
+            t = lam * pw
+            kkt = np.where(w != 0, g + t * np.sign(w), np.maximum(np.abs(g) - t, 0))
+            assert np.abs(kkt).max() <= 1e-4 * lam, (seed, k, np.abs(kkt).max())

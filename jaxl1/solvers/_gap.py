@@ -59,7 +59,8 @@ def free_term(free, w, v, L):
     ``P - D`` splits into per-coordinate Fenchel-Young terms ``P_j(w_j) + P_j^*(-v_j) + v_j w_j``; for
     these coordinates ``P_j^*(-v_j)`` is infinite (or, for a free coordinate, finite only at ``v_j = 0``),
     so their term is replaced by ``v_j^2 / L``, the decrease a gradient step on that coordinate could
-    still make.
+    still make.  The dual point is the gradient rescaled by ``1 / sigma``, whose term holds ``v_j w_j / sigma``:
+    the caller passes ``w / sigma`` (with ``w`` the gap could read 0 far from the solution).
     """
     return jnp.sum(jnp.where(free, v * v / L - v * w, 0.0))
 
@@ -107,7 +108,7 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
         # the conjugate of u -> F(u + o) is F*(u) - <u, o>
         dual = -loss.conjugate(prob.y, u, prob.s) + jnp.vdot(u, prob.o) - pen.conjugate(-v / sigma)
     primal = f + pen.value(w)
-    gap = primal - dual + free_term(free, w, v, prob.L)
+    gap = primal - dual + free_term(free, w / sigma, v, prob.L)
     return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros_like(b) if form == "gram" else gb)
 
 
@@ -118,7 +119,7 @@ def gram_gap(prob, pen, w, v):
     sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
     conj_loss = (jnp.vdot(w, prob.c) - 2 * prob.yy) / sigma + f / sigma**2
     dual = -conj_loss - pen.conjugate(-v / sigma)
-    gap = f + pen.value(w) - dual + free_term(free, w, v, prob.L)
+    gap = f + pen.value(w) - dual + free_term(free, w / sigma, v, prob.L)
     return jnp.maximum(gap, 0.0)
 
 
