@@ -205,6 +205,8 @@ class Logistic:
         p = jax.nn.sigmoid(z)
         return s * p * (1 - p)
 
+    DUAL_RANGE = (0.0, 1.0)  # of a = _a(y, u, s) on the conjugate's domain
+
     @staticmethod
     def _a(y, u, s):
         # a_i = -t_i u_i / s_i in [0, 1] on the conjugate's domain
@@ -358,6 +360,8 @@ class Multinomial:
         p = jax.nn.softmax(z, axis=1)
         return s[:, None] * p * (1 - p)
 
+    DUAL_RANGE = (0.0, None)  # of a = _a(y, u, s) on the conjugate's domain (rows that sum to 1)
+
     @staticmethod
     def _a(y, u, s):
         # a_i = y_i + u_i / s_i, in the simplex on the conjugate's domain (y_i where s_i = 0)
@@ -452,6 +456,8 @@ class Poisson:
     @staticmethod
     def hess(y, z, s):
         return s * jnp.exp(z)
+
+    DUAL_RANGE = (0.0, None)  # of a = _a(y, u, s) on the conjugate's domain
 
     @staticmethod
     def _a(y, u, s):

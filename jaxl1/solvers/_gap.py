@@ -102,6 +102,8 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
         if fit_b:  # the intercept's dual constraint: sum(u) = 0
             u = _centred(u, prob.s, gb)
         v = rmul(u, prob.A)
+        if fit_b and hasattr(loss, "DUAL_RANGE"):  # and back inside the conjugate's domain
+            u, v = _inside_domain(loss, prob, u, v)
         free = free_mask(pen, w, v)
         sigma = jnp.maximum(1.0, pen.dual_norm(jnp.where(free, 0.0, -v)))
         u = loss.project_dual(prob.y, u / sigma, prob.s)
@@ -110,6 +112,30 @@ def gap_info(prob, pen, w, b, *, loss, form, fit_b):
     primal = f + pen.value(w)
     gap = primal - dual + free_term(free, w / sigma, v, prob.L)
     return GapInfo(jnp.maximum(gap, 0.0), b, v, z, jnp.zeros_like(b) if form == "gram" else gb)
+
+
+def _inside_domain(loss, prob, u, v):
+    """The centred dual point ``u`` (and ``v = A'u``) moved towards the null model's ``u0 = s (ybar - y)`` until it is
+    inside the conjugate's domain.
+
+    Centring (``u - s gb``, for the intercept's constraint) can take ``u`` out of the domain where a probability or
+    a mean is about 0 (``a = loss._a(y, u, s)`` outside ``loss.DUAL_RANGE``); projecting it back would break the
+    constraint and leave ``v`` behind, and the gap could read below the true one (0 at a wrong point: a multinomial
+    elastic net).  ``u0`` meets the constraint and lies inside the domain (its ``a`` is the weighted mean of ``y``),
+    so ``theta u + (1 - theta) u0`` meets both for the largest ``theta`` in [0, 1] that keeps ``a`` in range (1 unless
+    ``u`` is out; ``A'u0`` is computed only then).
+    """
+    s, y = prob.s, prob.y
+    lo, hi = loss.DUAL_RANGE
+    u0 = rows_of(s, y) * ((s @ y) / jnp.sum(s) - y)
+    a, a0 = loss._a(y, u, s), loss._a(y, u0, s)
+    tiny = jnp.finfo(a.dtype).tiny
+    cut = jnp.where(a < lo, (a0 - lo) / jnp.maximum(a0 - a, tiny), 1.0)
+    if hi is not None:
+        cut = jnp.minimum(cut, jnp.where(a > hi, (hi - a0) / jnp.maximum(a - a0, tiny), 1.0))
+    theta = jnp.clip(jnp.min(cut), 0.0, 1.0)
+    return jax.lax.cond(theta < 1, lambda: (theta * u + (1 - theta) * u0, theta * v + (1 - theta) * rmul(u0, prob.A)),
+                        lambda: (u, v))
 
 
 def gram_gap(prob, pen, w, v):
