@@ -369,7 +369,8 @@ def magnitude_limit(dtype, scaled: bool = True) -> float:
 
 
 def check_magnitude(X, y, *, scaled: bool = True) -> None:
-    """Refuse data too large for ``dtype`` (see :func:`magnitude_limit`), naming ``X`` or ``y``."""
+    """Refuse data too large for ``dtype`` (see :func:`magnitude_limit`), or so small that its squares underflow
+    (largest magnitude below ``1e3 sqrt(tiny)``: 1.5e-151 in float64, 1.1e-16 in float32), naming ``X`` or ``y``."""
     for name, a in (("X", X), ("y", y)):
         a = stored_values(a)  # a sparse X: its stored values
         if not concrete(a):
@@ -382,6 +383,12 @@ def check_magnitude(X, y, *, scaled: bool = True) -> None:
             a = np.asarray(a)
             top = max(abs(float(np.min(a))), abs(float(np.max(a)))) if a.size else 0.0
         limit = magnitude_limit(a.dtype, scaled)
+        small = float(np.sqrt(np.finfo(a.dtype).tiny)) * 1e3 if np.issubdtype(a.dtype, np.floating) else 0.0
+        if 0.0 < top < small:  # squares and products underflow: scales of 0, a tolerance of 0, silent wrong answers
+            raise ValueError(
+                f"{name} has values of magnitude at most {top:.3g}, below {small:.2g}, the smallest the solver handles "
+                f"in {a.dtype} (their squares underflow; rescale: multiply {name} by a constant)"
+            )
         if top > limit:
             what = "float32; pass float64 data with jax_enable_x64 on" if a.dtype == np.float32 else a.dtype
             raise ValueError(

@@ -434,7 +434,11 @@ def _path_weights(weights, kind, coef_shape):
 
 def _has_free(weights) -> bool:
     """Some coordinates have no penalty (a zero factor); in numpy (an eager ``jnp.any`` compiles a program)."""
-    return weights is not None and bool(np.any(np.asarray(weights) == 0))
+    if weights is None:
+        return False
+    if isinstance(weights, jax.core.Tracer):  # unknown under jit: the general way (it holds without free ones too)
+        return True
+    return bool(np.any(np.asarray(weights) == 0))
 
 
 def _lambda_max(X, y, s, *, loss, kind, l1_ratio, weights, fit_intercept, pscale=None, bounds=None, offset=None):

@@ -467,3 +467,35 @@ def test_concrete_sample_weights_normalized_without_compiling(compiles):
     np.testing.assert_allclose(np.asarray(s), w / w.sum(), rtol=1e-15)
     np.testing.assert_allclose(np.asarray(s_scalar), np.full(53, 1 / 53), rtol=1e-15)
     assert s.dtype == jnp.float64 and s.shape == (53,)
+
+
+def test_data_too_small_for_its_dtype_is_refused():
+    """Values whose squares underflow (scales, the gap's tolerance of 0) used to give wrong answers, converged;
+    scaled up, the same problem is solved."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 6))
+    y = X @ rng.standard_normal(6) + rng.standard_normal(50)
+    for args, name in [((X * 1e-160, y), "X"), ((X, y * 1e-160), "y"), ((sp.csr_matrix(X * 1e-160), y), "X")]:
+        with pytest.raises(ValueError, match=rf"^{name} has values of magnitude at most"):
+            jaxl1.fit(*args, jaxl1.L1(0.05))
+        with pytest.raises(ValueError, match=rf"^{name} has values"):
+            jaxl1.fit_path(*args, n_lambdas=3)
+    with pytest.raises(ValueError, match="^X has values"):
+        jaxl1.fit(X.astype(np.float32) * np.float32(1e-19), y, jaxl1.L1(0.05))
+    ref = jaxl1.fit(X, y, jaxl1.L1(0.05), tol=1e-12)
+    small = jaxl1.fit(X * 1e-100, y, jaxl1.L1(0.05e-100), tol=1e-12)  # well above the limit: the same answer
+    np.testing.assert_allclose(np.asarray(small.coef) * 1e-100, ref.coef, rtol=1e-8, atol=1e-10)
+    jaxl1.fit(np.zeros((5, 2)), np.zeros(5), jaxl1.L1(0.1))  # all zeros: allowed
+
+
+def test_fit_path_under_jit_with_penalty_factors():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 8))
+    y = X @ rng.standard_normal(8) + rng.standard_normal(60)
+    for w in (np.ones(8), np.r_[0.0, np.ones(7)]):
+        traced = jax.jit(lambda X, y, w: jaxl1.fit_path(X, y, n_lambdas=5, weights=w, tol=1e-12))(X, y, w)
+        plain = jaxl1.fit_path(X, y, n_lambdas=5, weights=w, tol=1e-12)
+        np.testing.assert_allclose(traced.lambdas, plain.lambdas, rtol=1e-10)
+        np.testing.assert_allclose(traced.coef, plain.coef, rtol=1e-7, atol=1e-9)
