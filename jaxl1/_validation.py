@@ -161,7 +161,12 @@ def check_lambdas_shape(lambdas) -> None:
 
 
 def check_lambdas(lambdas, dtype) -> jax.Array:
-    """Given strengths as a ``(K,)`` array of ``dtype``: at least one, finite, non-negative, decreasing."""
+    """Given strengths as a ``(K,)`` array of ``dtype``: at least one, finite, non-negative, decreasing (numbers:
+    not strings or bools)."""
+    if not isinstance(lambdas, (jax.Array, jax.core.Tracer)):
+        kind = np.asarray(lambdas).dtype.kind
+        if kind not in "iuf":
+            raise ValueError(f"lambdas must be numbers (a 1-D array of strengths), got {lambdas!r}")
     lams = jnp.asarray(lambdas, dtype).reshape(-1)
     if lams.shape[0] < 1:
         raise ValueError("lambdas must hold at least one strength")

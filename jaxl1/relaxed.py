@@ -244,10 +244,12 @@ def relax(path, X, y, loss: str = "squared", *, fit_intercept: bool = True, samp
       True
     """
     path = getattr(path, "path", path)
+    if not all(hasattr(path, name) for name in ("coef", "intercept", "lambdas")):
+        raise ValueError(f"path must be a jaxl1.PathResult (or a jaxl1.CVResult), got {type(path).__name__}")
     X, y, s = _validation.validate_data(X, y, sample_weight, loss)
     lossobj = get_loss(loss)
     if y.ndim != 1:
-        raise ValueError("path: the relaxed fit is for a coefficient vector per strength (a 1-D y); a 2-D y "
+        raise ValueError("y: the relaxed fit is for a coefficient vector per strength (a 1-D y); a 2-D y "
                          "(several responses, or loss='multinomial') is not supported")
     n, p = X.shape
     coef = path.coef

@@ -276,7 +276,11 @@ def stability_selection(
         if not isinstance(max_selected, (int, float, np.integer, np.floating)) or not float(max_selected) > 0:
             raise ValueError(f"max_selected must be a positive number or None, got {max_selected!r}")
         max_selected = float(max_selected)
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    try:
+        rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    except (TypeError, ValueError):
+        raise ValueError(f"random_state must be None, an integer seed or a numpy.random.Generator, got "
+                         f"{random_state!r}") from None
     rows = _draw_subsamples(subsamples, n_subsamples, fraction, n, rng)
     B, m = rows.shape
     threshold = _check_threshold(threshold, B)

@@ -175,8 +175,11 @@ def test_refusals(diabetes):
     with pytest.raises(ValueError, match="path"):
         jaxl1.relax(path, X[:, :5], y)
     Y = np.stack([y, -y], 1)
-    with pytest.raises(ValueError, match="1-D y"):
+    with pytest.raises(ValueError, match="^y: .*1-D y"):
         jaxl1.relax(jaxl1.fit_path(X, Y, n_lambdas=5), X, Y)
+    for bad in (None, np.zeros((5, 10))):
+        with pytest.raises(ValueError, match="^path must be"):
+            jaxl1.relax(bad, X, y)
     for bad in ((), (0.5, 2.0), [[0.5]], "x"):
         with pytest.raises(ValueError, match="gammas"):
             jaxl1.cross_validate_relaxed(X, y, gammas=bad, n_lambdas=5)

@@ -499,3 +499,13 @@ def test_fit_path_under_jit_with_penalty_factors():
         plain = jaxl1.fit_path(X, y, n_lambdas=5, weights=w, tol=1e-12)
         np.testing.assert_allclose(traced.lambdas, plain.lambdas, rtol=1e-10)
         np.testing.assert_allclose(traced.coef, plain.coef, rtol=1e-7, atol=1e-9)
+
+
+def test_lambdas_and_random_state_of_the_wrong_kind():
+    X, y = np.random.default_rng(0).standard_normal((20, 3)), np.arange(20.0)
+    for bad in ("0.1", [True, False], ["a"]):
+        with pytest.raises(ValueError, match="^lambdas must be numbers"):
+            jaxl1.fit_path(X, y, lambdas=bad)
+    with pytest.raises(ValueError, match="^random_state must be"):
+        jaxl1.stability_selection(X, y, n_subsamples=4, n_lambdas=3, random_state="a")
+    jaxl1.fit_path(X, y, lambdas=[2, 1])  # integers are numbers
