@@ -51,6 +51,7 @@ import signal
 import sys
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -359,8 +360,9 @@ def _get_data(args) -> Data:
 
 def _scale_warning(data):
     """A suggestion of ``--standardize`` when the column standard deviations differ by more than ``SCALE_RATIO``."""
-    sd = data.X.std(axis=0)
-    varying = np.flatnonzero(sd > 0)
+    with np.errstate(all="ignore"):  # (values near the float range: the solver's own check names them)
+        sd = data.X.std(axis=0)
+    varying = np.flatnonzero((sd > 0) & np.isfinite(sd))
     if varying.size < 2:
         return None
     lo, hi = varying[np.argmin(sd[varying])], varying[np.argmax(sd[varying])]
@@ -654,8 +656,9 @@ def _rows(K, keep):
         return list(range(K)), None
     step = -(-(K - 1) // (MAX_ROWS - 1))
     rows = sorted(set(range(0, K, step)) | {K - 1} | set(keep))
-    return rows, (f"({len(rows)} of the {K} strengths shown: every {_ordinal(step)}, the last and the chosen "
-                  f"one{'s' if len(set(keep)) > 1 else ''}; --out saves them all)")
+    which = (f"every {_ordinal(step)} and the last" if not keep else
+             f"every {_ordinal(step)}, the last and the chosen one{'s' if len(set(keep)) > 1 else ''}")
+    return rows, f"({len(rows)} of the {K} strengths shown: {which}; --out saves them all)"
 
 
 def _print_model(out, data, header, coef, intercept):
@@ -850,7 +853,10 @@ def main(argv=None) -> int:
     """Run the ``jaxl1`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     out = _Out()
     try:
-        with _termination_handled():
+        with _termination_handled(), warnings.catch_warnings():
+            # Python's warnings as the command's own lines; a solve that stopped short is said in the output
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             return _main(argv, out)
     except CLIError as err:
         message = " ".join(str(err).split())  # one line, whatever the message holds
@@ -862,6 +868,11 @@ def main(argv=None) -> int:
     except _Terminated as sig:
         print(f"jaxl1: terminated by {signal.Signals(sig.signum).name}", file=sys.stderr)
         return 128 + sig.signum
+
+
+def _show_warning(message, category, *_args, **_kwargs):
+    if category.__name__ != "ConvergenceWarning":
+        _warn(message)
 
 
 def _main(argv, out):

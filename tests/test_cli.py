@@ -161,8 +161,25 @@ def test_cv_reports_fold_fits_stopped_at_max_iter(tmp_path, capsys):
     data = _write_csv(tmp_path / "data.csv", X, y)
     assert cli.main(["cv", str(data), "--target", "y", "--loss", "logistic", "--n-lambdas", N_LAMBDAS,
                      "--n-folds", "3", "--tol", "1e-14", "--max-iter", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "fold fits (folds x strengths) stopped at --max-iter 1" in captured.out
+    # the output says it: no Python warning on stderr (its lines are the command's own, "jaxl1: ...")
+    assert "ConvergenceWarning" not in captured.err
+    assert all(line.startswith("jaxl1: ") for line in captured.err.splitlines())
+
+
+def test_no_chosen_strength_no_chosen_row(tmp_path, capsys):
+    rng = np.random.default_rng(0)  # more features than samples: no BIC, so no strength is chosen
+    X, y = rng.standard_normal((20, 50)), rng.standard_normal(20)
+    data = tmp_path / "wide.csv"
+    with open(data, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"x{j}" for j in range(50)] + ["y"])
+        w.writerows([[repr(float(v)) for v in row] + [repr(float(t))] for row, t in zip(X, y)])
+    assert cli.main(["path", str(data), "--target", "y"]) == 0
     text = capsys.readouterr().out
-    assert "fold fits (folds x strengths) stopped at --max-iter 1" in text
+    assert "no strength chosen" in text
+    assert "strengths shown: every 5th and the last;" in text and "chosen one" not in text
 
 
 def test_path_on_a_csv_standardized(tmp_path, capsys):
