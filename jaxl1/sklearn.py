@@ -1360,6 +1360,8 @@ class LogisticRegressionL1(ClassifierMixin, BaseEstimator):
         W = np.asarray(coef[:p], dtype=np.float64).reshape(p, -1)  # (p, 1) or (p, K)
         self.coef_ = W.T.copy()
         self.intercept_ = np.asarray(intercept - x_mean @ W, dtype=np.float64).reshape(-1)
+        if self.intercept_.size > 1:  # several classes: the softmax is the same for intercepts shifted alike, and
+            self.intercept_ -= self.intercept_.mean()  # scikit-learn's sum to 0
         self.dual_gap_ = float(gap)
         self.n_iter_ = np.array([max(int(n_iter), 1)])
 

@@ -267,6 +267,16 @@ def test_multiclass_logistic_matches_sklearn_saga():
     np.testing.assert_allclose(np.log(ours.predict_proba(X)), ours.predict_log_proba(X), atol=1e-10)
     assert (ours.predict(X) == ref.predict(X)).mean() > 0.98
     assert np.any(ours.coef_ == 0)
+    # uncentred columns: the intercepts sum to 0, as scikit-learn's (the softmax is the same for any shift)
+    Xs = X + np.arange(1.0, 7.0)
+    shifted = LogisticRegressionL1(alpha=alpha, **TIGHT).fit(Xs, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sk.LogisticRegression(l1_ratio=1.0, C=1 / (len(y) * alpha), solver="saga", tol=1e-12,
+                                    max_iter=100_000).fit(Xs, labels)
+    assert abs(shifted.intercept_.sum()) < 1e-10
+    np.testing.assert_allclose(shifted.intercept_, ref.intercept_, atol=1e-3)
+    np.testing.assert_allclose(shifted.predict_proba(Xs), ours.predict_proba(X), atol=1e-7)
     with pytest.raises(ValueError, match="positive=True"):
         LogisticRegressionL1(positive=True).fit(X, labels)
 
