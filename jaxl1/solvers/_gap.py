@@ -123,7 +123,7 @@ def _inside_domain(loss, prob, u, v):
     constraint and leave ``v`` behind, and the gap could read below the true one (0 at a wrong point: a multinomial
     elastic net).  ``u0`` meets the constraint and lies inside the domain (its ``a`` is the weighted mean of ``y``),
     so ``theta u + (1 - theta) u0`` meets both for the largest ``theta`` in [0, 1] that keeps ``a`` in range (1 unless
-    ``u`` is out; ``A'u0`` is computed only then).
+    ``u`` is out; ``A'u0`` is ``prob.c``, computed once by ``prepare``).
     """
     s, y = prob.s, prob.y
     lo, hi = loss.DUAL_RANGE
@@ -134,8 +134,7 @@ def _inside_domain(loss, prob, u, v):
     if hi is not None:
         cut = jnp.minimum(cut, jnp.where(a > hi, (hi - a0) / jnp.maximum(a - a0, tiny), 1.0))
     theta = jnp.clip(jnp.min(cut), 0.0, 1.0)
-    return jax.lax.cond(theta < 1, lambda: (theta * u + (1 - theta) * u0, theta * v + (1 - theta) * rmul(u0, prob.A)),
-                        lambda: (u, v))
+    return theta * u + (1 - theta) * u0, theta * v + (1 - theta) * prob.c  # (prob.c = A'u0, from prepare)
 
 
 def gram_gap(prob, pen, w, v):

@@ -35,7 +35,8 @@ class Problem(NamedTuple):
     """Everything an iteration needs; a pytree of arrays (``fit_b`` marks an intercept variable)."""
 
     A: jax.Array  # (p, p) Gram matrix, or (n, p) design (centred with an intercept); a SparseDesign for sparse X
-    c: jax.Array  # (p,) X_c' S y_c for the Gram form ((p, K) for a 2-D y); unused (zeros) otherwise
+    c: jax.Array  # (p,) X_c' S y_c for the Gram form ((p, K) for a 2-D y); in the data form with an intercept
+    # variable, A'u0 for the null model's dual point u0 (see solvers._gap._inside_domain), else zeros
     y: jax.Array  # (n,) targets, or (n, K) (centred for the squared loss with intercept)
     s: jax.Array  # (n,) normalized sample weights
     yy: jax.Array  # 0.5 * sum s y_c^2 (Gram form)
@@ -688,7 +689,10 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
         L0 = power_iteration(lambda v: (h * (Xc @ v)) @ Xc, start_vector(p, dtype))
     L = L0 * L_SAFETY
     P0 = loss.value(yc, o + b0, s)
-    return Problem(Xc, jnp.zeros((p,) + yc.shape[1:], dtype), yc, s, zero, x_mean, y_mean, L, P0, d, o)
+    c = jnp.zeros((p,) + yc.shape[1:], dtype)
+    if fit_b and hasattr(loss, "DUAL_RANGE"):  # the null model's dual point u0 = s (ybar - y): its A'u0, once
+        c = rmul(rows_of(s, yc) * ((s @ yc) / jnp.sum(s) - yc), Xc)  # (see solvers._gap._inside_domain)
+    return Problem(Xc, c, yc, s, zero, x_mean, y_mean, L, P0, d, o)
 
 
 def choose_form(loss, n, p, form, sparse=False, gram=None):
