@@ -764,14 +764,14 @@ def check_shard(shard) -> str:
     return shard
 
 
+def _committed(a) -> bool:
+    """A concrete JAX array committed to devices (placed by ``jax.device_put`` or computed from such arrays)."""
+    return isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) and getattr(a, "committed", False)
+
+
 def committed_devices(*inputs) -> set:
-    """The devices of the concrete JAX arrays among ``inputs`` (pytrees: a BCOO's leaves too) that are committed
-    to devices (placed by ``jax.device_put`` or computed from such arrays)."""
-    found = set()
-    for a in jax.tree.leaves(inputs):
-        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) and getattr(a, "committed", False):
-            found |= set(a.devices())
-    return found
+    """The devices of the committed JAX arrays among ``inputs`` (pytrees: a BCOO's leaves too)."""
+    return {d for a in jax.tree.leaves(inputs) if _committed(a) for d in a.devices()}
 
 
 def check_devices(devices, *inputs) -> tuple:
@@ -802,9 +802,7 @@ def on_devices(devices, *inputs):
                                           jax.sharding.PartitionSpec())
 
     def place(a):
-        moved = (isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) and getattr(a, "committed", False)
-                 and set(a.devices()) != every)
-        return jax.device_put(a, sharding) if moved else a
+        return jax.device_put(a, sharding) if _committed(a) and set(a.devices()) != every else a
 
     out = tuple(jax.tree.map(place, x) for x in inputs)
     return out if len(out) != 1 else out[0]

@@ -309,10 +309,10 @@ def _cv_relaxed_impl(folds, gammas, X, y, s, lambdas, weights, l1_ratio, tol, ma
 _cv_relaxed_jit = jit(_cv_relaxed_impl, static_argnames=("n_folds", "devices", "form_r", "ws_r") + _STATIC)
 
 
-def _cv_relaxed_runs(fold_ids, spec, k, runs, gammas):
+def _cv_relaxed_runs(fold_ids, spec, k, runs, gammas, n_threads):
     """:func:`_cv_relaxed_impl`'s results for a sparse ``X`` in the Gram form: each run (a fold held out, or the full
     run) is a call of :func:`jaxl1.fit_path`'s compiled program and one of :func:`relax`'s, both from the run's own
-    moments (``runs``: :func:`jaxl1.path._sparse_runs`), from a thread per core (one after the other on one core); the
+    moments (``runs``: :func:`jaxl1.path._sparse_runs`), from ``n_threads`` threads (one after the other for 1); the
     folds' predictors by scipy on their own rows (:func:`jaxl1.path._sparse_predictors`)."""
     n, p = spec.X.shape
     X, y, s, rest = spec.X, spec.y, spec.s, spec.arrays[3:]
@@ -326,7 +326,7 @@ def _cv_relaxed_runs(fold_ids, spec, k, runs, gammas):
                            fit_intercept=spec.fit_intercept, form="gram", check_every=spec.check_every, ws_size=ws_r)
         return path, refit
 
-    outs = _in_threads(run, k + 1, _run_threads(spec.arrays, ()))
+    outs = _in_threads(run, k + 1, n_threads)
     rows, mask = (np.asarray(a) for a in _fold_rows(fold_ids, k))
     stacked = lambda get: np.stack([np.asarray(get(o)) for o in outs[:k]])
     Z1 = _sparse_predictors(X, rows, stacked(lambda o: o[0].coef), stacked(lambda o: o[0].intercept))
@@ -396,12 +396,12 @@ def cross_validate_relaxed(
     spec = _placed(spec, devices)
     n, p = spec.X.shape
     gam = jnp.asarray(g, spec.X.dtype)
-    runs = None
+    runs, threads = None, _run_threads(spec.arrays, devices)
     if _design.is_sparse(spec.X) and spec.form == "gram":
-        runs = _sparse_runs(fold_ids, spec, k) if _run_threads(spec.arrays, devices) >= 1 else None
+        runs = _sparse_runs(fold_ids, spec, k) if threads >= 1 else None
         spec = spec if runs is not None else _data_form(spec, None)
     if runs is not None:
-        scores, conv, rel = _cv_relaxed_runs(fold_ids, spec, k, runs, g)
+        scores, conv, rel = _cv_relaxed_runs(fold_ids, spec, k, runs, g, threads)
     else:
         form_r = _validation.check_form(spec.loss, n, p, "auto", sparse=_design.is_sparse(spec.X))
         ws_r = _validation.check_ws_size(None, spec.loss, n, p, form_r)

@@ -31,7 +31,8 @@ import numpy as np
 
 from . import _design, _validation
 from ._jit import jit
-from .path import _STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _placed, _path_weights, _run_threads
+from .path import (_STATIC, _in_threads, _on_device, _over_runs, _path_core, _path_spec, _path_weights, _placed,
+                   _run_threads)
 from .solver import warn_if_stopped
 from .solvers._problem import sparse_gram_choice, sparse_moments
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from ..losses import get_loss, has_conjugate, intercept_of, is_quadratic
 from ..losses import rows_of
-from ._problem import rmul
+from ._problem import null_dual, rmul
 
 
 def _sum(u):
@@ -127,7 +127,7 @@ def _inside_domain(loss, prob, u, v):
     """
     s, y = prob.s, prob.y
     lo, hi = loss.DUAL_RANGE
-    u0 = rows_of(s, y) * ((s @ y) / jnp.sum(s) - y)
+    u0 = null_dual(y, s)
     a, a0 = loss._a(y, u, s), loss._a(y, u0, s)
     tiny = jnp.finfo(a.dtype).tiny
     cut = jnp.where(a < lo, (a0 - lo) / jnp.maximum(a0 - a, tiny), 1.0)

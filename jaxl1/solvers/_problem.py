@@ -611,6 +611,12 @@ def scalable(pen) -> bool:
     return hasattr(pen, "scaled")
 
 
+def null_dual(y, s):
+    """``u0 = s (ybar - y)``, the loss's gradient at the model of the weighted mean: it sums to 0 over the samples and
+    lies inside the conjugate's domain of the logistic, multinomial and Poisson losses (see ``DUAL_RANGE``)."""
+    return rows_of(s, y) * ((s @ y) / jnp.sum(s) - y)
+
+
 def rmul(u, A):
     """``u' A`` for ``u`` of shape ``(n,)`` or ``(n, K)``: ``(p,)`` or ``(p, K)``.
 
@@ -690,8 +696,8 @@ def prepare(X, y, s, *, loss, fit_intercept, form, scale=True, offset=None, mome
     L = L0 * L_SAFETY
     P0 = loss.value(yc, o + b0, s)
     c = jnp.zeros((p,) + yc.shape[1:], dtype)
-    if fit_b and hasattr(loss, "DUAL_RANGE"):  # the null model's dual point u0 = s (ybar - y): its A'u0, once
-        c = rmul(rows_of(s, yc) * ((s @ yc) / jnp.sum(s) - yc), Xc)  # (see solvers._gap._inside_domain)
+    if fit_b and hasattr(loss, "DUAL_RANGE"):  # the null model's dual point: its A'u0, once
+        c = rmul(null_dual(yc, s), Xc)  # (see solvers._gap._inside_domain)
     return Problem(Xc, c, yc, s, zero, x_mean, y_mean, L, P0, d, o)
 
 
